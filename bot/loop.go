@@ -1,0 +1,222 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/refundbot/refundbot/flows"
+)
+
+// Handler handles one input of one chat; flows.Dialog implements it.
+type Handler interface {
+	Handle(ctx context.Context, in flows.Input, send flows.Sender) error
+}
+
+// Config configures the update loop.
+type Config struct {
+	Connection *Connection
+	Handler    Handler
+	Sender     flows.Sender
+	Logger     *slog.Logger
+	// PollTimeout is the long-poll wait; 30 s if zero.
+	PollTimeout time.Duration
+	// Workers bounds how many chats are handled at once; 64 if zero.
+	Workers int
+	// AlbumWait is how long to wait for the rest of an album that a poll
+	// cut in two; 300 ms if zero.
+	AlbumWait time.Duration
+	// MaxBatchRetries bounds how often a batch whose replies could not be
+	// delivered is tried again before it is given up; 20 if zero.
+	MaxBatchRetries int
+}
+
+// Poller receives updates by long polling and confirms each one to
+// Telegram only after it was handled, so a crash loses none.
+type Poller struct {
+	cfg Config
+	api *tgbotapi.BotAPI
+}
+
+// NewPoller checks cfg and returns a Poller.
+func NewPoller(cfg Config) (*Poller, error) {
+	if cfg.Connection == nil || cfg.Handler == nil || cfg.Sender == nil {
+		return nil, errors.New("bot: Connection, Handler and Sender are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = 30 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.AlbumWait <= 0 {
+		cfg.AlbumWait = 300 * time.Millisecond
+	}
+	if cfg.MaxBatchRetries <= 0 {
+		cfg.MaxBatchRetries = 20
+	}
+	return &Poller{cfg: cfg, api: cfg.Connection.API}, nil
+}
+
+// Run polls until ctx is cancelled. The batch in hand is finished with
+// handleCtx, which the caller keeps alive for a grace period so that
+// in-flight replies are sent on shutdown.
+func (p *Poller) Run(ctx, handleCtx context.Context) error {
+	stop := context.AfterFunc(ctx, p.cfg.Connection.StopPolling)
+	defer stop()
+	offset, failures := 0, 0
+	for ctx.Err() == nil {
+		updates, err := p.poll(offset, int(p.cfg.PollTimeout/time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			p.cfg.Logger.WarnContext(ctx, "get updates", "err", err, "failures", failures)
+			p.sleep(ctx, retryWait(err, failures))
+			continue
+		}
+		if len(updates) == 0 {
+			continue
+		}
+		if last := updates[len(updates)-1]; last.Message != nil && last.Message.MediaGroupID != "" {
+			updates = p.restOfAlbum(ctx, offset, updates)
+		}
+		next, retry := p.handleBatch(handleCtx, updates)
+		if retry {
+			failures++
+			if failures <= p.cfg.MaxBatchRetries {
+				p.cfg.Logger.WarnContext(ctx, "replies not delivered; will retry", "from_update_id", next, "failures", failures)
+				offset = next
+				p.sleep(ctx, retryWait(nil, failures))
+				continue
+			}
+			p.cfg.Logger.ErrorContext(ctx, "replies not delivered; giving up on batch", "from_update_id", next)
+		}
+		failures = 0
+		offset = updates[len(updates)-1].UpdateID + 1
+	}
+	return nil
+}
+
+func (p *Poller) poll(offset, timeoutSeconds int) ([]tgbotapi.Update, error) {
+	cfg := tgbotapi.NewUpdate(offset)
+	cfg.Timeout = timeoutSeconds
+	cfg.Limit = 100
+	cfg.AllowedUpdates = []string{"message", "callback_query"}
+	updates, err := p.api.GetUpdates(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("get updates from %d: %w", offset, err)
+	}
+	sort.Slice(updates, func(i, j int) bool { return updates[i].UpdateID < updates[j].UpdateID })
+	return updates, nil
+}
+
+// restOfAlbum waits briefly for album items that arrived after the poll
+// returned, re-reading from the same offset (nothing is confirmed by it).
+func (p *Poller) restOfAlbum(ctx context.Context, offset int, updates []tgbotapi.Update) []tgbotapi.Update {
+	p.sleep(ctx, p.cfg.AlbumWait)
+	more, err := p.poll(offset, 0)
+	if err != nil || len(more) < len(updates) {
+		return updates
+	}
+	return more
+}
+
+func retryWait(err error, failures int) time.Duration {
+	var tgErr *tgbotapi.Error
+	if errors.As(err, &tgErr) && tgErr.RetryAfter > 0 {
+		return time.Duration(tgErr.RetryAfter) * time.Second
+	}
+	wait := 250 * time.Millisecond << min(failures, 7)
+	return min(wait, 30*time.Second)
+}
+
+func (p *Poller) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// handleBatch handles a batch, chats concurrently and each chat's inputs
+// in order. When some chat's replies could not be delivered it returns the
+// first update ID to poll from again; the updates handled meanwhile are
+// marked in Redis and will be dropped as duplicates.
+func (p *Poller) handleBatch(ctx context.Context, updates []tgbotapi.Update) (retryFrom int, retry bool) {
+	var chats []int64
+	byChat := map[int64][]item{}
+	for _, u := range updates {
+		it, ok := toInput(u)
+		if !ok {
+			continue
+		}
+		if _, seen := byChat[it.in.ChatID]; !seen {
+			chats = append(chats, it.in.ChatID)
+		}
+		byChat[it.in.ChatID] = append(byChat[it.in.ChatID], it)
+	}
+	var (
+		mu       sync.Mutex
+		firstBad = -1
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, p.cfg.Workers)
+	)
+	for _, chat := range chats {
+		inputs := mergeAlbums(byChat[chat])
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if bad, ok := p.handleChat(ctx, inputs); !ok {
+				mu.Lock()
+				if firstBad == -1 || bad < firstBad {
+					firstBad = bad
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return firstBad, firstBad != -1
+}
+
+// handleChat handles one chat's inputs in order and stops at the first
+// whose replies could not be delivered, so that later inputs never
+// overtake it.
+func (p *Poller) handleChat(ctx context.Context, inputs []flows.Input) (failedUpdate int, ok bool) {
+	for _, in := range inputs {
+		err := p.handleOne(ctx, in)
+		if err == nil {
+			continue
+		}
+		var notDelivered *flows.DeliveryError
+		if errors.As(err, &notDelivered) && Transient(notDelivered.Err) {
+			p.cfg.Logger.WarnContext(ctx, "deliver replies", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0], "err", err)
+			return in.UpdateIDs[0], false
+		}
+		p.cfg.Logger.ErrorContext(ctx, "handle update", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0], "err", err)
+	}
+	return 0, true
+}
+
+// handleOne runs the handler, turning a panic into an error so that one bad
+// update cannot take the bot down.
+func (p *Poller) handleOne(ctx context.Context, in flows.Input) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic handling update %v: %v", in.UpdateIDs, r)
+		}
+	}()
+	return p.cfg.Handler.Handle(ctx, in, p.cfg.Sender)
+}

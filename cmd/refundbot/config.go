@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/refundbot/refundbot/bot"
+	"github.com/refundbot/refundbot/flows"
+)
+
+// Config is refundbot's configuration, read from the environment.
+type Config struct {
+	Token          string
+	Endpoint       string
+	RedisURL       string
+	RedisPrefix    string
+	DatabaseURL    string
+	DatabaseSchema string
+	HTTPAddr       string
+	ShopAPIToken   string
+	Location       *time.Location
+	OrderIDPattern *regexp.Regexp
+	IdleTTL        time.Duration
+}
+
+// Sandbox reports whether the bot runs without Telegram, Redis and
+// PostgreSQL: no token was given.
+func (c Config) Sandbox() bool { return c.Token == "" }
+
+// configError is a configuration problem; main exits with status 2.
+type configError struct{ problems []error }
+
+func (e *configError) Error() string { return errors.Join(e.problems...).Error() }
+
+// ConfigFromEnv reads the configuration, listing every problem at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Token:          getenv("TELEGRAM_BOT_TOKEN"),
+		Endpoint:       orDefault(getenv("TELEGRAM_API_ENDPOINT"), bot.DefaultEndpoint),
+		RedisURL:       getenv("REDIS_URL"),
+		RedisPrefix:    orDefault(getenv("REDIS_PREFIX"), "refundbot:"),
+		DatabaseURL:    getenv("DATABASE_URL"),
+		DatabaseSchema: getenv("DATABASE_SCHEMA"),
+		HTTPAddr:       orDefault(getenv("HTTP_ADDR"), "127.0.0.1:8080"),
+		ShopAPIToken:   getenv("SHOP_API_TOKEN"),
+		IdleTTL:        flows.DefaultIdleTTL,
+	}
+	var problems []error
+	if !c.Sandbox() {
+		if c.RedisURL == "" {
+			problems = append(problems, errors.New("REDIS_URL is required when TELEGRAM_BOT_TOKEN is set"))
+		}
+		if c.DatabaseURL == "" {
+			problems = append(problems, errors.New("DATABASE_URL is required when TELEGRAM_BOT_TOKEN is set"))
+		}
+	}
+	loc, err := time.LoadLocation(orDefault(getenv("SHOP_TIMEZONE"), "Asia/Shanghai"))
+	if err != nil {
+		problems = append(problems, fmt.Errorf("SHOP_TIMEZONE: %w", err))
+	}
+	c.Location = loc
+	pattern, err := regexp.Compile(orDefault(getenv("ORDER_ID_PATTERN"), flows.DefaultOrderIDPattern))
+	if err != nil {
+		problems = append(problems, fmt.Errorf("ORDER_ID_PATTERN: %w", err))
+	}
+	c.OrderIDPattern = pattern
+	if v := getenv("SESSION_IDLE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Errorf("SESSION_IDLE_TTL: want a positive duration such as 24h, got %q", v))
+		}
+		c.IdleTTL = d
+	}
+	if len(problems) > 0 {
+		return c, &configError{problems: problems}
+	}
+	return c, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

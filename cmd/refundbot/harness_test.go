@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refundbot/refundbot/bot/telegramfake"
+	"github.com/refundbot/refundbot/flows/redisstore/redistest"
+	"github.com/refundbot/refundbot/refund/postgres"
+	"github.com/refundbot/refundbot/refund/postgres/pgtest"
+)
+
+const (
+	testToken     = "123456:TEST-token"
+	shopToken     = "shop-secret"
+	waitFor       = 10 * time.Second
+	testBotHandle = "refund_test_bot"
+)
+
+// env is one isolated deployment for a test: its own Redis prefix, its own
+// PostgreSQL schema, and a fake Bot API.
+type env struct {
+	t      *testing.T
+	fake   *telegramfake.Server
+	config Config
+	bot    *running
+}
+
+type running struct {
+	main   *Main
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	t.Parallel()
+	fake, err := telegramfake.Start(testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fake.Close() })
+	_, prefix := redistest.Open(t)
+	schema := pgtest.NewSchema(t)
+	dbURL := pgtest.DatabaseURL()
+	cfg, err := ConfigFromEnv(func(k string) string {
+		return map[string]string{
+			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_ENDPOINT": fake.Endpoint(),
+			"REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix, "DATABASE_URL": dbURL,
+			"DATABASE_SCHEMA": schema, "HTTP_ADDR": "127.0.0.1:0", "SHOP_API_TOKEN": shopToken,
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, fake: fake, config: cfg}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+// start runs the bot the way main does.
+func (e *env) start() {
+	e.t.Helper()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m := &Main{Config: e.config, Logger: logger, PollTimeout: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{main: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Run(ctx) }()
+	select {
+	case <-m.Ready():
+	case err := <-r.done:
+		e.t.Fatalf("bot did not start: %v", err)
+	case <-time.After(waitFor):
+		e.t.Fatal("bot did not start in time")
+	}
+	e.bot = r
+}
+
+// stop shuts the bot down and checks it did so cleanly.
+func (e *env) stop() {
+	if e.bot == nil {
+		return
+	}
+	e.bot.cancel()
+	select {
+	case err := <-e.bot.done:
+		if err != nil {
+			e.t.Errorf("bot stopped with error: %v", err)
+		}
+	case <-time.After(waitFor):
+		e.t.Error("bot did not stop in time")
+	}
+	e.bot = nil
+}
+
+// restart is a deploy in the middle of whatever the buyers are doing.
+func (e *env) restart() {
+	e.stop()
+	e.start()
+}
+
+// putOrder loads an order through the shop API, as a shop would.
+func (e *env) putOrder(id string, buyerID int64, phone, product, category, paid string) {
+	e.t.Helper()
+	buyer := "null"
+	if buyerID != 0 {
+		buyer = fmt.Sprint(buyerID)
+	}
+	body := fmt.Sprintf(`{"id":%q,"buyer_telegram_id":%s,"contact_phone":%q,"product":%q,"category":%q,
+		"amount_paid":%q,"list_price":%q,"currency":"CNY","payment_method":"alipay",
+		"purchased_at":"2026-11-20T14:05:00+08:00","delivered_at":"2026-11-20T14:05:10+08:00","used":false}`,
+		id, buyer, phone, product, category, paid, paid)
+	req, err := http.NewRequest(http.MethodPut, "http://"+e.bot.main.HTTPAddr()+"/api/v1/orders/"+id, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+shopToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("PUT order %s: status %d", id, resp.StatusCode)
+	}
+}
+
+// db opens the test's schema to check what the bot stored.
+func (e *env) db() *postgres.DB {
+	e.t.Helper()
+	db, err := postgres.Open(context.Background(), pgtest.DatabaseURL(), postgres.WithSchema(e.config.DatabaseSchema))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(db.Close)
+	return db
+}
+
+// buyer is a Telegram user in a private chat with the bot.
+type buyer struct {
+	e    *env
+	user telegramfake.User
+	chat telegramfake.Chat
+	seen int // bot messages already looked at
+}
+
+func (e *env) buyer(id int64, lang string) *buyer {
+	return &buyer{e: e, user: telegramfake.User{ID: id, FirstName: fmt.Sprintf("Buyer%d", id), LanguageCode: lang},
+		chat: telegramfake.Chat{ID: id, Type: "private"}}
+}
+
+func (b *buyer) say(text string) { b.e.fake.SendText(b.chat, b.user, text) }
+
+// expect waits for the next bot message containing want and returns it;
+// messages before it are skipped.
+func (b *buyer) expect(want string) telegramfake.SentMessage {
+	b.e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	var found *telegramfake.SentMessage
+	err := b.e.fake.WaitFor(ctx, func(s *telegramfake.Server) bool {
+		msgs := s.Messages(b.chat.ID)
+		for i := b.seen; i < len(msgs); i++ {
+			if strings.Contains(msgs[i].Text, want) {
+				m := msgs[i]
+				found = &m
+				b.seen = i + 1
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		var got []string
+		for _, m := range b.e.fake.Messages(b.chat.ID)[b.seen:] {
+			got = append(got, m.Text)
+		}
+		b.e.t.Fatalf("no bot message containing %q; new messages: %q", want, got)
+	}
+	return *found
+}
+
+// quiet checks that the bot sends nothing more to the chat for a moment.
+func (b *buyer) quiet() {
+	b.e.t.Helper()
+	time.Sleep(700 * time.Millisecond)
+	if msgs := b.e.fake.Messages(b.chat.ID); len(msgs) > b.seen {
+		b.e.t.Fatalf("unexpected bot message %q", msgs[b.seen].Text)
+	}
+}
+
+// press presses the button whose text contains label on message m.
+func (b *buyer) press(m telegramfake.SentMessage, label string) string {
+	b.e.t.Helper()
+	for _, row := range m.Keyboard {
+		for _, btn := range row {
+			if strings.Contains(btn.Text, label) {
+				_, id := b.e.fake.PressButton(b.chat, b.user, m.MessageID, btn.CallbackData)
+				return id
+			}
+		}
+	}
+	b.e.t.Fatalf("no button %q on message %q (%v)", label, m.Text, m.Keyboard)
+	return ""
+}
+
+func (b *buyer) data(m telegramfake.SentMessage, label string) string {
+	for _, row := range m.Keyboard {
+		for _, btn := range row {
+			if strings.Contains(btn.Text, label) {
+				return btn.CallbackData
+			}
+		}
+	}
+	b.e.t.Fatalf("no button %q on message %q", label, m.Text)
+	return ""
+}
+
+// answer waits for the answer to a callback query and returns its text.
+func (e *env) answer(callbackID string) string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	var text string
+	err := e.fake.WaitFor(ctx, func(s *telegramfake.Server) bool {
+		for _, a := range s.CallbackAnswers() {
+			if a.CallbackQueryID == callbackID {
+				text = a.Text
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		e.t.Fatalf("callback %s was never answered", callbackID)
+	}
+	return text
+}

@@ -1,0 +1,64 @@
+// Command refundbot is a Telegram customer-service bot that handles refunds
+// for digital-goods shops. With no TELEGRAM_BOT_TOKEN it starts a sandbox:
+// a terminal chat against the same dialogs, with nothing to set up.
+//
+// Usage:
+//
+//	refundbot                     run the bot (or the sandbox)
+//	refundbot import-orders FILE  load orders from a JSON-lines file
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // the distroless image has no zoneinfo; SHOP_TIMEZONE must still load
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg, err := ConfigFromEnv(os.Getenv)
+	var cfgErr *configError
+	if errors.As(err, &cfgErr) {
+		for _, p := range cfgErr.problems {
+			fmt.Fprintln(os.Stderr, "refundbot:", p)
+		}
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	switch {
+	case len(args) == 0:
+		m := &Main{Config: cfg, Logger: logger, Stdin: os.Stdin, Stdout: os.Stdout}
+		if cfg.Sandbox() {
+			// The terminal is the sandbox's screen: keep logs out of it.
+			m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		}
+		if err := m.Run(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "refundbot:", err)
+			return 1
+		}
+		return 0
+	case args[0] == "import-orders" && len(args) == 2:
+		if cfg.DatabaseURL == "" {
+			fmt.Fprintln(os.Stderr, "refundbot: DATABASE_URL is required for import-orders")
+			return 2
+		}
+		if err := importOrders(ctx, cfg, args[1], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "refundbot:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "usage: refundbot [import-orders FILE]")
+	return 2
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundbot/refundbot/bot"
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/flows/redisstore"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/httpapi"
+	"github.com/refundbot/refundbot/refund/postgres"
+)
+
+// shutdownGrace is how long in-flight updates may take to finish after a
+// stop signal before their requests are aborted.
+const shutdownGrace = 10 * time.Second
+
+// Main is the whole program as a value: main() fills it from the
+// environment, end-to-end tests fill it by hand, and both call Run.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// Stdin and Stdout are the sandbox's terminal.
+	Stdin  io.Reader
+	Stdout io.Writer
+	// PollTimeout overrides the long-poll wait (tests shorten it).
+	PollTimeout time.Duration
+
+	mu       sync.Mutex
+	httpAddr string
+	ready    chan struct{}
+}
+
+// HTTPAddr returns the address the HTTP server listens on, once Ready.
+func (m *Main) HTTPAddr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.httpAddr
+}
+
+// Ready is closed when the bot is receiving updates.
+func (m *Main) Ready() <-chan struct{} { return m.readyChan() }
+
+// Run runs the bot until ctx is cancelled: against Telegram when a token
+// is configured, else as the sandbox.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if m.Config.Sandbox() {
+		return m.runSandbox(ctx)
+	}
+	rdb, err := openRedis(ctx, m.Config.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	db, err := openPostgres(ctx, m.Config)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ready := func(ctx context.Context) error {
+		return errors.Join(rdb.Ping(ctx).Err(), db.Ping(ctx))
+	}
+	return m.serve(ctx, db, rdb, m.Config.Token, m.Config.Endpoint, ready)
+}
+
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect to Redis at %s: %w", opts.Addr, err)
+	}
+	return rdb, nil
+}
+
+func openPostgres(ctx context.Context, cfg Config) (*postgres.DB, error) {
+	var opts []postgres.Option
+	if cfg.DatabaseSchema != "" {
+		opts = append(opts, postgres.WithSchema(cfg.DatabaseSchema))
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	return db, nil
+}
+
+// serve wires the dialog to Telegram and the shop API and runs both. It is
+// the one wiring used by production, the sandbox and the tests.
+func (m *Main) serve(ctx context.Context, store refund.Store, rdb redis.UniversalClient, token, endpoint string,
+	ready func(context.Context) error) error {
+	texts, err := locales.Load()
+	if err != nil {
+		return err
+	}
+	pollTimeout := m.PollTimeout
+	if pollTimeout <= 0 {
+		pollTimeout = 30 * time.Second
+	}
+	conn, err := bot.Connect(token, endpoint, 15*time.Second, pollTimeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	sessions := redisstore.New(rdb, m.Config.RedisPrefix, m.Config.IdleTTL)
+	dialog, err := flows.New(flows.Config{
+		Store: store, Sessions: sessions, Attempts: sessions, Texts: texts, Location: m.Config.Location,
+		IdleTTL: m.Config.IdleTTL, OrderIDPattern: m.Config.OrderIDPattern, BotUsername: conn.API.Self.UserName,
+		Logger: m.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	poller, err := bot.NewPoller(bot.Config{
+		Connection: conn, Handler: dialog, Sender: bot.NewSender(conn.API, m.Logger), Logger: m.Logger,
+		PollTimeout: pollTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewHandler(httpapi.Config{Orders: store, Token: m.Config.ShopAPIToken, Logger: m.Logger, Ready: ready}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	m.mu.Lock()
+	m.httpAddr = ln.Addr().String()
+	m.mu.Unlock()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	// Updates in hand when the stop comes get shutdownGrace to finish.
+	handleCtx, cancelHandling := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandling()
+	stopGrace := context.AfterFunc(ctx, func() {
+		time.AfterFunc(shutdownGrace, cancelHandling)
+	})
+	defer stopGrace()
+
+	m.Logger.InfoContext(ctx, "refundbot started", "bot", conn.API.Self.UserName, "http_addr", ln.Addr().String())
+	close(m.readyChan())
+	pollErr := poller.Run(ctx, handleCtx)
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	httpErr := srv.Shutdown(shutdownCtx)
+	if err := <-httpDone; !errors.Is(err, http.ErrServerClosed) {
+		httpErr = errors.Join(httpErr, err)
+	}
+	return errors.Join(pollErr, httpErr)
+}
+
+func (m *Main) readyChan() chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ready == nil {
+		m.ready = make(chan struct{})
+	}
+	return m.ready
+}
+
+// importOrders loads a JSON-lines file of orders into PostgreSQL.
+func importOrders(ctx context.Context, cfg Config, path string, out io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import orders: %w", err)
+	}
+	defer f.Close()
+	db, err := openPostgres(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := httpapi.ImportOrders(ctx, f, db)
+	if err != nil {
+		return fmt.Errorf("import orders from %s: %w", path, err)
+	}
+	for _, le := range res.Failed {
+		fmt.Fprintf(out, "%s: %v\n", path, le)
+	}
+	fmt.Fprintf(out, "%d created, %d updated, %d failed\n", res.Created, res.Updated, len(res.Failed))
+	if len(res.Failed) > 0 {
+		return fmt.Errorf("%d lines of %s were not imported", len(res.Failed), path)
+	}
+	return nil
+}

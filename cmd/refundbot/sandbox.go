@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundbot/refundbot/bot/sandbox"
+	"github.com/refundbot/refundbot/bot/telegramfake"
+	"github.com/refundbot/refundbot/refund/inmem"
+)
+
+// sandboxToken is the fake Bot API's token; it never leaves the process.
+const sandboxToken = "sandbox:token"
+
+// runSandbox runs the real bot against an embedded Redis, an in-memory
+// store of demo orders and an in-process fake of the Bot API, with the
+// terminal as the buyer's Telegram client.
+func (m *Main) runSandbox(ctx context.Context) error {
+	mr, err := miniredis.Run()
+	if err != nil {
+		return fmt.Errorf("start embedded Redis: %w", err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+
+	store := inmem.New()
+	orders := sandbox.DemoOrders(time.Now())
+	for _, o := range orders {
+		if _, err := store.UpsertOrder(ctx, o); err != nil {
+			return fmt.Errorf("seed demo order %s: %w", o.ID, err)
+		}
+	}
+	fake, err := telegramfake.Start(sandboxToken)
+	if err != nil {
+		return fmt.Errorf("start the sandbox's Bot API: %w", err)
+	}
+	defer fake.Close()
+	term := &sandbox.Terminal{Server: fake, In: m.Stdin, Out: m.Stdout}
+	fake.Subscribe(term.Show)
+	term.PrintIntro(orders)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- m.serve(ctx, store, rdb, sandboxToken, fake.Endpoint(), func(context.Context) error { return nil })
+	}()
+	select {
+	case <-m.Ready():
+	case err := <-served:
+		return err
+	}
+	termErr := term.Run(ctx)
+	cancel()
+	if err := <-served; err != nil {
+		return err
+	}
+	return termErr
+}

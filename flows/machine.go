@@ -1,0 +1,116 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/looplab/fsm"
+)
+
+// State is a step of the buyer's refund dialog.
+type State string
+
+// The dialog's states.
+const (
+	StateIdle               State = "idle"
+	StateAwaitingOrder      State = "awaiting_order"
+	StateAwaitingPhone      State = "awaiting_phone"
+	StateChoosingReason     State = "choosing_reason"
+	StateWritingStatement   State = "writing_statement"
+	StateCollectingEvidence State = "collecting_evidence"
+	StateConfirming         State = "confirming"
+)
+
+// Event moves the dialog from one state to another.
+type Event string
+
+// The dialog's events.
+const (
+	EventStart           Event = "start"
+	EventOrderOwned      Event = "order_owned"
+	EventOrderNeedsProof Event = "order_needs_proof"
+	EventPhoneOK         Event = "phone_ok"
+	EventPhoneFailed     Event = "phone_failed"
+	EventReasonChosen    Event = "reason_chosen"
+	EventStatementSet    Event = "statement_set"
+	EventEvidenceDone    Event = "evidence_done"
+	EventEditReason      Event = "edit_reason"
+	EventEditStatement   Event = "edit_statement"
+	EventEditEvidence    Event = "edit_evidence"
+	EventSubmitted       Event = "submitted"
+	EventBack            Event = "back"
+	EventCancel          Event = "cancel"
+)
+
+func states(s ...State) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// dialogEvents is the one place the dialog's shape is written.
+func dialogEvents() fsm.Events {
+	active := states(StateAwaitingOrder, StateAwaitingPhone, StateChoosingReason, StateWritingStatement,
+		StateCollectingEvidence, StateConfirming)
+	return fsm.Events{
+		{Name: string(EventStart), Src: append(states(StateIdle), active...), Dst: string(StateAwaitingOrder)},
+		{Name: string(EventOrderOwned), Src: states(StateAwaitingOrder), Dst: string(StateChoosingReason)},
+		{Name: string(EventOrderNeedsProof), Src: states(StateAwaitingOrder), Dst: string(StateAwaitingPhone)},
+		{Name: string(EventPhoneOK), Src: states(StateAwaitingPhone), Dst: string(StateChoosingReason)},
+		{Name: string(EventPhoneFailed), Src: states(StateAwaitingPhone), Dst: string(StateAwaitingOrder)},
+		{Name: string(EventReasonChosen), Src: states(StateChoosingReason), Dst: string(StateWritingStatement)},
+		{Name: string(EventStatementSet), Src: states(StateWritingStatement), Dst: string(StateCollectingEvidence)},
+		{Name: string(EventEvidenceDone), Src: states(StateCollectingEvidence), Dst: string(StateConfirming)},
+		{Name: string(EventEditReason), Src: states(StateConfirming), Dst: string(StateChoosingReason)},
+		{Name: string(EventEditStatement), Src: states(StateConfirming), Dst: string(StateWritingStatement)},
+		{Name: string(EventEditEvidence), Src: states(StateConfirming), Dst: string(StateCollectingEvidence)},
+		{Name: string(EventSubmitted), Src: states(StateConfirming), Dst: string(StateIdle)},
+		{Name: string(EventBack), Src: states(StateAwaitingPhone), Dst: string(StateAwaitingOrder)},
+		{Name: string(EventBack), Src: states(StateChoosingReason), Dst: string(StateAwaitingOrder)},
+		{Name: string(EventBack), Src: states(StateWritingStatement), Dst: string(StateChoosingReason)},
+		{Name: string(EventBack), Src: states(StateCollectingEvidence), Dst: string(StateWritingStatement)},
+		{Name: string(EventBack), Src: states(StateConfirming), Dst: string(StateCollectingEvidence)},
+		{Name: string(EventCancel), Src: active, Dst: string(StateIdle)},
+	}
+}
+
+// newMachine builds the dialog machine at a session's state. Only the state
+// name is persisted; the machine is rebuilt for every update.
+func newMachine(s State) *fsm.FSM {
+	if s == "" {
+		s = StateIdle
+	}
+	return fsm.NewFSM(string(s), dialogEvents(), nil)
+}
+
+// errIllegalMove is returned when an event does not apply to the current
+// state, e.g. a stale button.
+var errIllegalMove = errors.New("event not allowed in this state")
+
+// fire applies ev to state and returns the new state.
+func fire(ctx context.Context, s State, ev Event) (State, error) {
+	m := newMachine(s)
+	err := m.Event(ctx, string(ev))
+	var noTransition fsm.NoTransitionError
+	switch {
+	case err == nil, errors.As(err, &noTransition):
+		return State(m.Current()), nil
+	case errors.As(err, new(fsm.InvalidEventError)), errors.As(err, new(fsm.UnknownEventError)):
+		return s, fmt.Errorf("fire %s in %s: %w", ev, s, errIllegalMove)
+	default:
+		return s, fmt.Errorf("fire %s in %s: %w", ev, s, err)
+	}
+}
+
+// can reports whether ev applies in state s.
+func can(s State, ev Event) bool {
+	return newMachine(s).Can(string(ev))
+}
+
+// Diagram draws the dialog as a Mermaid state diagram, for the docs.
+func Diagram() (string, error) {
+	return fsm.VisualizeWithType(newMachine(StateIdle), fsm.MERMAID)
+}

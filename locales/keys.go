@@ -1,0 +1,119 @@
+package locales
+
+import "github.com/refundbot/refundbot/refund"
+
+// Key names one text. Static keys are constants; keys that depend on a
+// domain value (a reason, a category, a status) are built by the functions
+// below, so that a value never shown to a buyer cannot be forgotten.
+type Key string
+
+// The static texts.
+const (
+	Greeting           Key = "greeting"
+	ScamWarning        Key = "scam_warning"
+	Help               Key = "help"
+	BtnRefund          Key = "btn.refund"
+	BtnStatus          Key = "btn.status"
+	BtnBack            Key = "btn.back"
+	BtnCancel          Key = "btn.cancel"
+	BtnUseDraft        Key = "btn.use_draft"
+	BtnKeepStatement   Key = "btn.keep_statement"
+	BtnDone            Key = "btn.done"
+	BtnSubmit          Key = "btn.submit"
+	BtnEdit            Key = "btn.edit"
+	BtnEditReason      Key = "btn.edit_reason"
+	BtnEditStatement   Key = "btn.edit_statement"
+	BtnEditEvidence    Key = "btn.edit_evidence"
+	BtnStartRefund     Key = "btn.start_refund"
+	BtnOpenPrivate     Key = "btn.open_private"
+	AskOrderID         Key = "ask_order_id"
+	OrderIDInvalid     Key = "order_id_invalid"
+	AskPhone           Key = "ask_phone"
+	PhoneFormat        Key = "phone_format"
+	OwnershipFailed    Key = "ownership_failed"
+	OwnershipLocked    Key = "ownership_locked"
+	AskReason          Key = "ask_reason"
+	ReasonDetected     Key = "reason_detected"
+	DraftStatement     Key = "draft_statement"
+	AskStatement       Key = "ask_statement"
+	StatementTooLong   Key = "statement_too_long"
+	StatementScam      Key = "statement_scam"
+	AskEvidence        Key = "ask_evidence"
+	EvidenceReceived   Key = "evidence_received"
+	EvidenceFull       Key = "evidence_full"
+	EvidenceDuplicate  Key = "evidence_duplicate"
+	EvidenceWantFile   Key = "evidence_want_file"
+	EvidenceNoneNotice Key = "evidence_none_notice"
+	Summary            Key = "summary"
+	EditWhat           Key = "edit_what"
+	Submitted          Key = "submitted"
+	SubmitRetry        Key = "submit_retry"
+	CaseExists         Key = "case_exists"
+	Cancelled          Key = "cancelled"
+	NothingToCancel    Key = "nothing_to_cancel"
+	SessionExpired     Key = "session_expired"
+	StaleButton        Key = "stale_button"
+	InvalidButton      Key = "invalid_button"
+	WantText           Key = "want_text"
+	FileNotNow         Key = "file_not_now"
+	TextTooLong        Key = "text_too_long"
+	UnknownCommand     Key = "unknown_command"
+	UnknownText        Key = "unknown_text"
+	GroupPrivateOnly   Key = "group_private_only"
+	StatusAsk          Key = "status_ask"
+	StatusNotFound     Key = "status_not_found"
+	StatusCase         Key = "status_case"
+	StatusNoCase       Key = "status_no_case"
+	InternalError      Key = "internal_error"
+	LangSet            Key = "lang_set"
+	LangUsage          Key = "lang_usage"
+	DateLayout         Key = "layout.date"
+	DateTimeLayout     Key = "layout.datetime"
+	RequestFull        Key = "request.full"
+)
+
+// ReasonLabel is the button text of a reason.
+func ReasonLabel(r refund.Reason) Key { return Key("reason." + string(r)) }
+
+// ReasonEvent is the "event" part of a drafted statement for a reason.
+func ReasonEvent(r refund.Reason) Key { return Key("event." + string(r)) }
+
+// ReasonKeywords lists, separated by '|', words in a buyer's free text that
+// name the reason.
+func ReasonKeywords(r refund.Reason) Key { return Key("keywords." + string(r)) }
+
+// CategoryLabel names a category.
+func CategoryLabel(c refund.Category) Key { return Key("category." + string(c)) }
+
+// EvidenceHint says what evidence a category needs.
+func EvidenceHint(c refund.Category) Key { return Key("evidence_hint." + string(c)) }
+
+// StatusLabel names a case status.
+func StatusLabel(s refund.Status) Key { return Key("status." + string(s)) }
+
+// StatusNext says what happens next in a status.
+func StatusNext(s refund.Status) Key { return Key("next." + string(s)) }
+
+// AllKeys lists every key the code can ask for; each language file must
+// define exactly these.
+func AllKeys() []Key {
+	keys := []Key{Greeting, ScamWarning, Help, BtnRefund, BtnStatus, BtnBack, BtnCancel, BtnUseDraft,
+		BtnKeepStatement, BtnDone, BtnSubmit, BtnEdit, BtnEditReason, BtnEditStatement, BtnEditEvidence,
+		BtnStartRefund, BtnOpenPrivate, AskOrderID, OrderIDInvalid, AskPhone, PhoneFormat, OwnershipFailed,
+		OwnershipLocked, AskReason, ReasonDetected, DraftStatement, AskStatement, StatementTooLong,
+		StatementScam, AskEvidence, EvidenceReceived, EvidenceFull, EvidenceDuplicate, EvidenceWantFile,
+		EvidenceNoneNotice, Summary, EditWhat, Submitted, SubmitRetry, CaseExists, Cancelled,
+		NothingToCancel, SessionExpired, StaleButton, InvalidButton, WantText, FileNotNow, TextTooLong,
+		UnknownCommand, UnknownText, GroupPrivateOnly, StatusAsk, StatusNotFound, StatusCase, StatusNoCase,
+		InternalError, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull}
+	for _, r := range refund.AllReasons() {
+		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
+	}
+	for _, c := range refund.Categories() {
+		keys = append(keys, CategoryLabel(c), EvidenceHint(c))
+	}
+	for _, s := range refund.Statuses() {
+		keys = append(keys, StatusLabel(s), StatusNext(s))
+	}
+	return keys
+}

@@ -1,0 +1,267 @@
+// Package inmem is a refund.Store kept in memory, for the sandbox mode and
+// for tests of the packages above the store.
+//
+// It behaves like the PostgreSQL store, as checked by the same contract
+// suite (refund/storetest): the same error codes, idempotent submissions,
+// one open case per order, case IDs from 1, times in UTC at microsecond
+// precision. Values are copied in and out, so a caller cannot change stored
+// data by mutating what it passed or got back.
+package inmem
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/refundbot/refundbot/refund"
+)
+
+// Store is an in-memory refund.Store. It is safe for concurrent use. Its
+// data is lost with the process.
+type Store struct {
+	// now is the clock, a field so that every Store reads its own and no
+	// package state is shared.
+	now func() time.Time
+
+	mu     sync.RWMutex
+	orders map[string]refund.Order
+	cases  map[int64]refund.Case
+	events map[int64][]refund.Event
+	// byKey and byOrder index cases by submission key and by order, in
+	// creation order.
+	byKey   map[string]int64
+	byOrder map[string][]int64
+	lastID  int64
+}
+
+var _ refund.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		now:     time.Now,
+		orders:  make(map[string]refund.Order),
+		cases:   make(map[int64]refund.Case),
+		events:  make(map[int64][]refund.Event),
+		byKey:   make(map[string]int64),
+		byOrder: make(map[string][]int64),
+	}
+}
+
+// normTime gives times the form PostgreSQL returns: UTC, microseconds, no
+// monotonic reading. Keeping the two stores identical here means a test
+// that passes against one cannot fail on a time against the other.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func (s *Store) clock() time.Time { return normTime(s.now()) }
+
+// UpsertOrder inserts or replaces an order. UpdatedAt is set to the time of
+// the write, as the PostgreSQL store does.
+func (s *Store) UpsertOrder(ctx context.Context, o refund.Order) (created bool, err error) {
+	if err := o.Validate(); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	o.PurchasedAt, o.DeliveredAt = normTime(o.PurchasedAt), normTime(o.DeliveredAt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o.UpdatedAt = s.clock()
+	_, exists := s.orders[o.ID]
+	s.orders[o.ID] = o
+	return !exists, nil
+}
+
+// Order returns the order with this ID, or an ENOTFOUND error.
+func (s *Store) Order(ctx context.Context, id string) (refund.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Order{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return refund.Order{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", id)
+	}
+	return o, nil
+}
+
+// CreateCase stores a new case with its evidence and a "submitted" event.
+// A retry with the same SubmissionKey returns the first case; a key already
+// used by another buyer or for another order is an ECONFLICT error, so that
+// a case is never handed to someone else. Another open case for the order
+// is an ECONFLICT error and an unknown order an ENOTFOUND error.
+func (s *Store) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, error) {
+	if err := n.Validate(); err != nil {
+		return refund.Case{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Case{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.byKey[n.SubmissionKey]; ok {
+		c := s.cases[id]
+		if c.OrderID != n.OrderID || c.BuyerUserID != n.BuyerUserID {
+			return refund.Case{}, refund.Errorf(refund.ECONFLICT, "submission key already used for case %s", c.Number())
+		}
+		return copyCase(c), nil
+	}
+	if _, ok := s.orders[n.OrderID]; !ok {
+		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", n.OrderID)
+	}
+	if s.openCase(n.OrderID, 0) {
+		return refund.Case{}, refund.Errorf(refund.ECONFLICT, "order %s already has an open case", n.OrderID)
+	}
+	s.lastID++
+	now := s.clock()
+	c := refund.Case{
+		ID:              s.lastID,
+		OrderID:         n.OrderID,
+		BuyerUserID:     n.BuyerUserID,
+		ChatID:          n.ChatID,
+		Reason:          n.Reason,
+		Statement:       n.Statement,
+		RequestedAmount: n.RequestedAmount,
+		Status:          refund.StatusSubmitted,
+		Language:        n.Language,
+		SubmissionKey:   n.SubmissionKey,
+		Evidence:        n.Evidence,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+	}
+	c = copyCase(c)
+	s.cases[c.ID] = c
+	s.byKey[c.SubmissionKey] = c.ID
+	s.byOrder[c.OrderID] = append(s.byOrder[c.OrderID], c.ID)
+	s.events[c.ID] = []refund.Event{{
+		CaseID: c.ID, Seq: 1, Type: refund.EventSubmitted, Actor: refund.ActorBuyer,
+		Status: refund.StatusSubmitted, At: now,
+	}}
+	return copyCase(c), nil
+}
+
+// openCase reports whether the order has an open case other than except.
+func (s *Store) openCase(orderID string, except int64) bool {
+	for _, id := range s.byOrder[orderID] {
+		if id != except && s.cases[id].Status.Open() {
+			return true
+		}
+	}
+	return false
+}
+
+// Case returns a case with its evidence, or an ENOTFOUND error.
+func (s *Store) Case(ctx context.Context, id int64) (refund.Case, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Case{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.cases[id]
+	if !ok {
+		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
+	}
+	return copyCase(c), nil
+}
+
+// CasesByOrder returns the order's cases, newest first. An order without
+// cases, known or not, has an empty list.
+func (s *Store) CasesByOrder(ctx context.Context, orderID string) ([]refund.Case, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var cases []refund.Case
+	for _, id := range s.byOrder[orderID] {
+		cases = append(cases, copyCase(s.cases[id]))
+	}
+	// The same order as the PostgreSQL store's ORDER BY, rather than
+	// reversed insertion order, in case the wall clock stepped back.
+	slices.SortFunc(cases, func(a, b refund.Case) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+	})
+	return cases, nil
+}
+
+// Events returns a case's history, oldest first, or an ENOTFOUND error.
+func (s *Store) Events(ctx context.Context, caseID int64) ([]refund.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	events, ok := s.events[caseID]
+	if !ok {
+		return nil, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(caseID))
+	}
+	return slices.Clone(events), nil
+}
+
+// ChangeStatus moves a case from one status to another and appends a
+// status_changed event. It is a compare-and-set: if the case is no longer
+// in status from, it returns an ECONFLICT error and changes nothing.
+// Reopening a case while another case of its order is open is an
+// ECONFLICT error too. Which transitions are allowed is the refund core's
+// business, not the store's.
+func (s *Store) ChangeStatus(ctx context.Context, caseID int64, from, to refund.Status, actor, note string) (refund.Event, error) {
+	if err := validateChange(from, to, actor); err != nil {
+		return refund.Event{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Event{}, err
+	}
+	number := refund.FormatCaseNumber(caseID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cases[caseID]
+	switch {
+	case !ok:
+		return refund.Event{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", number)
+	case c.Status != from:
+		return refund.Event{}, refund.Errorf(refund.ECONFLICT, "case %s is %s, not %s", number, c.Status, from)
+	case to.Open() && s.openCase(c.OrderID, caseID):
+		return refund.Event{}, refund.Errorf(refund.ECONFLICT, "case %s cannot reopen: its order has another open case", number)
+	}
+	now := s.clock()
+	c.Status, c.UpdatedAt = to, now
+	s.cases[caseID] = c
+	ev := refund.Event{
+		CaseID: caseID, Seq: len(s.events[caseID]) + 1, Type: refund.EventStatusChanged,
+		Actor: actor, Status: to, Note: note, At: now,
+	}
+	s.events[caseID] = append(s.events[caseID], ev)
+	return ev, nil
+}
+
+func validateChange(from, to refund.Status, actor string) error {
+	switch {
+	case !slices.Contains(refund.Statuses(), from):
+		return refund.FieldError("from", "unknown status %q", from)
+	case !slices.Contains(refund.Statuses(), to):
+		return refund.FieldError("status", "unknown status %q", to)
+	case actor == "":
+		return refund.FieldError("actor", "actor is required")
+	}
+	return nil
+}
+
+// copyCase detaches the evidence slice, the only part of a case shared by
+// reference. An empty list becomes nil, as the PostgreSQL store returns it.
+func copyCase(c refund.Case) refund.Case {
+	if len(c.Evidence) == 0 {
+		c.Evidence = nil
+	} else {
+		c.Evidence = slices.Clone(c.Evidence)
+	}
+	return c
+}

@@ -1,0 +1,13 @@
+package inmem_test
+
+import (
+	"testing"
+
+	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/inmem"
+	"github.com/refundbot/refundbot/refund/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(*testing.T) refund.Store { return inmem.New() })
+}

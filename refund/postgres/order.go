@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refundbot/refundbot/refund"
+)
+
+// UpsertOrder inserts or replaces an order. UpdatedAt is set to the time of
+// the write: it records when refundbot last heard about the order, which
+// the shop's data does not carry.
+func (db *DB) UpsertOrder(ctx context.Context, o refund.Order) (created bool, err error) {
+	if err := o.Validate(); err != nil {
+		return false, err
+	}
+	// xmax is 0 only on a row version that no transaction has replaced,
+	// which after ON CONFLICT DO UPDATE means the row was just inserted.
+	err = db.pool.QueryRow(ctx, `
+		INSERT INTO orders (id, buyer_telegram_id, contact_phone, product, category, amount_paid_cents,
+			list_price_cents, currency, payment_method, purchased_at, delivered_at, used, updated_at)
+		VALUES ($1, NULLIF($2::bigint, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+		ON CONFLICT (id) DO UPDATE SET
+			buyer_telegram_id = EXCLUDED.buyer_telegram_id,
+			contact_phone     = EXCLUDED.contact_phone,
+			product           = EXCLUDED.product,
+			category          = EXCLUDED.category,
+			amount_paid_cents = EXCLUDED.amount_paid_cents,
+			list_price_cents  = EXCLUDED.list_price_cents,
+			currency          = EXCLUDED.currency,
+			payment_method    = EXCLUDED.payment_method,
+			purchased_at      = EXCLUDED.purchased_at,
+			delivered_at      = EXCLUDED.delivered_at,
+			used              = EXCLUDED.used,
+			updated_at        = EXCLUDED.updated_at
+		RETURNING (xmax = 0)`,
+		o.ID, o.BuyerTelegramID, o.ContactPhone, o.Product, string(o.Category), int64(o.AmountPaid),
+		int64(o.ListPrice), o.Currency, string(o.PaymentMethod), o.PurchasedAt, nullTime(o.DeliveredAt), o.Used,
+	).Scan(&created)
+	if err != nil {
+		return false, fmt.Errorf("upsert order %s: %w", o.ID, err)
+	}
+	return created, nil
+}
+
+// Order returns the order with this ID, or an ENOTFOUND error.
+func (db *DB) Order(ctx context.Context, id string) (refund.Order, error) {
+	var (
+		o                     refund.Order
+		category, method      string
+		amountPaid, listPrice int64
+		deliveredAt           *time.Time
+	)
+	err := db.pool.QueryRow(ctx, `
+		SELECT id, COALESCE(buyer_telegram_id, 0), contact_phone, product, category, amount_paid_cents,
+			list_price_cents, currency, payment_method, purchased_at, delivered_at, used, updated_at
+		FROM orders WHERE id = $1`, id,
+	).Scan(&o.ID, &o.BuyerTelegramID, &o.ContactPhone, &o.Product, &category, &amountPaid,
+		&listPrice, &o.Currency, &method, &o.PurchasedAt, &deliveredAt, &o.Used, &o.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Order{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", id)
+	}
+	if err != nil {
+		return refund.Order{}, fmt.Errorf("load order %s: %w", id, err)
+	}
+	o.Category, o.PaymentMethod = refund.Category(category), refund.PaymentMethod(method)
+	o.AmountPaid, o.ListPrice = refund.Money(amountPaid), refund.Money(listPrice)
+	o.PurchasedAt, o.UpdatedAt = o.PurchasedAt.UTC(), o.UpdatedAt.UTC()
+	if deliveredAt != nil {
+		o.DeliveredAt = deliveredAt.UTC()
+	}
+	return o, nil
+}
+
+// nullTime maps the domain's "zero time means none" to SQL NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,275 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/postgres"
+	"github.com/refundbot/refundbot/refund/postgres/pgtest"
+	"github.com/refundbot/refundbot/refund/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) refund.Store { return pgtest.Open(t) })
+}
+
+// openInSchema opens a store in a fresh schema together with a plain
+// connection to the same schema, for checks that bypass the store.
+func openInSchema(t *testing.T) (*postgres.DB, *pgx.Conn) {
+	t.Helper()
+	schema := pgtest.NewSchema(t)
+	db, err := postgres.Open(t.Context(), pgtest.DatabaseURL(), postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db, pgtest.Conn(t, schema)
+}
+
+type appliedMigration struct {
+	Version   int
+	Name      string
+	AppliedAt time.Time
+}
+
+func appliedMigrations(t *testing.T, conn *pgx.Conn) []appliedMigration {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedMigration])
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	return applied
+}
+
+func migrationFileCount(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files)
+}
+
+func TestMigrationsRunOnce(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	open := func() {
+		t.Helper()
+		db, err := postgres.Open(t.Context(), pgtest.DatabaseURL(), postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		db.Close()
+	}
+	open()
+	conn := pgtest.Conn(t, schema)
+	first := appliedMigrations(t, conn)
+	if len(first) != migrationFileCount(t) {
+		t.Fatalf("%d migrations recorded, want one per file (%d)", len(first), migrationFileCount(t))
+	}
+	open()
+	if again := appliedMigrations(t, conn); !reflect.DeepEqual(again, first) {
+		t.Errorf("reopening changed schema_migrations\n from %+v\n   to %+v", first, again)
+	}
+}
+
+// TestConcurrentOpen starts several processes' worth of Open on one empty
+// schema at once, as when several bot instances deploy together: the
+// advisory lock must make all of them succeed and migrate once.
+func TestConcurrentOpen(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			db, err := postgres.Open(t.Context(), pgtest.DatabaseURL(), postgres.WithSchema(schema))
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+	if got := len(appliedMigrations(t, pgtest.Conn(t, schema))); got != migrationFileCount(t) {
+		t.Errorf("%d migrations recorded, want %d", got, migrationFileCount(t))
+	}
+}
+
+func wantPgError(t *testing.T, err error, code, constraint string) {
+	t.Helper()
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v, want SQLSTATE %s", err, code)
+	}
+	if pe.Code != code || (constraint != "" && pe.ConstraintName != constraint) {
+		t.Fatalf("SQLSTATE %s on %q (%s), want %s on %q", pe.Code, pe.ConstraintName, pe.Message, code, constraint)
+	}
+}
+
+func TestEventLogIsAppendOnly(t *testing.T) {
+	t.Parallel()
+	db, conn := openInSchema(t)
+	c := createCase(t, db, "KM20261120001")
+	tests := []struct {
+		name string
+		sql  string
+	}{
+		{"update", `UPDATE case_events SET note = 'rewritten'`},
+		{"delete", `DELETE FROM case_events`},
+		{"truncate", `TRUNCATE case_events`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := conn.Exec(t.Context(), tt.sql)
+			wantPgError(t, err, "23001", "")
+		})
+	}
+	events, err := db.Events(t.Context(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Note != "" {
+		t.Errorf("event log changed: %+v", events)
+	}
+	if _, err := conn.Exec(t.Context(), `INSERT INTO case_events (case_id, seq, type, actor, status, note, at)
+		VALUES ($1, 2, 'status_changed', 'system', 'closed', 'appended by hand', now())`, c.ID); err != nil {
+		t.Errorf("append to the event log: %v", err)
+	}
+}
+
+func createCase(t *testing.T, db *postgres.DB, orderID string) refund.Case {
+	t.Helper()
+	o := refund.Order{ID: orderID, ContactPhone: "13800138000", Product: "Steam 充值卡", Category: refund.CategoryGameCard,
+		AmountPaid: 9500, ListPrice: 10000, Currency: "CNY", PaymentMethod: refund.PayWechat,
+		PurchasedAt: time.Date(2026, 11, 20, 6, 5, 0, 0, time.UTC)}
+	if _, err := db.UpsertOrder(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.CreateCase(t.Context(), refund.NewCase{OrderID: orderID, BuyerUserID: 1001, ChatID: 1001,
+		Reason: refund.ReasonNotDelivered, Statement: "never arrived", RequestedAmount: 9500, Language: "en",
+		SubmissionKey: "key-" + orderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// insertCase adds a case by hand, as a buggy or hand-typed query would.
+func insertCase(ctx context.Context, conn *pgx.Conn, orderID, key string, status refund.Status) (int64, error) {
+	var id int64
+	err := conn.QueryRow(ctx, `
+		INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
+			status, language, submission_key, created_at, updated_at)
+		VALUES ($1, 1001, 1001, 'not_delivered', 'by hand', 100, $2, 'en', $3, now(), now())
+		RETURNING id`, orderID, string(status), key).Scan(&id)
+	return id, err
+}
+
+func insertOrder(t *testing.T, conn *pgx.Conn, id string) {
+	t.Helper()
+	if _, err := conn.Exec(t.Context(), `
+		INSERT INTO orders (id, contact_phone, product, category, amount_paid_cents, list_price_cents,
+			currency, payment_method, purchased_at, used, updated_at)
+		VALUES ($1, '13800138000', 'Steam 充值卡', 'game_card', 100, 100, 'CNY', 'alipay', now(), false, now())`,
+		id); err != nil {
+		t.Fatalf("insert order %s: %v", id, err)
+	}
+}
+
+func TestDatabaseAllowsOneOpenCasePerOrder(t *testing.T) {
+	t.Parallel()
+	_, conn := openInSchema(t)
+	ctx := t.Context()
+	insertOrder(t, conn, "KM1")
+	first, err := insertCase(ctx, conn, "KM1", "k1", refund.StatusSubmitted)
+	if err != nil {
+		t.Fatalf("first case: %v", err)
+	}
+	_, err = insertCase(ctx, conn, "KM1", "k2", refund.StatusHumanReview)
+	wantPgError(t, err, "23505", "cases_one_open_per_order")
+
+	if _, err := conn.Exec(ctx, `UPDATE cases SET status = 'closed' WHERE id = $1`, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insertCase(ctx, conn, "KM1", "k3", refund.StatusSubmitted); err != nil {
+		t.Fatalf("case after closing the first: %v", err)
+	}
+	_, err = conn.Exec(ctx, `UPDATE cases SET status = 'appealed' WHERE id = $1`, first)
+	wantPgError(t, err, "23505", "cases_one_open_per_order")
+}
+
+// TestStatusConstraintsMatchDomain catches a status added to the domain
+// without a migration extending the CHECK constraints.
+func TestStatusConstraintsMatchDomain(t *testing.T) {
+	t.Parallel()
+	_, conn := openInSchema(t)
+	ctx := t.Context()
+	for _, status := range refund.Statuses() {
+		orderID := "KM-" + string(status)
+		insertOrder(t, conn, orderID)
+		id, err := insertCase(ctx, conn, orderID, orderID, status)
+		if err != nil {
+			t.Errorf("case in status %s: %v", status, err)
+			continue
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO case_events (case_id, seq, type, actor, status, note, at)
+			VALUES ($1, 1, 'status_changed', 'system', $2, '', now())`, id, string(status)); err != nil {
+			t.Errorf("event with status %s: %v", status, err)
+		}
+	}
+	insertOrder(t, conn, "KM-lost")
+	_, err := insertCase(ctx, conn, "KM-lost", "lost", "lost")
+	wantPgError(t, err, "23514", "cases_status_check")
+	_, err = conn.Exec(ctx, `INSERT INTO case_events (case_id, seq, type, actor, status, note, at)
+		SELECT id, 9, 'status_changed', 'system', 'lost', '', now() FROM cases LIMIT 1`)
+	wantPgError(t, err, "23514", "case_events_status_check")
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		url  string
+		opts []postgres.Option
+	}{
+		{"unreachable server", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", nil},
+		{"malformed URL", "postgres://%zz", nil},
+		{"empty schema name", pgtest.DatabaseURL(), []postgres.Option{postgres.WithSchema("")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if db, err := postgres.Open(t.Context(), tt.url, tt.opts...); err == nil {
+				db.Close()
+				t.Fatal("Open succeeded, want an error")
+			}
+		})
+	}
+}
+
+func TestPing(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Open(t)
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
