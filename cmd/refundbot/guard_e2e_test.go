@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -302,5 +303,34 @@ func TestTelegramRateLimitIsWaitedOut(t *testing.T) {
 	b.expect("Commands:")
 	if n := e.fake.Calls("sendMessage"); n != 2 {
 		t.Fatalf("sendMessage called %d times, want 2 (the 429, then the retry)", n)
+	}
+}
+
+func TestHalfFilledRequestExpires(t *testing.T) {
+	e := newEnvWith(t, map[string]string{"SESSION_IDLE_TTL": "1s"})
+	e.putOrder("KM91000000001", 13001, "13800000001", "Steam 充值卡 50", "game_card", "50.00")
+	b := e.buyer(13001, "en")
+	b.say("/refund KM91000000001")
+	reasons := b.expect("Why do you want a refund?")
+	time.Sleep(1500 * time.Millisecond)
+	b.press(reasons, "Charged twice")
+	b.expect("unfinished refund request for order KM91000000001 has expired")
+	b.say("hello")
+	b.expect("I can help you") // the dialog is over, not stuck in the reason step
+}
+
+func TestMissingConfigurationIsNamed(t *testing.T) {
+	t.Parallel()
+	_, err := ConfigFromEnv(func(k string) string {
+		return map[string]string{"TELEGRAM_BOT_TOKEN": "x", "SHOP_TIMEZONE": "Mars/Olympus", "ORDER_ID_PATTERN": "("}[k]
+	})
+	var cfgErr *configError
+	if !errors.As(err, &cfgErr) || len(cfgErr.problems) != 4 {
+		t.Fatalf("problems = %v, want REDIS_URL, DATABASE_URL, SHOP_TIMEZONE and ORDER_ID_PATTERN", err)
+	}
+	for _, name := range []string{"REDIS_URL", "DATABASE_URL", "SHOP_TIMEZONE", "ORDER_ID_PATTERN"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("%v does not name %s", err, name)
+		}
 	}
 }

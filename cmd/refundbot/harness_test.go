@@ -40,6 +40,12 @@ type running struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith starts a deployment with extra environment settings.
+func newEnvWith(t *testing.T, overrides map[string]string) *env {
+	t.Helper()
 	t.Parallel()
 	fake, err := telegramfake.Start(testToken)
 	if err != nil {
@@ -49,13 +55,15 @@ func newEnv(t *testing.T) *env {
 	_, prefix := redistest.Open(t)
 	schema := pgtest.NewSchema(t)
 	dbURL := pgtest.DatabaseURL()
-	cfg, err := ConfigFromEnv(func(k string) string {
-		return map[string]string{
-			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_ENDPOINT": fake.Endpoint(),
-			"REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix, "DATABASE_URL": dbURL,
-			"DATABASE_SCHEMA": schema, "HTTP_ADDR": "127.0.0.1:0", "SHOP_API_TOKEN": shopToken,
-		}[k]
-	})
+	vars := map[string]string{
+		"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_ENDPOINT": fake.Endpoint(),
+		"REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix, "DATABASE_URL": dbURL,
+		"DATABASE_SCHEMA": schema, "HTTP_ADDR": "127.0.0.1:0", "SHOP_API_TOKEN": shopToken,
+	}
+	for k, v := range overrides {
+		vars[k] = v
+	}
+	cfg, err := ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
