@@ -186,49 +186,38 @@ func TestCancelAndBackAtEveryStep(t *testing.T) {
 	e := newEnv(t)
 	e.putOrder("KM80000000001", 0, "13800001234", "优酷会员 月卡", "membership", "20.00")
 	b := e.buyer(10001, "en")
-	// Each step, reached from scratch, then left with /cancel or the button.
-	steps := []struct {
-		name  string
-		reach func() telegramfake.SentMessage
-	}{
-		{"order", func() telegramfake.SentMessage { b.say("/refund"); return b.expect("send the ID of the order") }},
-		{"phone", func() telegramfake.SentMessage { b.say("/refund KM80000000001"); return b.expect("last 4 digits") }},
-		{"reason", func() telegramfake.SentMessage {
-			b.say("/refund KM80000000001")
-			b.expect("last 4 digits")
-			b.say("1234")
-			return b.expect("Why do you want a refund?")
-		}},
-		{"statement", func() telegramfake.SentMessage {
-			b.say("/refund KM80000000001")
-			b.expect("last 4 digits")
-			b.say("1234")
-			b.press(b.expect("Why do you want a refund?"), "Membership not active")
-			return b.expect("time + event + request")
-		}},
-		{"evidence", func() telegramfake.SentMessage {
-			b.say("/refund KM80000000001")
-			b.expect("last 4 digits")
-			b.say("1234")
-			b.press(b.expect("Why do you want a refund?"), "Membership not active")
-			b.press(b.expect("time + event + request"), "Use this statement")
-			return b.expect("Please upload evidence")
-		}},
-		{"confirm", func() telegramfake.SentMessage {
-			b.say("/refund KM80000000001")
-			b.expect("last 4 digits")
-			b.say("1234")
-			b.press(b.expect("Why do you want a refund?"), "Membership not active")
-			b.press(b.expect("time + event + request"), "Use this statement")
-			b.press(b.expect("Please upload evidence"), "Done uploading")
-			return b.expect("Please check your refund request")
-		}},
+	// reach walks a fresh request up to step n (0 = order ID ... 5 = summary)
+	// and returns that step's message.
+	reach := func(n int) telegramfake.SentMessage {
+		if n == 0 {
+			b.say("/refund")
+			return b.expect("send the ID of the order")
+		}
+		b.say("/refund KM80000000001")
+		m := b.expect("last 4 digits")
+		walk := []struct{ press, next string }{
+			{"", "Why do you want a refund?"},
+			{"Membership not active", "time + event + request"},
+			{"Use this statement", "Please upload evidence"},
+			{"Done uploading", "Please check your refund request"},
+		}
+		for i := 0; i < n-1; i++ {
+			if walk[i].press == "" {
+				b.say("1234")
+			} else {
+				b.press(m, walk[i].press)
+			}
+			m = b.expect(walk[i].next)
+		}
+		return m
 	}
-	for _, st := range steps {
-		st.reach()
+	steps := []string{"order", "phone", "reason", "statement", "evidence", "confirm"}
+	for n, name := range steps {
+		t.Logf("cancel at the %s step", name)
+		reach(n)
 		b.say("/cancel")
 		b.expect("Cancelled")
-		m := st.reach()
+		m := reach(n)
 		b.press(m, "Cancel request")
 		b.expect("Cancelled")
 		b.say("hello")
@@ -238,7 +227,7 @@ func TestCancelAndBackAtEveryStep(t *testing.T) {
 	b.expect("no request in progress")
 
 	// Back walks the steps in reverse.
-	summary := steps[5].reach()
+	summary := reach(5)
 	b.press(summary, "Back")
 	b.press(b.expect("Please upload evidence"), "Back")
 	b.press(b.expect("time + event + request"), "Back")
@@ -331,6 +320,27 @@ func TestMissingConfigurationIsNamed(t *testing.T) {
 	for _, name := range []string{"REDIS_URL", "DATABASE_URL", "SHOP_TIMEZONE", "ORDER_ID_PATTERN"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("%v does not name %s", err, name)
+		}
+	}
+}
+
+func TestManyChatsEachInOrder(t *testing.T) {
+	e := newEnv(t)
+	const chats, perChat = 30, 6
+	for c := range chats {
+		b := e.buyer(int64(20000+c), "en")
+		for i := range perChat {
+			b.say(fmt.Sprintf("/status R-%06d", 100000+i))
+		}
+	}
+	for c := range chats {
+		b := e.buyer(int64(20000+c), "en")
+		for i := range perChat {
+			// expect skips nothing it needs: answers must come in order.
+			b.expect(fmt.Sprintf("No refund request found for R-%06d", 100000+i))
+		}
+		if n := len(e.fake.Messages(b.chat.ID)); n != perChat {
+			t.Fatalf("chat %d got %d answers, want %d", c, n, perChat)
 		}
 	}
 }

@@ -214,7 +214,7 @@ func (s *Store) Events(ctx context.Context, caseID int64) ([]refund.Event, error
 // ECONFLICT error too. Which transitions are allowed is the refund core's
 // business, not the store's.
 func (s *Store) ChangeStatus(ctx context.Context, caseID int64, from, to refund.Status, actor, note string) (refund.Event, error) {
-	if err := validateChange(from, to, actor); err != nil {
+	if err := refund.ValidateStatusChange(from, to, actor); err != nil {
 		return refund.Event{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -241,18 +241,6 @@ func (s *Store) ChangeStatus(ctx context.Context, caseID int64, from, to refund.
 	}
 	s.events[caseID] = append(s.events[caseID], ev)
 	return ev, nil
-}
-
-func validateChange(from, to refund.Status, actor string) error {
-	switch {
-	case !slices.Contains(refund.Statuses(), from):
-		return refund.FieldError("from", "unknown status %q", from)
-	case !slices.Contains(refund.Statuses(), to):
-		return refund.FieldError("status", "unknown status %q", to)
-	case actor == "":
-		return refund.FieldError("actor", "actor is required")
-	}
-	return nil
 }
 
 // copyCase detaches the evidence slice, the only part of a case shared by

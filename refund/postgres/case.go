@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -277,7 +276,7 @@ func (db *DB) Events(ctx context.Context, caseID int64) ([]refund.Event, error) 
 // not the store's; the store only refuses to reopen a case while another
 // case of the same order is open (ECONFLICT).
 func (db *DB) ChangeStatus(ctx context.Context, caseID int64, from, to refund.Status, actor, note string) (refund.Event, error) {
-	if err := validateChange(from, to, actor); err != nil {
+	if err := refund.ValidateStatusChange(from, to, actor); err != nil {
 		return refund.Event{}, err
 	}
 	number := refund.FormatCaseNumber(caseID)
@@ -321,16 +320,4 @@ func (db *DB) ChangeStatus(ctx context.Context, caseID int64, from, to refund.St
 	}
 	ev.At = ev.At.UTC()
 	return ev, nil
-}
-
-func validateChange(from, to refund.Status, actor string) error {
-	switch {
-	case !slices.Contains(refund.Statuses(), from):
-		return refund.FieldError("from", "unknown status %q", from)
-	case !slices.Contains(refund.Statuses(), to):
-		return refund.FieldError("status", "unknown status %q", to)
-	case actor == "":
-		return refund.FieldError("actor", "actor is required")
-	}
-	return nil
 }

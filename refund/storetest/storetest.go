@@ -17,15 +17,6 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// StatusChanger is the one ability beyond refund.Store the contract needs.
-// Without a way to close a case, an order never gets a second case and a
-// case's log never grows past its first event, so neither "newest first"
-// nor "oldest first" nor the one-open-case rule's exceptions could be
-// checked. Both stores implement it; see their ChangeStatus methods.
-type StatusChanger interface {
-	ChangeStatus(ctx context.Context, caseID int64, from, to refund.Status, actor, note string) (refund.Event, error)
-}
-
 // Run runs the contract against stores made by open, one fresh store per
 // subtest. open must register any cleanup with t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) refund.Store) {
@@ -141,18 +132,9 @@ func mustCreate(t *testing.T, s refund.Store, n refund.NewCase) refund.Case {
 	return c
 }
 
-func changer(t *testing.T, s refund.Store) StatusChanger {
-	t.Helper()
-	c, ok := s.(StatusChanger)
-	if !ok {
-		t.Fatalf("%T does not implement storetest.StatusChanger", s)
-	}
-	return c
-}
-
 func mustChange(t *testing.T, s refund.Store, caseID int64, from, to refund.Status) refund.Event {
 	t.Helper()
-	ev, err := changer(t, s).ChangeStatus(t.Context(), caseID, from, to, refund.ActorSystem, "")
+	ev, err := s.ChangeStatus(t.Context(), caseID, from, to, refund.ActorSystem, "")
 	if err != nil {
 		t.Fatalf("ChangeStatus(%s, %s -> %s): %v", refund.FormatCaseNumber(caseID), from, to, err)
 	}
@@ -641,7 +623,7 @@ func testEventsOldestFirst(t *testing.T, s refund.Store) {
 		Status: refund.StatusSubmitted, At: c.CreatedAt}}
 	from := refund.StatusSubmitted
 	for _, st := range steps {
-		ev, err := changer(t, s).ChangeStatus(t.Context(), c.ID, from, st.to, st.actor, st.note)
+		ev, err := s.ChangeStatus(t.Context(), c.ID, from, st.to, st.actor, st.note)
 		if err != nil {
 			t.Fatalf("ChangeStatus(%s -> %s): %v", from, st.to, err)
 		}
@@ -675,7 +657,7 @@ func testEventsOldestFirst(t *testing.T, s refund.Store) {
 func testStaleStatus(t *testing.T, s refund.Store) {
 	c := orderWithCase(t, s, "KM20261120001", "key-1")
 	mustChange(t, s, c.ID, refund.StatusSubmitted, refund.StatusHumanReview)
-	_, err := changer(t, s).ChangeStatus(t.Context(), c.ID, refund.StatusSubmitted, refund.StatusRejected, "agent:7", "")
+	_, err := s.ChangeStatus(t.Context(), c.ID, refund.StatusSubmitted, refund.StatusRejected, "agent:7", "")
 	wantCode(t, err, refund.ECONFLICT)
 	got, err := s.Case(t.Context(), c.ID)
 	if err != nil {
@@ -707,7 +689,7 @@ func testChangeStatusInvalid(t *testing.T, s refund.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := changer(t, s).ChangeStatus(t.Context(), tt.caseID, tt.from, tt.to, tt.actor, "")
+			_, err := s.ChangeStatus(t.Context(), tt.caseID, tt.from, tt.to, tt.actor, "")
 			wantCode(t, err, tt.code)
 			if tt.field != "" {
 				wantField(t, err, tt.field)
@@ -720,7 +702,7 @@ func testReopen(t *testing.T, s refund.Store) {
 	first := orderWithCase(t, s, "KM20261120001", "key-1")
 	mustChange(t, s, first.ID, refund.StatusSubmitted, refund.StatusClosed)
 	second := mustCreate(t, s, sampleCase("KM20261120001", "key-2"))
-	_, err := changer(t, s).ChangeStatus(t.Context(), first.ID, refund.StatusClosed, refund.StatusAppealed, refund.ActorBuyer, "")
+	_, err := s.ChangeStatus(t.Context(), first.ID, refund.StatusClosed, refund.StatusAppealed, refund.ActorBuyer, "")
 	wantCode(t, err, refund.ECONFLICT)
 	mustChange(t, s, second.ID, refund.StatusSubmitted, refund.StatusRefunded)
 	mustChange(t, s, first.ID, refund.StatusClosed, refund.StatusAppealed)
