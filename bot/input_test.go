@@ -76,12 +76,12 @@ func TestMergeAlbums(t *testing.T) {
 	}
 	text, _ := toInput(tgbotapi.Update{UpdateID: 9, Message: &tgbotapi.Message{Chat: &tgbotapi.Chat{ID: 1, Type: "private"}, From: &tgbotapi.User{ID: 1}, Text: "x"}})
 	got := mergeAlbums([]item{photo(1, "g1"), photo(2, "g1"), photo(3, "g1"), text, photo(4, "g2"), photo(5, ""), photo(6, "")})
-	want := []int{3, 1, 1, 1, 1} // files per input
+	want := []int{3, 0, 1, 1, 1} // files per input: album, text, other album, two single photos
 	if len(got) != len(want) {
 		t.Fatalf("got %d inputs, want %d", len(got), len(want))
 	}
 	for i, in := range got {
-		if len(in.Files) != want[i] && !(want[i] == 1 && in.Text == "x") {
+		if len(in.Files) != want[i] {
 			t.Errorf("input %d has %d files, want %d", i, len(in.Files), want[i])
 		}
 	}

@@ -164,11 +164,19 @@ func TestForgedAndStaleButtons(t *testing.T) {
 	b.say("/refund KM70000000001")
 	reasons := b.expect("请选择退款原因")
 
-	for _, data := range []string{"s:zzzzzzzz:submit", "hello", "m:order:KM 1", strings.Repeat("x", 64),
-		strings.Replace(b.data(reasons, "会员未生效"), "not_activated", "wrong_account", 1)} {
-		_, id := e.fake.PressButton(b.chat, b.user, reasons.MessageID, data)
-		if got := e.answer(id); !strings.Contains(got, "按钮") {
-			t.Errorf("forged %q answered %q", data, got)
+	forged := []struct{ data, want string }{
+		// Well formed but of no step of this session: indistinguishable
+		// from an old button, so it is answered as stale.
+		{"s:zzzzzzzz:submit", "过期"},
+		{"hello", "无法识别这个按钮"},
+		{"m:order:KM 1", "无法识别这个按钮"},
+		{strings.Repeat("x", 64), "无法识别这个按钮"},
+		{strings.Replace(b.data(reasons, "会员未生效"), "not_activated", "wrong_account", 1), "无法识别这个按钮"},
+	}
+	for _, f := range forged {
+		_, id := e.fake.PressButton(b.chat, b.user, reasons.MessageID, f.data)
+		if got := e.answer(id); !strings.Contains(got, f.want) {
+			t.Errorf("forged %q answered %q, want %q", f.data, got, f.want)
 		}
 	}
 	// Nothing changed: the real button still works.
