@@ -102,12 +102,33 @@ type Case struct {
 	Statement   string
 	// RequestedAmount is what the buyer asks back: the amount paid.
 	RequestedAmount Money
-	Status          Status
-	Language        string
-	SubmissionKey   string
-	Evidence        []Evidence
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Currency is the order's, copied so that a case can be shown alone.
+	Currency      string
+	Status        Status
+	Language      string
+	SubmissionKey string
+	Evidence      []Evidence
+	// Decided is the latest review's amounts: what is (or would be) paid
+	// back and what was kept back. Zero until a review ends.
+	Decided Amounts
+	// Route is where the money goes once chosen.
+	Route PayoutRoute
+	// Due is the case's next deadline, if any.
+	Due Due
+	// Appeals counts the buyer's appeals; only one is allowed.
+	Appeals int
+	// ReviewOverdue is set when human review missed its due date.
+	ReviewOverdue bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Amounts is a decided refund: Refund is paid back; Fee (the buyer-side
+// fee) and Deduction (an unreturned gift) were kept back.
+type Amounts struct {
+	Refund    Money
+	Fee       Money
+	Deduction Money
 }
 
 // Number is the case number buyers and agents quote, e.g. "R-000123".
@@ -142,6 +163,7 @@ type NewCase struct {
 	Reason          Reason
 	Statement       string
 	RequestedAmount Money
+	Currency        string
 	Language        string
 	// SubmissionKey makes submission idempotent: submitting the same key
 	// again returns the case it created the first time.
@@ -162,6 +184,8 @@ func (n NewCase) Validate() error {
 		return FieldError("statement", "statement must be 1-%d characters", MaxStatementRunes)
 	case n.RequestedAmount < 0:
 		return FieldError("requested_amount", "requested amount must not be negative")
+	case len(n.Currency) != 3:
+		return FieldError("currency", "currency must be a 3-letter ISO code")
 	case n.SubmissionKey == "":
 		return FieldError("submission_key", "submission key is required")
 	case len(n.Evidence) > MaxEvidence:
@@ -182,6 +206,16 @@ type EventType string
 const (
 	EventSubmitted     EventType = "submitted"
 	EventStatusChanged EventType = "status_changed"
+	// EventEvidenceAdded records files added to an open case.
+	EventEvidenceAdded EventType = "evidence_added"
+	// EventReminder records a deadline reminder sent to the buyer.
+	EventReminder EventType = "reminder"
+	// EventReviewOverdue records human review missing its due date.
+	EventReviewOverdue EventType = "review_overdue"
+	// EventRouteChosen records where the buyer asked the money to go.
+	EventRouteChosen EventType = "route_chosen"
+	// EventPayoutSent records a payout handed to the shop or credited.
+	EventPayoutSent EventType = "payout_sent"
 )
 
 // Actor kinds recorded in the event log.
@@ -198,6 +232,10 @@ type Event struct {
 	// Actor is "system", "buyer" or "agent:<id>".
 	Actor  string
 	Status Status
+	// Rules are the codes of the policy rules behind a decision.
+	Rules []Rule
+	// Amount is the money the event moved or decided, if any.
+	Amount Money
 	Note   string
 	At     time.Time
 }

@@ -70,9 +70,36 @@ type Order struct {
 	PurchasedAt     time.Time
 	// DeliveredAt is zero when the goods were never delivered.
 	DeliveredAt time.Time
-	Used        bool
-	UpdatedAt   time.Time
+	// Used means the goods were redeemed, activated or consumed in full: a
+	// card's code redeemed, a key activated.
+	Used bool
+	// Usage tells how much of a membership, top-up or service was used, for
+	// pro-rata refunds.
+	Usage Usage
+	// GiftValue is what a promotion gave away with the order; unless
+	// GiftReturned, a refund deducts it.
+	GiftValue    Money
+	GiftReturned bool
+	UpdatedAt    time.Time
 }
+
+// Usage is the shop's report of partial use. Each field applies to one
+// category; zero means nothing was used.
+type Usage struct {
+	// TermDays and ActivatedAt describe a membership: a started day counts
+	// as used.
+	TermDays    int
+	ActivatedAt time.Time
+	// ConsumedValue is how much of a top-up's face value (its list price)
+	// the buyer already spent.
+	ConsumedValue Money
+	// ProgressPercent is the share of a service already done, 0-100.
+	ProgressPercent int
+}
+
+// MaxTermDays bounds a membership term (ten years) so that day arithmetic
+// stays sane.
+const MaxTermDays = 3660
 
 // MaxOrderIDLength bounds order IDs so that they fit keys and callback data.
 const MaxOrderIDLength = 40
@@ -122,6 +149,16 @@ func (o Order) Validate() error {
 		return FieldError("purchased_at", "purchased_at is required")
 	case !o.DeliveredAt.IsZero() && o.DeliveredAt.Before(o.PurchasedAt):
 		return FieldError("delivered_at", "delivered_at must not be before purchased_at")
+	case o.Usage.TermDays < 0 || o.Usage.TermDays > MaxTermDays:
+		return FieldError("term_days", "term_days must be 0-%d", MaxTermDays)
+	case !o.Usage.ActivatedAt.IsZero() && o.Usage.ActivatedAt.Before(o.PurchasedAt):
+		return FieldError("activated_at", "activated_at must not be before purchased_at")
+	case o.Usage.ConsumedValue < 0:
+		return FieldError("consumed_value", "consumed_value must not be negative")
+	case o.Usage.ProgressPercent < 0 || o.Usage.ProgressPercent > 100:
+		return FieldError("progress_percent", "progress_percent must be 0-100")
+	case o.GiftValue < 0:
+		return FieldError("gift_value", "gift_value must not be negative")
 	}
 	return nil
 }
