@@ -12,6 +12,15 @@ const (
 	actMenuRefund     = "refund"
 	actMenuStatus     = "status"
 	actMenuOrder      = "order" // start a refund for the order in the argument
+	// The follow-up menu actions come on notices about a case; their
+	// argument is the case ID, and the refund core checks the presser owns
+	// the case and that the action still fits its status.
+	actMenuInfo     = "info"
+	actMenuAppeal   = "appeal"
+	actMenuAccount  = "account"
+	actMenuOriginal = "orig"
+	actMenuBalance  = "bal"
+	actMenuCase     = "case"
 	actReason         = "reason"
 	actUseDraft       = "draft"
 	actKeepStatement  = "keep"
@@ -66,6 +75,9 @@ func parseButton(data string) (buttonPress, bool) {
 			return p, p.arg == ""
 		case actMenuOrder:
 			return p, refund.ValidOrderID(p.arg)
+		case actMenuInfo, actMenuAppeal, actMenuAccount, actMenuOriginal, actMenuBalance, actMenuCase:
+			_, ok := caseArg(p.arg)
+			return p, ok
 		}
 	case parts[0] == "s" && (len(parts) == 3 || len(parts) == 4):
 		p := buttonPress{nonce: parts[1], action: parts[2]}
@@ -88,6 +100,21 @@ func parseButton(data string) (buttonPress, bool) {
 		}
 	}
 	return buttonPress{}, false
+}
+
+// caseArg reads a case ID from a menu button.
+func caseArg(arg string) (int64, bool) {
+	if len(arg) == 0 || len(arg) > 18 {
+		return 0, false
+	}
+	var id int64
+	for _, r := range arg {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		id = id*10 + int64(r-'0')
+	}
+	return id, id > 0
 }
 
 const nonceLen = 8

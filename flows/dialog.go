@@ -34,7 +34,10 @@ const maxAnswerRunes = 200
 
 // Config wires a Dialog to its stores and settings.
 type Config struct {
-	Store    refund.Store
+	Store refund.Store
+	// Core reviews submitted cases and takes the buyer's follow-ups; nil
+	// leaves cases submitted (the first slice's behaviour).
+	Core     Core
 	Sessions SessionStore
 	Attempts OwnershipAttempts
 	Texts    *locales.Bundle
@@ -140,6 +143,9 @@ func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 	if err := t.deliver(ctx, send); err != nil {
 		return errors.Join(append(problems, err)...)
 	}
+	for _, f := range t.afterDelivery {
+		f(ctx)
+	}
 	t.sess.UpdatedAt = d.cfg.Now().UTC()
 	t.sess.Version++
 	if err := d.cfg.Sessions.Commit(ctx, in.ChatID, &t.sess, in.UpdateIDs); err != nil {
@@ -160,6 +166,9 @@ type turn struct {
 	// an empty text when there is nothing to say.
 	answer         string
 	removeKeyboard bool
+	// afterDelivery runs once the replies are out, for work whose own
+	// messages must come after them.
+	afterDelivery []func(context.Context)
 }
 
 func (d *Dialog) newTurn(in Input, sess Session) *turn {
@@ -297,8 +306,12 @@ func (t *turn) scam() {
 }
 
 func (t *turn) unsupported() {
-	if t.sess.State == StateCollectingEvidence {
+	switch t.sess.State {
+	case StateCollectingEvidence:
 		t.say(locales.EvidenceWantFile, nil, t.evidenceButtons()...)
+		return
+	case StateAddingEvidence, StateWritingAppeal:
+		t.say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
 		return
 	}
 	t.say(locales.WantText, nil)
@@ -391,6 +404,8 @@ func (t *turn) typed(ctx context.Context) error {
 	case StateCollectingEvidence:
 		t.say(locales.EvidenceWantFile, nil, t.evidenceButtons()...)
 		return nil
+	case StateAddingEvidence, StateWritingAppeal, StateGivingAccount:
+		return t.followUpText(ctx, text)
 	}
 	// Steps answered by buttons: show the step again.
 	t.prompt()
@@ -547,7 +562,12 @@ func (t *turn) statementGiven(ctx context.Context, text string) error {
 }
 
 func (t *turn) files() {
-	if t.sess.State != StateCollectingEvidence {
+	buttons := t.evidenceButtons
+	switch t.sess.State {
+	case StateCollectingEvidence:
+	case StateAddingEvidence, StateWritingAppeal:
+		buttons = t.followUpButtons
+	default:
 		t.say(locales.FileNotNow, nil)
 		return
 	}
@@ -574,5 +594,5 @@ func (t *turn) files() {
 	if ignored > 0 {
 		t.say(locales.EvidenceFull, map[string]any{"Max": refund.MaxEvidence, "Ignored": ignored})
 	}
-	t.say(locales.EvidenceReceived, map[string]any{"Count": len(t.sess.Evidence), "Max": refund.MaxEvidence}, t.evidenceButtons()...)
+	t.say(locales.EvidenceReceived, map[string]any{"Count": len(t.sess.Evidence), "Max": refund.MaxEvidence}, buttons()...)
 }

@@ -20,6 +20,11 @@ const (
 	StateWritingStatement   State = "writing_statement"
 	StateCollectingEvidence State = "collecting_evidence"
 	StateConfirming         State = "confirming"
+	// The follow-up states answer the refund core about a submitted case:
+	// more evidence, an appeal, a new payout account.
+	StateAddingEvidence State = "adding_evidence"
+	StateWritingAppeal  State = "writing_appeal"
+	StateGivingAccount  State = "giving_account"
 )
 
 // Event moves the dialog from one state to another.
@@ -41,6 +46,10 @@ const (
 	EventSubmitted       Event = "submitted"
 	EventBack            Event = "back"
 	EventCancel          Event = "cancel"
+	EventAddInfo         Event = "add_info"
+	EventStartAppeal     Event = "start_appeal"
+	EventGiveAccount     Event = "give_account"
+	EventFollowUpDone    Event = "follow_up_done"
 )
 
 func states(s ...State) []string {
@@ -55,8 +64,16 @@ func states(s ...State) []string {
 func dialogEvents() fsm.Events {
 	active := states(StateAwaitingOrder, StateAwaitingPhone, StateChoosingReason, StateWritingStatement,
 		StateCollectingEvidence, StateConfirming)
+	followUps := states(StateAddingEvidence, StateWritingAppeal, StateGivingAccount)
+	// A follow-up may replace another follow-up, never a half-filled new
+	// request: that would lose what the buyer typed.
+	followUpSrc := append(states(StateIdle), followUps...)
 	return fsm.Events{
-		{Name: string(EventStart), Src: append(states(StateIdle), active...), Dst: string(StateAwaitingOrder)},
+		{Name: string(EventAddInfo), Src: followUpSrc, Dst: string(StateAddingEvidence)},
+		{Name: string(EventStartAppeal), Src: followUpSrc, Dst: string(StateWritingAppeal)},
+		{Name: string(EventGiveAccount), Src: followUpSrc, Dst: string(StateGivingAccount)},
+		{Name: string(EventFollowUpDone), Src: followUps, Dst: string(StateIdle)},
+		{Name: string(EventStart), Src: append(append(states(StateIdle), active...), followUps...), Dst: string(StateAwaitingOrder)},
 		{Name: string(EventOrderOwned), Src: states(StateAwaitingOrder), Dst: string(StateChoosingReason)},
 		{Name: string(EventOrderNeedsProof), Src: states(StateAwaitingOrder), Dst: string(StateAwaitingPhone)},
 		{Name: string(EventPhoneOK), Src: states(StateAwaitingPhone), Dst: string(StateChoosingReason)},
@@ -73,7 +90,7 @@ func dialogEvents() fsm.Events {
 		{Name: string(EventBack), Src: states(StateWritingStatement), Dst: string(StateChoosingReason)},
 		{Name: string(EventBack), Src: states(StateCollectingEvidence), Dst: string(StateWritingStatement)},
 		{Name: string(EventBack), Src: states(StateConfirming), Dst: string(StateCollectingEvidence)},
-		{Name: string(EventCancel), Src: active, Dst: string(StateIdle)},
+		{Name: string(EventCancel), Src: append(active, followUps...), Dst: string(StateIdle)},
 	}
 }
 

@@ -31,6 +31,8 @@ type Session struct {
 	PendingStatement string `json:"pending_statement,omitempty"`
 	// SubmissionKey makes a retried submit return the case created first.
 	SubmissionKey string `json:"submission_key,omitempty"`
+	// CaseID is the submitted case a follow-up step answers about.
+	CaseID int64 `json:"case_id,omitempty"`
 
 	UpdatedAt time.Time `json:"updated_at"`
 	// Version counts saves; stores use it to refuse a lost update.

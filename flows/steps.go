@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/refundbot/refundbot/locales"
@@ -33,6 +34,8 @@ func (t *turn) prompt() {
 			text += "\n" + t.text(locales.EvidenceReceived, map[string]any{"Count": n, "Max": refund.MaxEvidence})
 		}
 		t.out = append(t.out, Message{Text: text, Buttons: t.evidenceButtons()})
+	case StateAddingEvidence, StateWritingAppeal, StateGivingAccount:
+		t.followUpPrompt()
 	case StateConfirming:
 		text := t.text(locales.Summary, map[string]any{
 			"OrderID": o.ID, "Product": o.Product, "Amount": formatMoney(o.AmountPaid, o.Currency),
@@ -104,8 +107,9 @@ func (t *turn) pressed(ctx context.Context, cb Callback) error {
 			t.say(locales.StatusAsk, nil)
 		case actMenuOrder:
 			return t.startRefund(ctx, p.arg)
+		default:
+			return t.followUp(ctx, p.action, p.arg)
 		}
-		return nil
 	}
 	if p.nonce != t.sess.Nonce {
 		if t.sess.State == StateIdle && t.sess.Nonce == "" && t.sess.Version == 0 {
@@ -138,8 +142,14 @@ func (t *turn) pressed(ctx context.Context, cb Callback) error {
 		}
 		return t.statementGiven(ctx, t.sess.PendingStatement)
 	case actEvidenceDone:
+		if t.sess.State == StateAddingEvidence {
+			return t.sendFollowUp(ctx)
+		}
 		return t.advance(ctx, EventEvidenceDone)
 	case actSubmit:
+		if t.sess.State == StateWritingAppeal {
+			return t.sendFollowUp(ctx)
+		}
 		if t.sess.State != StateConfirming {
 			break
 		}
@@ -228,6 +238,7 @@ func (t *turn) submit(ctx context.Context) error {
 	}
 	t.reset()
 	t.say(locales.Submitted, map[string]any{"Case": c.Number(), "Next": t.text(locales.StatusNext(c.Status), nil)})
+	t.review(c)
 	return nil
 }
 
@@ -290,20 +301,69 @@ func (t *turn) showCase(ctx context.Context, c refund.Case) error {
 	if n := len(events); n > 0 {
 		last = events[n-1].At
 	}
-	order, found, err := t.order(ctx, c.OrderID)
-	if err != nil {
-		return err
-	}
-	currency := "CNY"
-	if found {
-		currency = order.Currency
-	}
-	t.say(locales.StatusCase, map[string]any{
+	data := map[string]any{
 		"Time": t.formatTime(last), "Case": c.Number(), "OrderID": c.OrderID,
-		"Amount": formatMoney(c.RequestedAmount, currency), "Status": t.text(locales.StatusLabel(c.Status), nil),
+		"Amount": formatMoney(c.RequestedAmount, c.Currency), "Status": t.text(locales.StatusLabel(c.Status), nil),
 		"Next": t.text(locales.StatusNext(c.Status), nil),
-	})
+	}
+	var b strings.Builder
+	b.WriteString(t.text(locales.StatusCase, data))
+	b.WriteString("\n\n" + t.text(locales.TimelineHeader, nil))
+	var rules []refund.Rule
+	for _, e := range events {
+		if len(e.Rules) > 0 {
+			rules = e.Rules
+		}
+		label := t.timelineLabel(e, c.Currency)
+		if label == "" {
+			continue
+		}
+		b.WriteString("\n" + t.formatTime(e.At) + "  " + label)
+	}
+	if len(rules) > 0 {
+		ruleData := map[string]any{
+			"Amount": formatMoney(c.Decided.Refund, c.Currency), "Paid": formatMoney(c.RequestedAmount, c.Currency),
+			"Fee": formatMoney(c.Decided.Fee, c.Currency), "Deduction": formatMoney(c.Decided.Deduction, c.Currency),
+			"UsedPercent": 0,
+		}
+		b.WriteString("\n\n" + t.text(locales.DecisionHeader, nil))
+		for _, r := range rules {
+			b.WriteString("\n• " + t.text(locales.RuleText(r), ruleData))
+		}
+	}
+	var buttons [][]Button
+	if t.d.cfg.Core != nil {
+		order, found, err := t.order(ctx, c.OrderID)
+		if err != nil {
+			return err
+		}
+		var routes []refund.PayoutRoute
+		if found {
+			routes = t.d.cfg.Core.Policy().Routes(order)
+		}
+		canAppeal := c.Appeals == 0 && c.Due.Kind == refund.DueAppeal && t.d.cfg.Now().Before(c.Due.At)
+		buttons = caseButtons(t.d.cfg.Texts, t.lang, c.ID, c.Status, canAppeal, routes, map[string]any{
+			"Method": t.text(locales.MethodLabel(order.PaymentMethod), nil),
+			"Days":   payoutDays(t.d.cfg.Core.Policy().PayoutDays[order.PaymentMethod]),
+		})
+	}
+	t.out = append(t.out, Message{Text: b.String(), Buttons: buttons})
 	return nil
+}
+
+// timelineLabel names an event for the buyer; "" hides it.
+func (t *turn) timelineLabel(e refund.Event, currency string) string {
+	switch e.Type {
+	case refund.EventStatusChanged:
+		label := t.text(locales.StatusLabel(e.Status), nil)
+		if e.Amount > 0 && (e.Status == refund.StatusApproved || e.Status == refund.StatusRefunded) {
+			label += " " + formatMoney(e.Amount, currency)
+		}
+		return label
+	case refund.EventDeadlineDropped:
+		return ""
+	}
+	return t.text(locales.TimelineEvent(e.Type), nil)
 }
 
 func (t *turn) formatTime(at time.Time) string {

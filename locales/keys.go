@@ -70,6 +70,33 @@ const (
 	DateLayout         Key = "layout.date"
 	DateTimeLayout     Key = "layout.datetime"
 	RequestFull        Key = "request.full"
+
+	// The refund core's notices and the follow-up steps.
+	NoticeHeader          Key = "notice.header"
+	NoticeReminder        Key = "notice.reminder"
+	NoticeAwaitRoute      Key = "notice.await_route"
+	NoticeRefundedBalance Key = "notice.refunded_balance"
+	NoticeClosedNoAppeal  Key = "notice.closed_no_appeal"
+	ReviewerNote          Key = "notice.reviewer_note"
+	BtnAddInfo            Key = "btn.add_info"
+	BtnAppeal             Key = "btn.appeal"
+	BtnNewAccount         Key = "btn.new_account"
+	BtnRouteOriginal      Key = "btn.route_original"
+	BtnRouteBalance       Key = "btn.route_balance"
+	BtnSubmitAppeal       Key = "btn.submit_appeal"
+	RouteChosen           Key = "route_chosen"
+	FinishCurrentFirst    Key = "finish_current_first"
+	CaseMoved             Key = "case_moved"
+	ActionClosed          Key = "action_closed"
+	FollowUpInvalid       Key = "follow_up_invalid"
+	FollowUpSent          Key = "follow_up_sent"
+	AppealNoted           Key = "appeal_noted"
+	AppealEmpty           Key = "appeal_empty"
+	AskMoreEvidence       Key = "ask_more_evidence"
+	AskAppeal             Key = "ask_appeal"
+	AskAccount            Key = "ask_account"
+	TimelineHeader        Key = "timeline.header"
+	DecisionHeader        Key = "decision.header"
 )
 
 // ReasonLabel is the button text of a reason.
@@ -94,6 +121,25 @@ func StatusLabel(s refund.Status) Key { return Key("status." + string(s)) }
 // StatusNext says what happens next in a status.
 func StatusNext(s refund.Status) Key { return Key("next." + string(s)) }
 
+// NoticeBody is the notice of a case reaching a status.
+func NoticeBody(s refund.Status) Key { return Key("notice." + string(s)) }
+
+// RuleText explains a policy rule behind a decision.
+func RuleText(r refund.Rule) Key { return Key("rule." + string(r)) }
+
+// MethodLabel names a payment method.
+func MethodLabel(m refund.PaymentMethod) Key { return Key("method." + string(m)) }
+
+// TimelineEvent names an event of a case's history in the status view.
+func TimelineEvent(t refund.EventType) Key { return Key("timeline." + string(t)) }
+
+// timelineEvents are the event types the status view names; status
+// changes show the status, and dropped deadlines are not shown.
+func timelineEvents() []refund.EventType {
+	return []refund.EventType{refund.EventSubmitted, refund.EventEvidenceAdded, refund.EventReminder,
+		refund.EventReviewOverdue, refund.EventRouteChosen}
+}
+
 // AllKeys lists every key the code can ask for; each language file must
 // define exactly these.
 func AllKeys() []Key {
@@ -105,7 +151,11 @@ func AllKeys() []Key {
 		EvidenceNoneNotice, Summary, EditWhat, Submitted, SubmitRetry, CaseExists, Cancelled,
 		NothingToCancel, SessionExpired, StaleButton, InvalidButton, WantText, FileNotNow, TextTooLong,
 		UnknownCommand, UnknownText, GroupPrivateOnly, StatusAsk, StatusNotFound, StatusCase, StatusNoCase,
-		InternalError, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull}
+		InternalError, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
+		NoticeHeader, NoticeReminder, NoticeAwaitRoute, NoticeRefundedBalance, NoticeClosedNoAppeal, ReviewerNote,
+		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
+		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,
+		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader}
 	for _, r := range refund.AllReasons() {
 		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
 	}
@@ -113,7 +163,16 @@ func AllKeys() []Key {
 		keys = append(keys, CategoryLabel(c), EvidenceHint(c))
 	}
 	for _, s := range refund.Statuses() {
-		keys = append(keys, StatusLabel(s), StatusNext(s))
+		keys = append(keys, StatusLabel(s), StatusNext(s), NoticeBody(s))
+	}
+	for _, r := range refund.Rules() {
+		keys = append(keys, RuleText(r))
+	}
+	for _, m := range []refund.PaymentMethod{refund.PayAlipay, refund.PayWechat, refund.PayBankCard, refund.PayBalance} {
+		keys = append(keys, MethodLabel(m))
+	}
+	for _, e := range timelineEvents() {
+		keys = append(keys, TimelineEvent(e))
 	}
 	return keys
 }

@@ -15,7 +15,8 @@ var sample = map[string]any{
 	"Minutes": 60, "Max": 10, "Len": 4000, "Count": 3, "Ignored": 1, "Reason": "卡密无效",
 	"Statement": "陈述", "Files": 2, "Hint": "截图", "Event": "卡密无效", "Date": "11月20日",
 	"Request": "申请全额退款", "Command": "foo", "Bot": "refund_bot", "Query": "R-000999",
-	"Draft": "草稿",
+	"Draft": "草稿", "Paid": "¥95.00", "Fee": "¥4.75", "Deduction": "¥10.00", "UsedPercent": 33,
+	"Method": "支付宝", "Days": "1-2", "Deadline": "11月23日 14:05", "Note": "备注",
 }
 
 func TestEveryKeyInEveryLocaleRenders(t *testing.T) {

@@ -105,9 +105,11 @@ func (d Decision) Has(r Rule) bool {
 func (p Policy) Assess(f Facts) Decision {
 	o := f.Order
 	d := Decision{Base: o.AmountPaid}
+	// A refusal cites only why it refuses: the amount rules gathered
+	// before it (promotion_paid, gift_deducted) explain sums it zeroes.
 	refuse := func(r ...Rule) Decision {
 		d.Outcome, d.Amount, d.Fee, d.Deduction = OutcomeReject, 0, 0, 0
-		d.Rules = append(d.Rules, r...)
+		d.Rules = r
 		return d
 	}
 	if f.RefundedBefore > 0 {
@@ -265,6 +267,13 @@ func FeeOf(amount Money, bp int) Money {
 	if amount <= 0 || bp <= 0 {
 		return 0
 	}
-	fee := (int64(amount)*int64(bp) + 5000) / 10000
-	return min(Money(fee), amount)
+	if bp >= 10000 {
+		return amount
+	}
+	// A 128-bit product, as in prorate: amount × bp passes 2^63 from
+	// about ¥9 trillion on, which would make the fee negative.
+	hi, lo := bits.Mul64(uint64(amount), uint64(bp))
+	lo, carry := bits.Add64(lo, 5000, 0)
+	q, _ := bits.Div64(hi+carry, lo, 10000)
+	return Money(q)
 }

@@ -214,8 +214,9 @@ const (
 	EventReviewOverdue EventType = "review_overdue"
 	// EventRouteChosen records where the buyer asked the money to go.
 	EventRouteChosen EventType = "route_chosen"
-	// EventPayoutSent records a payout handed to the shop or credited.
-	EventPayoutSent EventType = "payout_sent"
+	// EventDeadlineDropped records a deadline that no longer fit the
+	// case's status and was removed.
+	EventDeadlineDropped EventType = "deadline_dropped"
 )
 
 // Actor kinds recorded in the event log.

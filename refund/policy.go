@@ -217,10 +217,13 @@ type Calendar struct {
 }
 
 func (c Calendar) validate() error {
-	for _, list := range [][]Date{c.Holidays, c.ExtraWorkdays} {
-		for _, d := range list {
+	for _, l := range []struct {
+		field string
+		dates []Date
+	}{{"holidays", c.Holidays}, {"extra_workdays", c.ExtraWorkdays}} {
+		for _, d := range l.dates {
 			if _, err := time.Parse(time.DateOnly, string(d)); err != nil {
-				return FieldError("holidays", "%q is not a YYYY-MM-DD date", d)
+				return FieldError(l.field, "%q is not a YYYY-MM-DD date", d)
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/refundbot/refundbot/bot"
 	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/policyfile"
 )
 
 // Config is refundbot's configuration, read from the environment.
@@ -23,6 +25,14 @@ type Config struct {
 	Location       *time.Location
 	OrderIDPattern *regexp.Regexp
 	IdleTTL        time.Duration
+	// Policy is the refund rulebook: POLICY_FILE, or the defaults.
+	Policy refund.Policy
+	// ShopWebhookURL receives original-route payouts, signed with
+	// ShopWebhookSecret; without it payouts wait in the outbox.
+	ShopWebhookURL    string
+	ShopWebhookSecret string
+	// SweepInterval is how often deadlines are checked.
+	SweepInterval time.Duration
 }
 
 // Sandbox reports whether the bot runs without Telegram, Redis and
@@ -46,6 +56,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		HTTPAddr:       orDefault(getenv("HTTP_ADDR"), "127.0.0.1:8080"),
 		ShopAPIToken:   getenv("SHOP_API_TOKEN"),
 		IdleTTL:        flows.DefaultIdleTTL,
+		Policy:         refund.DefaultPolicy(),
+		ShopWebhookURL: getenv("SHOP_WEBHOOK_URL"),
+		// The secret is read from the environment only; it is never logged.
+		ShopWebhookSecret: getenv("SHOP_WEBHOOK_SECRET"),
+		SweepInterval:     time.Minute,
 	}
 	var problems []error
 	if !c.Sandbox() {
@@ -72,6 +87,23 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Errorf("SESSION_IDLE_TTL: want a positive duration such as 24h, got %q", v))
 		}
 		c.IdleTTL = d
+	}
+	if path := getenv("POLICY_FILE"); path != "" {
+		p, err := policyfile.Load(path)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("POLICY_FILE: %w", err))
+		}
+		c.Policy = p
+	}
+	if c.ShopWebhookURL != "" && c.ShopWebhookSecret == "" {
+		problems = append(problems, errors.New("SHOP_WEBHOOK_SECRET is required with SHOP_WEBHOOK_URL"))
+	}
+	if v := getenv("SWEEP_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Errorf("SWEEP_INTERVAL: want a positive duration such as 1m, got %q", v))
+		}
+		c.SweepInterval = d
 	}
 	if len(problems) > 0 {
 		return c, &configError{problems: problems}

@@ -46,25 +46,30 @@ func TestGameCardRefundFromFreeText(t *testing.T) {
 		t.Fatalf("no case number in %q", done.Text)
 	}
 
+	// The first review runs at once: unused, screenshot attached, under
+	// the fast-lane limit. The buyer is told without asking.
+	b.expect(number + "（订单 KM20261120001）已通过审核，可退 ¥95.00。请选择退款方式")
+
 	id, _ := refund.ParseCaseNumber(number)
 	c, err := e.db().Case(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.OrderID != "KM20261120001" || c.BuyerUserID != 1001 || c.Reason != refund.ReasonInvalidCode ||
-		c.RequestedAmount != 9500 || c.Status != refund.StatusSubmitted || len(c.Evidence) != 1 ||
+		c.RequestedAmount != 9500 || c.Status != refund.StatusApproved || len(c.Evidence) != 1 ||
 		c.Evidence[0].Kind != refund.EvidencePhoto || c.Evidence[0].Caption != "提示已被使用" ||
 		!strings.Contains(c.Statement, "卡密提示无效") {
 		t.Fatalf("stored case = %+v", c)
 	}
 	events, err := e.db().Events(context.Background(), id)
-	if err != nil || len(events) != 1 || events[0].Type != refund.EventSubmitted {
+	if err != nil || len(events) != 3 || events[0].Type != refund.EventSubmitted ||
+		events[1].Status != refund.StatusAutoReview || events[2].Status != refund.StatusApproved {
 		t.Fatalf("events = %+v, %v", events, err)
 	}
 
 	// Status by message: the case number alone, and /status with the order.
 	b.say(number)
-	st := b.expect("当前状态：已提交")
+	st := b.expect("当前状态：已通过审核")
 	if !strings.Contains(st.Text, "【11月") || !strings.Contains(st.Text, "¥95.00") || !strings.Contains(st.Text, "下一步") {
 		t.Errorf("status answer is not in time+event+request form: %q", st.Text)
 	}

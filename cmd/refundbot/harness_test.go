@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -114,17 +115,41 @@ func (e *env) restart() {
 	e.start()
 }
 
-// putOrder loads an order through the shop API, as a shop would.
+// putOrder loads an order through the shop API, as a shop would. It was
+// bought on 20 November and delivered an hour ago, so it is inside every
+// category's refund window whenever the test runs.
 func (e *env) putOrder(id string, buyerID int64, phone, product, category, paid string) {
+	e.t.Helper()
+	e.putOrderWith(id, buyerID, phone, product, category, paid, nil)
+}
+
+// putOrderWith is putOrder with some members replaced by raw JSON values.
+func (e *env) putOrderWith(id string, buyerID int64, phone, product, category, paid string, members map[string]string) {
 	e.t.Helper()
 	buyer := "null"
 	if buyerID != 0 {
 		buyer = fmt.Sprint(buyerID)
 	}
-	body := fmt.Sprintf(`{"id":%q,"buyer_telegram_id":%s,"contact_phone":%q,"product":%q,"category":%q,
-		"amount_paid":%q,"list_price":%q,"currency":"CNY","payment_method":"alipay",
-		"purchased_at":"2026-11-20T14:05:00+08:00","delivered_at":"2026-11-20T14:05:10+08:00","used":false}`,
-		id, buyer, phone, product, category, paid, paid)
+	delivered := time.Now().Add(-time.Hour).UTC()
+	purchased := time.Date(2026, 11, 20, 6, 5, 0, 0, time.UTC)
+	if delivered.Before(purchased) {
+		purchased = delivered
+	}
+	order := map[string]string{
+		"id": fmt.Sprintf("%q", id), "buyer_telegram_id": buyer, "contact_phone": fmt.Sprintf("%q", phone),
+		"product": fmt.Sprintf("%q", product), "category": fmt.Sprintf("%q", category),
+		"amount_paid": fmt.Sprintf("%q", paid), "list_price": fmt.Sprintf("%q", paid), "currency": `"CNY"`,
+		"payment_method": `"alipay"`, "purchased_at": fmt.Sprintf("%q", purchased.Format(time.RFC3339)),
+		"delivered_at": fmt.Sprintf("%q", delivered.Format(time.RFC3339)), "used": "false",
+	}
+	for k, v := range members {
+		order[k] = v
+	}
+	var parts []string
+	for k, v := range order {
+		parts = append(parts, fmt.Sprintf("%q:%s", k, v))
+	}
+	body := "{" + strings.Join(parts, ",") + "}"
 	req, err := http.NewRequest(http.MethodPut, "http://"+e.bot.main.HTTPAddr()+"/api/v1/orders/"+id, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
@@ -135,9 +160,10 @@ func (e *env) putOrder(id string, buyerID int64, phone, product, category, paid 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("PUT order %s: status %d", id, resp.StatusCode)
+		msg, _ := io.ReadAll(resp.Body)
+		e.t.Fatalf("PUT order %s: status %d: %s", id, resp.StatusCode, msg)
 	}
 }
 

@@ -107,7 +107,7 @@ func openPostgres(ctx context.Context, cfg Config) (*postgres.DB, error) {
 
 // serve wires the dialog to Telegram and the shop API and runs both. It is
 // the one wiring used by production, the sandbox and the tests.
-func (m *Main) serve(ctx context.Context, store refund.Store, rdb redis.UniversalClient, token, endpoint string,
+func (m *Main) serve(ctx context.Context, store refund.LifecycleStore, rdb redis.UniversalClient, token, endpoint string,
 	ready func(context.Context) error) error {
 	texts, err := locales.Load()
 	if err != nil {
@@ -122,8 +122,15 @@ func (m *Main) serve(ctx context.Context, store refund.Store, rdb redis.Universa
 		return err
 	}
 	defer conn.Close()
+	sender := bot.NewSender(conn.API, m.Logger)
+	core, err := m.startCore(ctx, store, texts, sender)
+	if err != nil {
+		return err
+	}
+	defer core.wait()
 	sessions := redisstore.New(rdb, m.Config.RedisPrefix, m.Config.IdleTTL)
 	dialog, err := flows.New(flows.Config{
+		Core:  core.service,
 		Store: store, Sessions: sessions, Attempts: sessions, Texts: texts, Location: m.Config.Location,
 		IdleTTL: m.Config.IdleTTL, OrderIDPattern: m.Config.OrderIDPattern, BotUsername: conn.API.Self.UserName,
 		Logger: m.Logger,
@@ -132,7 +139,7 @@ func (m *Main) serve(ctx context.Context, store refund.Store, rdb redis.Universa
 		return err
 	}
 	poller, err := bot.NewPoller(bot.Config{
-		Connection: conn, Handler: dialog, Sender: bot.NewSender(conn.API, m.Logger), Logger: m.Logger,
+		Connection: conn, Handler: dialog, Sender: sender, Logger: m.Logger,
 		PollTimeout: pollTimeout,
 	})
 	if err != nil {
@@ -144,7 +151,8 @@ func (m *Main) serve(ctx context.Context, store refund.Store, rdb redis.Universa
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(httpapi.Config{Orders: store, Token: m.Config.ShopAPIToken, Logger: m.Logger, Ready: ready}),
+		Handler: httpapi.NewHandler(httpapi.Config{Orders: store, Payouts: core.service, Token: m.Config.ShopAPIToken,
+			Logger: m.Logger, Ready: ready}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	m.mu.Lock()

@@ -27,6 +27,7 @@ func TestSandboxConversation(t *testing.T) {
 		shot, // the screenshot
 		"1",  // done uploading
 		"1",  // submit
+		"2",  // the approval notice: refund to the platform balance
 		"R-000001",
 		"/refund KM20261120003", // unbound: needs the phone digits
 		"5678",
@@ -59,7 +60,8 @@ func TestSandboxConversation(t *testing.T) {
 	for _, want := range []string{
 		"KM20261120001", "防骗提醒", "已根据您的描述选择退款原因：卡密无效/已被使用",
 		"[1] ✅ 使用这段陈述", "已收到 1/10 个文件", "请核对您的退款申请",
-		"退款申请已提交，单号 R-000001", "当前状态：已提交，等待审核", "请选择退款原因",
+		"退款申请已提交，单号 R-000001", "已通过审核，可退 ¥95.00", "¥95.00 已退到您的平台余额",
+		"当前状态：已退款", "处理记录：", "请选择退款原因",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("transcript lacks %q", want)

@@ -24,7 +24,7 @@ func FuzzDecodeOrder(f *testing.F) {
 		if err := o.Validate(); err != nil {
 			t.Fatalf("DecodeOrder(%q) returned an invalid order: %v", data, err)
 		}
-		for _, tm := range []time.Time{o.PurchasedAt, o.DeliveredAt} {
+		for _, tm := range []time.Time{o.PurchasedAt, o.DeliveredAt, o.Usage.ActivatedAt} {
 			if tm.Location() != time.UTC {
 				t.Fatalf("DecodeOrder(%q): time %v not in UTC", data, tm)
 			}

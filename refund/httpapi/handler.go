@@ -21,6 +21,9 @@ type Config struct {
 	// Orders receives the orders a shop pushes. It is required when Token
 	// is set.
 	Orders refund.OrderStore
+	// Payouts receives the shop's answers about payouts. It is optional:
+	// without it the payout routes answer 404, like any unknown path.
+	Payouts PayoutSettler
 	// Token is the bearer token the shop sends. When it is empty the shop
 	// API is off and every /api/ path answers 404, so that a deployment
 	// that forgot to configure a token is closed rather than open.
@@ -38,6 +41,7 @@ type Config struct {
 type server struct {
 	mux       *http.ServeMux
 	orders    refund.OrderStore
+	payouts   PayoutSettler
 	tokenHash [sha256.Size]byte
 	logger    *slog.Logger
 	ready     func(ctx context.Context) error
@@ -45,8 +49,13 @@ type server struct {
 
 // NewHandler returns the HTTP API:
 //
-//	GET /healthz              200 {"status":"ok"}, or 503 when cfg.Ready fails
-//	PUT /api/v1/orders/{id}   upserts an order: 201 created, 200 updated
+//	GET  /healthz                       200 {"status":"ok"}, or 503 when cfg.Ready fails
+//	PUT  /api/v1/orders/{id}            upserts an order: 201 created, 200 updated
+//	POST /api/v1/payouts/{id}/confirm   the shop paid: 200 and the payout
+//	POST /api/v1/payouts/{id}/fail      the shop could not pay, body {"reason":...}: 200 and the payout
+//
+// The /api/ routes need the bearer token, and the payout routes also
+// cfg.Payouts.
 //
 // Every error is JSON, {"error":{"code":..., "field":..., "message":...}},
 // with a code from the refund package. NewHandler panics when cfg.Token is
@@ -54,10 +63,11 @@ type server struct {
 // condition.
 func NewHandler(cfg Config) http.Handler {
 	s := &server{
-		mux:    http.NewServeMux(),
-		orders: cfg.Orders,
-		logger: cfg.Logger,
-		ready:  cfg.Ready,
+		mux:     http.NewServeMux(),
+		orders:  cfg.Orders,
+		payouts: cfg.Payouts,
+		logger:  cfg.Logger,
+		ready:   cfg.Ready,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -71,6 +81,10 @@ func NewHandler(cfg Config) http.Handler {
 		// token's length, which ConstantTimeCompare alone would reveal.
 		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
 		s.mux.Handle("PUT /api/v1/orders/{id}", s.requireToken(http.HandlerFunc(s.handlePutOrder)))
+		if cfg.Payouts != nil {
+			s.mux.Handle("POST /api/v1/payouts/{id}/confirm", s.requireToken(s.handleSettle(true)))
+			s.mux.Handle("POST /api/v1/payouts/{id}/fail", s.requireToken(s.handleSettle(false)))
+		}
 	}
 	return s
 }
@@ -148,25 +162,8 @@ func (s *server) requireToken(next http.Handler) http.Handler {
 }
 
 func (s *server) handlePutOrder(w http.ResponseWriter, r *http.Request) {
-	if !jsonContentType(r.Header.Get("Content-Type")) {
-		s.writeError(w, r, http.StatusUnsupportedMediaType, refund.Errorf(refund.EINVALID, "Content-Type must be application/json"))
-		return
-	}
-	tooLarge := refund.Errorf(refund.EINVALID, "request body must not exceed %d bytes", MaxOrderBytes)
-	if r.ContentLength > MaxOrderBytes {
-		s.writeError(w, r, http.StatusRequestEntityTooLarge, tooLarge)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxOrderBytes))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			s.writeError(w, r, http.StatusRequestEntityTooLarge, tooLarge)
-			return
-		}
-		// A body that breaks off is the client's or the network's doing;
-		// there is nothing for an operator to fix.
-		s.logger.InfoContext(r.Context(), "reading request body failed", "path", r.URL.Path, "err", err)
-		s.writeError(w, r, http.StatusBadRequest, refund.Errorf(refund.EINVALID, "could not read the request body"))
+	body, ok := s.readJSONBody(w, r, MaxOrderBytes)
+	if !ok {
 		return
 	}
 	o, err := DecodeOrder(body)
@@ -194,6 +191,33 @@ func (s *server) handlePutOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logger.DebugContext(r.Context(), "order upserted", "order_id", o.ID, "created", created)
 	s.writeJSON(w, r, status, resp)
+}
+
+// readJSONBody reads a JSON request body of at most limit bytes. When it
+// cannot, it has answered the request and reports false.
+func (s *server) readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if !jsonContentType(r.Header.Get("Content-Type")) {
+		s.writeError(w, r, http.StatusUnsupportedMediaType, refund.Errorf(refund.EINVALID, "Content-Type must be application/json"))
+		return nil, false
+	}
+	tooLarge := refund.Errorf(refund.EINVALID, "request body must not exceed %d bytes", limit)
+	if r.ContentLength > limit {
+		s.writeError(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			s.writeError(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+			return nil, false
+		}
+		// A body that breaks off is the client's or the network's doing;
+		// there is nothing for an operator to fix.
+		s.logger.InfoContext(r.Context(), "reading request body failed", "path", r.URL.Path, "err", err)
+		s.writeError(w, r, http.StatusBadRequest, refund.Errorf(refund.EINVALID, "could not read the request body"))
+		return nil, false
+	}
+	return body, true
 }
 
 // jsonContentType reports whether a request's Content-Type announces JSON.

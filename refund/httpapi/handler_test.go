@@ -40,16 +40,18 @@ func (b *logBuffer) String() string {
 type testAPI struct {
 	handler http.Handler
 	store   *fakeOrders
+	payouts *fakeSettler
 	logs    *logBuffer
 }
 
 func newTestAPI(t *testing.T, edit func(cfg *httpapi.Config)) *testAPI {
 	t.Helper()
-	api := &testAPI{store: newFakeOrders(), logs: &logBuffer{}}
+	api := &testAPI{store: newFakeOrders(), payouts: newFakeSettler(samplePayout()), logs: &logBuffer{}}
 	cfg := httpapi.Config{
-		Orders: api.store,
-		Token:  testToken,
-		Logger: slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Orders:  api.store,
+		Payouts: api.payouts,
+		Token:   testToken,
+		Logger:  slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -166,6 +168,11 @@ func TestPutOrderAccepts(t *testing.T) {
 			m["buyer_telegram_id"] = "null"
 			m["delivered_at"] = "null"
 		})}},
+		{"usage and gift members", request{body: orderJSON(func(m map[string]string) {
+			m["term_days"] = "30"
+			m["activated_at"] = "null"
+			m["gift_value"] = `"5.00"`
+		})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +214,31 @@ func TestPutOrderNullOptionalsAnswer(t *testing.T) {
 	}
 }
 
+func TestPutOrderStoresUsageAndGift(t *testing.T) {
+	api := newTestAPI(t, nil)
+	body := orderJSON(func(m map[string]string) {
+		m["category"] = `"topup"`
+		m["consumed_value"] = `"20.00"`
+		m["gift_value"] = `"5"`
+		m["gift_returned"] = "true"
+	})
+	w := api.do(t, request{method: http.MethodPut, path: "/api/v1/orders/KM20261120001", body: body})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("status = %d; body %s", w.Code, w.Body)
+	}
+	want := sampleOrder()
+	want.Category = refund.CategoryTopup
+	want.Usage.ConsumedValue, want.GiftValue, want.GiftReturned = 2000, 500, true
+	if got := api.store.snapshot()["KM20261120001"]; got != want {
+		t.Errorf("stored %+v, want %+v", got, want)
+	}
+	for _, member := range []string{`"consumed_value":"20.00"`, `"gift_value":"5.00"`, `"gift_returned":true`} {
+		if !strings.Contains(w.Body.String(), member) {
+			t.Errorf("answer %s lacks %s", w.Body, member)
+		}
+	}
+}
+
 func TestPutOrderRejects(t *testing.T) {
 	set := func(k, v string) string { return orderJSON(func(m map[string]string) { m[k] = v }) }
 	tests := []struct {
@@ -223,6 +255,9 @@ func TestPutOrderRejects(t *testing.T) {
 		{"negative amount", request{body: set("amount_paid", `"-1"`)}, 400, refund.EINVALID, "amount_paid"},
 		{"amount as a number", request{body: set("amount_paid", `95.0`)}, 400, refund.EINVALID, "amount_paid"},
 		{"garbage purchase time", request{body: set("purchased_at", `"garbage"`)}, 400, refund.EINVALID, "purchased_at"},
+		{"fractional term", request{body: set("term_days", `30.5`)}, 400, refund.EINVALID, "term_days"},
+		{"progress over 100", request{body: set("progress_percent", `150`)}, 400, refund.EINVALID, "progress_percent"},
+		{"consumed as a number", request{body: set("consumed_value", `1`)}, 400, refund.EINVALID, "consumed_value"},
 		{"unknown field", request{body: set("discount", `"5.00"`)}, 400, refund.EINVALID, "discount"},
 		{"missing contact phone", request{body: orderJSON(func(m map[string]string) { delete(m, "contact_phone") })},
 			400, refund.EINVALID, "contact_phone"},

@@ -68,6 +68,48 @@ func TestDecodeOrder(t *testing.T) {
 			data: "\n  " + orderJSON(nil) + " \r\n\t",
 			want: func(*refund.Order) {},
 		},
+		{
+			name: "membership term and activation",
+			data: orderJSON(func(m map[string]string) {
+				m["term_days"] = "30"
+				m["activated_at"] = `"2026-11-20T15:00:00+08:00"`
+			}),
+			want: func(o *refund.Order) {
+				o.Usage.TermDays = 30
+				o.Usage.ActivatedAt = time.Date(2026, 11, 20, 7, 0, 0, 0, time.UTC)
+			},
+		},
+		{
+			name: "null activation",
+			data: orderJSON(func(m map[string]string) { m["term_days"] = "365"; m["activated_at"] = "null" }),
+			want: func(o *refund.Order) { o.Usage.TermDays = 365 },
+		},
+		{
+			name: "top-up consumption",
+			data: orderJSON(func(m map[string]string) { m["consumed_value"] = `"12.5"` }),
+			want: func(o *refund.Order) { o.Usage.ConsumedValue = 1250 },
+		},
+		{
+			name: "service progress",
+			data: orderJSON(func(m map[string]string) { m["progress_percent"] = "100" }),
+			want: func(o *refund.Order) { o.Usage.ProgressPercent = 100 },
+		},
+		{
+			name: "gift kept and returned",
+			data: orderJSON(func(m map[string]string) { m["gift_value"] = `"5.00"`; m["gift_returned"] = "true" }),
+			want: func(o *refund.Order) { o.GiftValue = 500; o.GiftReturned = true },
+		},
+		{
+			name: "explicit zeros equal absent members",
+			data: orderJSON(func(m map[string]string) {
+				m["term_days"] = "0"
+				m["consumed_value"] = `"0"`
+				m["progress_percent"] = "0"
+				m["gift_value"] = `"0.00"`
+				m["gift_returned"] = "false"
+			}),
+			want: func(*refund.Order) {},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,8 +122,8 @@ func TestDecodeOrder(t *testing.T) {
 			if got != want {
 				t.Errorf("DecodeOrder:\n got %+v\nwant %+v", got, want)
 			}
-			if got.PurchasedAt.Location() != time.UTC {
-				t.Errorf("purchased_at location = %v, want UTC", got.PurchasedAt.Location())
+			if got.PurchasedAt.Location() != time.UTC || got.Usage.ActivatedAt.Location() != time.UTC {
+				t.Errorf("locations = %v, %v; want UTC", got.PurchasedAt.Location(), got.Usage.ActivatedAt.Location())
 			}
 		})
 	}
@@ -128,6 +170,29 @@ func TestDecodeOrderNamesBadField(t *testing.T) {
 		{"lower-case currency", orderJSON(set("currency", `"cny"`)), "currency"},
 		{"null product", orderJSON(set("product", `null`)), "product"},
 		{"product as an object", orderJSON(set("product", `{"name":"x"}`)), "product"},
+		{"term as a string", orderJSON(set("term_days", `"30"`)), "term_days"},
+		{"fractional term", orderJSON(set("term_days", `1.5`)), "term_days"},
+		{"term with exponent", orderJSON(set("term_days", `3e1`)), "term_days"},
+		{"null term", orderJSON(set("term_days", `null`)), "term_days"},
+		{"negative term", orderJSON(set("term_days", `-1`)), "term_days"},
+		{"term beyond ten years", orderJSON(set("term_days", `3661`)), "term_days"},
+		{"term beyond int64", orderJSON(set("term_days", `99999999999999999999`)), "term_days"},
+		{"activated before purchased", orderJSON(set("activated_at", `"2026-11-20T05:00:00Z"`)), "activated_at"},
+		{"garbage activation", orderJSON(set("activated_at", `"soon"`)), "activated_at"},
+		{"activation as a number", orderJSON(set("activated_at", `1763618700`)), "activated_at"},
+		{"consumed as a number", orderJSON(set("consumed_value", `12.5`)), "consumed_value"},
+		{"negative consumed", orderJSON(set("consumed_value", `"-1"`)), "consumed_value"},
+		{"null consumed", orderJSON(set("consumed_value", `null`)), "consumed_value"},
+		{"progress over 100", orderJSON(set("progress_percent", `101`)), "progress_percent"},
+		{"negative progress", orderJSON(set("progress_percent", `-1`)), "progress_percent"},
+		{"progress as a string", orderJSON(set("progress_percent", `"50"`)), "progress_percent"},
+		{"gift with three decimals", orderJSON(set("gift_value", `"1.001"`)), "gift_value"},
+		{"null gift", orderJSON(set("gift_value", `null`)), "gift_value"},
+		{"gift returned as a string", orderJSON(set("gift_returned", `"yes"`)), "gift_returned"},
+		{"null gift returned", orderJSON(set("gift_returned", `null`)), "gift_returned"},
+		{"duplicate optional member", strings.Replace(orderJSON(set("term_days", "30")), `"term_days":30`,
+			`"term_days":30,"term_days":3000`, 1), "term_days"},
+		{"optional member in the wrong case", orderJSON(set("Gift_Value", `"5.00"`)), "Gift_Value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +270,28 @@ func TestEncodeOrder(t *testing.T) {
 				`"currency":"CNY","payment_method":"alipay","purchased_at":"2026-11-20T06:05:00Z",` +
 				`"delivered_at":null,"used":false}`,
 		},
+		{
+			name: "usage and gift after the required members",
+			order: func(o *refund.Order) {
+				o.Category = refund.CategoryMembership
+				o.Usage = refund.Usage{TermDays: 30, ActivatedAt: time.Date(2026, 11, 20, 15, 0, 0, 0, time.FixedZone("CST", 8*3600)),
+					ConsumedValue: 1250, ProgressPercent: 40}
+				o.GiftValue, o.GiftReturned = 500, true
+			},
+			want: `{"id":"KM20261120001","buyer_telegram_id":1001,"contact_phone":"13800138000",` +
+				`"product":"王者荣耀点卡 100元","category":"membership","amount_paid":"95.00","list_price":"100.00",` +
+				`"currency":"CNY","payment_method":"alipay","purchased_at":"2026-11-20T06:05:00Z",` +
+				`"delivered_at":"2026-11-20T06:05:10Z","used":false,"term_days":30,"activated_at":"2026-11-20T07:00:00Z",` +
+				`"consumed_value":"12.50","progress_percent":40,"gift_value":"5.00","gift_returned":true}`,
+		},
+		{
+			name:  "gift returned without a value keeps the flag",
+			order: func(o *refund.Order) { o.GiftReturned = true },
+			want: `{"id":"KM20261120001","buyer_telegram_id":1001,"contact_phone":"13800138000",` +
+				`"product":"王者荣耀点卡 100元","category":"game_card","amount_paid":"95.00","list_price":"100.00",` +
+				`"currency":"CNY","payment_method":"alipay","purchased_at":"2026-11-20T06:05:00Z",` +
+				`"delivered_at":"2026-11-20T06:05:10Z","used":false,"gift_returned":true}`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,6 +325,19 @@ func TestOrderRoundTrip(t *testing.T) {
 			m["used"] = "true"
 		})},
 		{"escapes in text", orderJSON(func(m map[string]string) { m["product"] = `"点卡 \"VIP\" <b>&amp;</b> \\ \u2028"` })},
+		{"all usage and gift members", orderJSON(func(m map[string]string) {
+			m["category"] = `"membership"`
+			m["term_days"] = "3660"
+			m["activated_at"] = `"2026-11-20T15:00:00.5+08:00"`
+			m["consumed_value"] = `"0.01"`
+			m["progress_percent"] = "100"
+			m["gift_value"] = `"10000000000"`
+			m["gift_returned"] = "false"
+		})},
+		{"null activation, gift returned without value", orderJSON(func(m map[string]string) {
+			m["activated_at"] = "null"
+			m["gift_returned"] = "true"
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

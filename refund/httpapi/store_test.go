@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/refundbot/refundbot/refund"
 )
@@ -50,6 +51,61 @@ func (f *fakeOrders) Order(ctx context.Context, id string) (refund.Order, error)
 	return o, nil
 }
 
+// fakeSettler is a map-based PayoutSettler with the answers refund.Service
+// gives: repeating an answer returns the payout unchanged, contradicting
+// it is a conflict.
+type fakeSettler struct {
+	mu      sync.Mutex
+	payouts map[string]refund.Payout
+	calls   []refund.Settlement
+	// failErr, when set, is returned by every call.
+	failErr error
+	at      time.Time
+}
+
+func newFakeSettler(payouts ...refund.Payout) *fakeSettler {
+	f := &fakeSettler{payouts: make(map[string]refund.Payout), at: time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)}
+	for _, p := range payouts {
+		f.payouts[p.ID] = p
+	}
+	return f
+}
+
+func (f *fakeSettler) SettlePayout(ctx context.Context, st refund.Settlement) (refund.Payout, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Payout{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, st)
+	if f.failErr != nil {
+		return refund.Payout{}, f.failErr
+	}
+	p, ok := f.payouts[st.PayoutID]
+	if !ok {
+		return refund.Payout{}, refund.Errorf(refund.ENOTFOUND, "payout %s not found", st.PayoutID)
+	}
+	want := refund.PayoutConfirmed
+	if !st.OK {
+		want = refund.PayoutFailed
+	}
+	switch p.Status {
+	case want:
+		return p, nil
+	case refund.PayoutPending:
+		p.Status, p.Error, p.SettledAt = want, st.Error, f.at
+		f.payouts[p.ID] = p
+		return p, nil
+	}
+	return refund.Payout{}, refund.Errorf(refund.ECONFLICT, "payout %s is already %s", p.ID, p.Status)
+}
+
+func (f *fakeSettler) settlements() []refund.Settlement {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
 func (f *fakeOrders) snapshot() map[string]refund.Order {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -76,7 +132,8 @@ func sampleMembers() map[string]string {
 }
 
 var memberOrder = []string{"id", "buyer_telegram_id", "contact_phone", "product", "category", "amount_paid",
-	"list_price", "currency", "payment_method", "purchased_at", "delivered_at", "used"}
+	"list_price", "currency", "payment_method", "purchased_at", "delivered_at", "used",
+	"term_days", "activated_at", "consumed_value", "progress_percent", "gift_value", "gift_returned"}
 
 // orderJSON renders the sample order after edit has changed its members
 // (a deleted key is an absent member). Known members keep the format's

@@ -1,10 +1,14 @@
-// Package inmem is a refund.Store kept in memory, for the sandbox mode and
-// for tests of the packages above the store.
+// Package inmem is a refund.LifecycleStore kept in memory, for the sandbox
+// mode and for tests of the packages above the store.
 //
 // It behaves like the PostgreSQL store, as checked by the same contract
 // suite (refund/storetest): the same error codes, idempotent submissions,
 // one open case per order, case IDs from 1, times in UTC at microsecond
-// precision. Values are copied in and out, so a caller cannot change stored
+// precision, and the same money invariants: an order is never refunded
+// beyond its amount paid, a case has one live payout, an approval credits
+// the balance once. A change is checked in full before any of it is made,
+// under the store's lock, which is what a transaction gives the PostgreSQL
+// store. Values are copied in and out, so a caller cannot change stored
 // data by mutating what it passed or got back.
 package inmem
 
@@ -18,8 +22,8 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Store is an in-memory refund.Store. It is safe for concurrent use. Its
-// data is lost with the process.
+// Store is an in-memory refund.LifecycleStore. It is safe for concurrent
+// use. Its data is lost with the process.
 type Store struct {
 	// now is the clock, a field so that every Store reads its own and no
 	// package state is shared.
@@ -27,26 +31,71 @@ type Store struct {
 
 	mu     sync.RWMutex
 	orders map[string]refund.Order
-	cases  map[int64]refund.Case
-	events map[int64][]refund.Event
+	// refunded is what live payouts take back from each order, the
+	// PostgreSQL store's orders.refunded_cents.
+	refunded map[string]refund.Money
+	cases    map[int64]refund.Case
+	events   map[int64][]refund.Event
 	// byKey and byOrder index cases by submission key and by order, in
 	// creation order.
 	byKey   map[string]int64
 	byOrder map[string][]int64
 	lastID  int64
+
+	payouts map[string]refund.Payout
+	// payoutsByCase lists each case's payout IDs in creation order.
+	payoutsByCase map[int64][]string
+	ledger        []ledgerEntry
+	// credited holds the references of ledger entries, one credit each.
+	credited map[creditRef]bool
+	// outbox is indexed by item ID - 1.
+	outbox     []outboxRow
+	outboxKeys map[outboxKey]bool
 }
 
-var _ refund.Store = (*Store)(nil)
+var _ refund.LifecycleStore = (*Store)(nil)
+
+// ledgerEntry is one credit to a buyer's platform balance.
+type ledgerEntry struct {
+	userID   int64
+	currency string
+	amount   refund.Money
+}
+
+// creditRef is what a credit pays: a payout, or a case when the change
+// had no payout, as the PostgreSQL ledger's unique indexes key it.
+type creditRef struct {
+	payoutID string
+	caseID   int64
+}
+
+type outboxKey struct {
+	kind refund.OutboxKind
+	key  string
+}
+
+// outboxRow is an outbox item with its delivery state.
+type outboxRow struct {
+	item        refund.OutboxItem
+	availableAt time.Time
+	deliveredAt time.Time
+	lastErr     string
+}
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		now:     time.Now,
-		orders:  make(map[string]refund.Order),
-		cases:   make(map[int64]refund.Case),
-		events:  make(map[int64][]refund.Event),
-		byKey:   make(map[string]int64),
-		byOrder: make(map[string][]int64),
+		now:           time.Now,
+		orders:        make(map[string]refund.Order),
+		refunded:      make(map[string]refund.Money),
+		cases:         make(map[int64]refund.Case),
+		events:        make(map[int64][]refund.Event),
+		byKey:         make(map[string]int64),
+		byOrder:       make(map[string][]int64),
+		payouts:       make(map[string]refund.Payout),
+		payoutsByCase: make(map[int64][]string),
+		credited:      make(map[creditRef]bool),
+		outboxKeys:    make(map[outboxKey]bool),
 	}
 }
 
@@ -63,7 +112,8 @@ func normTime(t time.Time) time.Time {
 func (s *Store) clock() time.Time { return normTime(s.now()) }
 
 // UpsertOrder inserts or replaces an order. UpdatedAt is set to the time of
-// the write, as the PostgreSQL store does.
+// the write, as the PostgreSQL store does. An amount paid below what
+// refunds already took back from the order is an ECONFLICT error.
 func (s *Store) UpsertOrder(ctx context.Context, o refund.Order) (created bool, err error) {
 	if err := o.Validate(); err != nil {
 		return false, err
@@ -72,8 +122,12 @@ func (s *Store) UpsertOrder(ctx context.Context, o refund.Order) (created bool, 
 		return false, err
 	}
 	o.PurchasedAt, o.DeliveredAt = normTime(o.PurchasedAt), normTime(o.DeliveredAt)
+	o.Usage.ActivatedAt = normTime(o.Usage.ActivatedAt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if o.AmountPaid < s.refunded[o.ID] {
+		return false, refund.Errorf(refund.ECONFLICT, "order %s: amount paid %s is less than already refunded", o.ID, o.AmountPaid)
+	}
 	o.UpdatedAt = s.clock()
 	_, exists := s.orders[o.ID]
 	s.orders[o.ID] = o
@@ -131,6 +185,7 @@ func (s *Store) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, 
 		Reason:          n.Reason,
 		Statement:       n.Statement,
 		RequestedAmount: n.RequestedAmount,
+		Currency:        n.Currency,
 		Status:          refund.StatusSubmitted,
 		Language:        n.Language,
 		SubmissionKey:   n.SubmissionKey,
@@ -204,7 +259,11 @@ func (s *Store) Events(ctx context.Context, caseID int64) ([]refund.Event, error
 	if !ok {
 		return nil, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(caseID))
 	}
-	return slices.Clone(events), nil
+	out := make([]refund.Event, len(events))
+	for i, ev := range events {
+		out[i] = copyEvent(ev)
+	}
+	return out, nil
 }
 
 // ChangeStatus moves a case from one status to another and appends a
@@ -246,10 +305,22 @@ func (s *Store) ChangeStatus(ctx context.Context, caseID int64, from, to refund.
 // copyCase detaches the evidence slice, the only part of a case shared by
 // reference. An empty list becomes nil, as the PostgreSQL store returns it.
 func copyCase(c refund.Case) refund.Case {
-	if len(c.Evidence) == 0 {
-		c.Evidence = nil
-	} else {
-		c.Evidence = slices.Clone(c.Evidence)
-	}
+	c.Evidence = cloneOrNil(c.Evidence)
 	return c
+}
+
+// copyEvent detaches the rules slice, the only part of an event shared by
+// reference.
+func copyEvent(ev refund.Event) refund.Event {
+	ev.Rules = cloneOrNil(ev.Rules)
+	return ev
+}
+
+// cloneOrNil copies a slice, turning an empty one into nil as the
+// PostgreSQL store returns it.
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

@@ -9,5 +9,5 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(*testing.T) refund.Store { return inmem.New() })
+	storetest.Run(t, func(*testing.T) refund.LifecycleStore { return inmem.New() })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,12 +64,12 @@ func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (int64, error) {
 		// committed and visible to the next statement.
 		err := tx.QueryRow(ctx, `
 			INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
-				status, language, submission_key, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())
+				currency, status, language, submission_key, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now())
 			ON CONFLICT (submission_key) DO NOTHING
 			RETURNING id`,
 			n.OrderID, n.BuyerUserID, n.ChatID, string(n.Reason), n.Statement, int64(n.RequestedAmount),
-			string(refund.StatusSubmitted), n.Language, n.SubmissionKey,
+			n.Currency, string(refund.StatusSubmitted), n.Language, n.SubmissionKey,
 		).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			existing, found, err := caseIDBySubmissionKey(ctx, tx, n.SubmissionKey)
@@ -81,7 +82,7 @@ func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (int64, error) {
 		if err != nil {
 			return fmt.Errorf("insert case: %w", err)
 		}
-		if err := insertEvidence(ctx, tx, id, n.Evidence); err != nil {
+		if err := insertEvidence(ctx, tx, id, 0, n.Evidence); err != nil {
 			return err
 		}
 		// now() is the transaction's start, so the event is stamped with
@@ -98,9 +99,9 @@ func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (int64, error) {
 	return id, err
 }
 
-// insertEvidence stores the files in one statement, numbering them from 1
-// in the order the buyer sent them.
-func insertEvidence(ctx context.Context, tx pgx.Tx, caseID int64, evidence []refund.Evidence) error {
+// insertEvidence stores the files in one statement, numbering them on from
+// after, the last position already taken, in the order the buyer sent them.
+func insertEvidence(ctx context.Context, tx pgx.Tx, caseID int64, after int, evidence []refund.Evidence) error {
 	if len(evidence) == 0 {
 		return nil
 	}
@@ -117,10 +118,10 @@ func insertEvidence(ctx context.Context, tx pgx.Tx, caseID int64, evidence []ref
 	}
 	_, err := tx.Exec(ctx, `
 		INSERT INTO case_evidence (case_id, position, kind, file_id, file_unique_id, size, mime_type, file_name, caption)
-		SELECT $1, e.position, e.kind, e.file_id, e.file_unique_id, e.size, e.mime_type, e.file_name, e.caption
+		SELECT $1, $9 + e.position, e.kind, e.file_id, e.file_unique_id, e.size, e.mime_type, e.file_name, e.caption
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
 			WITH ORDINALITY AS e(kind, file_id, file_unique_id, size, mime_type, file_name, caption, position)`,
-		caseID, kinds, fileIDs, uniqueIDs, sizes, mimeTypes, fileNames, captions)
+		caseID, kinds, fileIDs, uniqueIDs, sizes, mimeTypes, fileNames, captions, after)
 	if err != nil {
 		return fmt.Errorf("insert evidence: %w", err)
 	}
@@ -130,6 +131,7 @@ func insertEvidence(ctx context.Context, tx pgx.Tx, caseID int64, evidence []ref
 // querier is what both the pool and a transaction offer, so that a lookup
 // can run inside or outside one.
 type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
@@ -145,20 +147,27 @@ func caseIDBySubmissionKey(ctx context.Context, q querier, key string) (id int64
 }
 
 const caseColumns = `id, order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
-	status, language, submission_key, created_at, updated_at`
+	currency, status, language, submission_key, decided_refund_cents, decided_fee_cents,
+	decided_deduction_cents, route, COALESCE(due_kind, ''), due_at, appeals, review_overdue,
+	created_at, updated_at`
 
 func scanCase(row pgx.Row) (refund.Case, error) {
 	var (
-		c              refund.Case
-		reason, status string
-		amount         int64
+		c                            refund.Case
+		reason, status, route, due   string
+		amount, decided, fee, deduct int64
+		dueAt                        *time.Time
 	)
 	err := row.Scan(&c.ID, &c.OrderID, &c.BuyerUserID, &c.ChatID, &reason, &c.Statement, &amount,
-		&status, &c.Language, &c.SubmissionKey, &c.CreatedAt, &c.UpdatedAt)
+		&c.Currency, &status, &c.Language, &c.SubmissionKey, &decided, &fee,
+		&deduct, &route, &due, &dueAt, &c.Appeals, &c.ReviewOverdue,
+		&c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return refund.Case{}, err
 	}
 	c.Reason, c.Status, c.RequestedAmount = refund.Reason(reason), refund.Status(status), refund.Money(amount)
+	c.Decided = refund.Amounts{Refund: refund.Money(decided), Fee: refund.Money(fee), Deduction: refund.Money(deduct)}
+	c.Route, c.Due = refund.PayoutRoute(route), refund.Due{Kind: refund.DueKind(due), At: fromNull(dueAt)}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
 }
@@ -166,7 +175,13 @@ func scanCase(row pgx.Row) (refund.Case, error) {
 // Case returns a case with its evidence in upload order, or an ENOTFOUND
 // error.
 func (db *DB) Case(ctx context.Context, id int64) (refund.Case, error) {
-	c, err := scanCase(db.pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id))
+	return loadCase(ctx, db.pool, id)
+}
+
+// loadCase is Case on a pool or in a transaction, so that Apply can return
+// the case exactly as its own change left it.
+func loadCase(ctx context.Context, q querier, id int64) (refund.Case, error) {
+	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
 	}
@@ -174,7 +189,7 @@ func (db *DB) Case(ctx context.Context, id int64) (refund.Case, error) {
 		return refund.Case{}, fmt.Errorf("load case %s: %w", refund.FormatCaseNumber(id), err)
 	}
 	cases := []refund.Case{c}
-	if err := db.attachEvidence(ctx, cases); err != nil {
+	if err := attachEvidence(ctx, q, cases); err != nil {
 		return refund.Case{}, fmt.Errorf("load case %s: %w", refund.FormatCaseNumber(id), err)
 	}
 	return cases[0], nil
@@ -192,14 +207,14 @@ func (db *DB) CasesByOrder(ctx context.Context, orderID string) ([]refund.Case, 
 	if err != nil {
 		return nil, fmt.Errorf("load cases of order %s: %w", orderID, err)
 	}
-	if err := db.attachEvidence(ctx, cases); err != nil {
+	if err := attachEvidence(ctx, db.pool, cases); err != nil {
 		return nil, fmt.Errorf("load cases of order %s: %w", orderID, err)
 	}
 	return cases, nil
 }
 
 // attachEvidence loads the evidence of all cases in one query.
-func (db *DB) attachEvidence(ctx context.Context, cases []refund.Case) error {
+func attachEvidence(ctx context.Context, q querier, cases []refund.Case) error {
 	if len(cases) == 0 {
 		return nil
 	}
@@ -209,7 +224,7 @@ func (db *DB) attachEvidence(ctx context.Context, cases []refund.Case) error {
 		ids[i] = c.ID
 		index[c.ID] = i
 	}
-	rows, err := db.pool.Query(ctx, `
+	rows, err := q.Query(ctx, `
 		SELECT case_id, kind, file_id, file_unique_id, size, mime_type, file_name, caption
 		FROM case_evidence WHERE case_id = ANY($1) ORDER BY case_id, position`, ids)
 	if err != nil {
@@ -237,7 +252,7 @@ func (db *DB) attachEvidence(ctx context.Context, cases []refund.Case) error {
 
 // Events returns a case's history, oldest first, or an ENOTFOUND error.
 func (db *DB) Events(ctx context.Context, caseID int64) ([]refund.Event, error) {
-	rows, err := db.pool.Query(ctx, `SELECT case_id, seq, type, actor, status, note, at
+	rows, err := db.pool.Query(ctx, `SELECT case_id, seq, type, actor, status, rules, amount_cents, note, at
 		FROM case_events WHERE case_id = $1 ORDER BY seq`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("load events of case %s: %w", refund.FormatCaseNumber(caseID), err)
@@ -246,9 +261,12 @@ func (db *DB) Events(ctx context.Context, caseID int64) ([]refund.Event, error) 
 		var (
 			ev          refund.Event
 			typ, status string
+			rules       []string
+			amount      int64
 		)
-		err := row.Scan(&ev.CaseID, &ev.Seq, &typ, &ev.Actor, &status, &ev.Note, &ev.At)
+		err := row.Scan(&ev.CaseID, &ev.Seq, &typ, &ev.Actor, &status, &rules, &amount, &ev.Note, &ev.At)
 		ev.Type, ev.Status, ev.At = refund.EventType(typ), refund.Status(status), ev.At.UTC()
+		ev.Rules, ev.Amount = toRules(rules), refund.Money(amount)
 		return ev, err
 	})
 	if err != nil {

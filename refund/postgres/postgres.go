@@ -18,12 +18,13 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// DB is a PostgreSQL-backed refund.Store. It is safe for concurrent use.
+// DB is a PostgreSQL-backed refund.LifecycleStore. It is safe for
+// concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
 }
 
-var _ refund.Store = (*DB)(nil)
+var _ refund.LifecycleStore = (*DB)(nil)
 
 // Option configures Open.
 type Option func(*options)
@@ -110,12 +111,17 @@ func (db *DB) Ping(ctx context.Context) error {
 const (
 	foreignKeyViolation = "23503"
 	uniqueViolation     = "23505"
+	checkViolation      = "23514"
 )
 
 // Constraint names from the migrations that carry a domain meaning.
 const (
 	constraintOpenCase  = "cases_one_open_per_order"
 	constraintCaseOrder = "cases_order_id_fkey"
+	// constraintRefundedWithinPaid is "refunded per order <= amount paid".
+	constraintRefundedWithinPaid = "orders_refunded_within_paid"
+	// constraintLivePayout is "one payout per approval".
+	constraintLivePayout = "payouts_one_live_per_case"
 )
 
 // pgError returns the server error with this SQLSTATE in err's chain.

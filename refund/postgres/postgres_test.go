@@ -19,7 +19,7 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) refund.Store { return pgtest.Open(t) })
+	storetest.Run(t, func(t *testing.T) refund.LifecycleStore { return pgtest.Open(t) })
 }
 
 // openInSchema opens a store in a fresh schema together with a plain
@@ -166,7 +166,7 @@ func createCase(t *testing.T, db *postgres.DB, orderID string) refund.Case {
 		t.Fatal(err)
 	}
 	c, err := db.CreateCase(t.Context(), refund.NewCase{OrderID: orderID, BuyerUserID: 1001, ChatID: 1001,
-		Reason: refund.ReasonNotDelivered, Statement: "never arrived", RequestedAmount: 9500, Language: "en",
+		Reason: refund.ReasonNotDelivered, Statement: "never arrived", RequestedAmount: 9500, Currency: "CNY", Language: "en",
 		SubmissionKey: "key-" + orderID})
 	if err != nil {
 		t.Fatal(err)
@@ -179,8 +179,8 @@ func insertCase(ctx context.Context, conn *pgx.Conn, orderID, key string, status
 	var id int64
 	err := conn.QueryRow(ctx, `
 		INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
-			status, language, submission_key, created_at, updated_at)
-		VALUES ($1, 1001, 1001, 'not_delivered', 'by hand', 100, $2, 'en', $3, now(), now())
+			currency, status, language, submission_key, created_at, updated_at)
+		VALUES ($1, 1001, 1001, 'not_delivered', 'by hand', 100, 'CNY', $2, 'en', $3, now(), now())
 		RETURNING id`, orderID, string(status), key).Scan(&id)
 	return id, err
 }
@@ -271,5 +271,181 @@ func TestPing(t *testing.T) {
 	db := pgtest.Open(t)
 	if err := db.Ping(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigration002CarriesCasesOver puts a case in the first schema and
+// checks that the refund core's migration gives it its order's currency
+// and empty lifecycle fields.
+func TestMigration002CarriesCasesOver(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	if err := postgres.MigrateSchemaTo(t.Context(), pgtest.DatabaseURL(), schema, 1); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	conn := pgtest.Conn(t, schema)
+	insertOrder(t, conn, "KM1")
+	var id int64
+	if err := conn.QueryRow(t.Context(), `
+		INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
+			status, language, submission_key, created_at, updated_at)
+		VALUES ('KM1', 1001, 1001, 'not_delivered', 'old', 100, 'submitted', 'en', 'k1', now(), now())
+		RETURNING id`).Scan(&id); err != nil {
+		t.Fatalf("insert a version 1 case: %v", err)
+	}
+	db, err := postgres.Open(t.Context(), pgtest.DatabaseURL(), postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	c, err := db.Case(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Currency != "CNY" || c.Due != (refund.Due{}) || c.Decided != (refund.Amounts{}) || c.Route != "" || c.Appeals != 0 {
+		t.Errorf("carried-over case %+v, want currency CNY and nothing else set", c)
+	}
+	events, err := db.Events(t.Context(), id)
+	if err != nil || len(events) != 0 {
+		t.Errorf("events %+v, %v", events, err)
+	}
+}
+
+// insertPayout adds a payout by hand, bypassing the store's reservation.
+func insertPayout(ctx context.Context, conn *pgx.Conn, id string, caseID int64, status string) error {
+	settled := "now()"
+	if status == "pending" {
+		settled = "NULL"
+	}
+	_, err := conn.Exec(ctx, `
+		INSERT INTO payouts (id, case_id, order_id, buyer_user_id, route, method, amount_cents, currency,
+			account, status, error, created_at, settled_at)
+		SELECT $1, id, order_id, buyer_user_id, 'original', 'alipay', 10, 'CNY', '', $3, '', now(), `+settled+`
+		FROM cases WHERE id = $2`, id, caseID, status)
+	return err
+}
+
+// TestDatabaseEnforcesMoneyInvariants goes around the store, as a buggy or
+// hand-typed query would, to show that the schema itself refuses to pay
+// an order back beyond what was paid or to pay one approval twice.
+func TestDatabaseEnforcesMoneyInvariants(t *testing.T) {
+	t.Parallel()
+	db, conn := openInSchema(t)
+	c := createCase(t, db, "KM20261120001")
+	ctx := t.Context()
+	tests := []struct {
+		name       string
+		sql        string
+		code       string
+		constraint string
+	}{
+		{"refund more than paid", `UPDATE orders SET refunded_cents = amount_paid_cents + 1`, "23514", "orders_refunded_within_paid"},
+		{"negative refunded total", `UPDATE orders SET refunded_cents = -1`, "23514", "orders_refunded_within_paid"},
+		{"lower the amount paid below the refunded total",
+			`UPDATE orders SET refunded_cents = 9000; UPDATE orders SET amount_paid_cents = 8999`, "23514", "orders_refunded_within_paid"},
+		{"a payout of nothing", `INSERT INTO payouts (id, case_id, order_id, buyer_user_id, route, method, amount_cents,
+			currency, account, status, error, created_at) SELECT 'zero', id, order_id, 1, 'original', '', 0, 'CNY', '', 'pending', '', now() FROM cases`,
+			"23514", "payouts_amount_cents_check"},
+		{"a settled payout without a time", `INSERT INTO payouts (id, case_id, order_id, buyer_user_id, route, method, amount_cents,
+			currency, account, status, error, created_at) SELECT 'unsettled', id, order_id, 1, 'original', '', 1, 'CNY', '', 'confirmed', '', now() FROM cases`,
+			"23514", "payouts_settled_check"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rolled back so that each refused statement starts from the same rows.
+			defer func() { _ = tx.Rollback(ctx) }()
+			_, err = tx.Exec(ctx, tt.sql)
+			wantPgError(t, err, tt.code, tt.constraint)
+		})
+	}
+
+	t.Run("one live payout per case", func(t *testing.T) {
+		if err := insertPayout(ctx, conn, "p1", c.ID, "failed"); err != nil {
+			t.Fatalf("failed payout: %v", err)
+		}
+		if err := insertPayout(ctx, conn, "p2", c.ID, "pending"); err != nil {
+			t.Fatalf("pending payout after a failed one: %v", err)
+		}
+		wantPgError(t, insertPayout(ctx, conn, "p3", c.ID, "pending"), "23505", "payouts_one_live_per_case")
+		wantPgError(t, insertPayout(ctx, conn, "p3", c.ID, "confirmed"), "23505", "payouts_one_live_per_case")
+		_, err := conn.Exec(ctx, `UPDATE payouts SET status = 'failed', settled_at = now() WHERE id = 'p1'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Exec(ctx, `UPDATE payouts SET status = 'pending', settled_at = NULL WHERE id = 'p1'`)
+		wantPgError(t, err, "23505", "payouts_one_live_per_case")
+	})
+
+	t.Run("one credit per payout and per case", func(t *testing.T) {
+		credit := func(payoutID any) error {
+			_, err := conn.Exec(ctx, `INSERT INTO balance_ledger (user_id, currency, amount_cents, case_id, payout_id, created_at)
+				VALUES (1001, 'CNY', 10, $1, $2, now())`, c.ID, payoutID)
+			return err
+		}
+		for _, ref := range []any{"p2", nil} {
+			if err := credit(ref); err != nil {
+				t.Fatalf("first credit for %v: %v", ref, err)
+			}
+		}
+		wantPgError(t, credit("p2"), "23505", "balance_ledger_one_per_payout")
+		wantPgError(t, credit(nil), "23505", "balance_ledger_one_per_case")
+	})
+
+	t.Run("the ledger is append-only", func(t *testing.T) {
+		for _, sql := range []string{`UPDATE balance_ledger SET amount_cents = 1000000`, `DELETE FROM balance_ledger`,
+			`TRUNCATE balance_ledger`} {
+			_, err := conn.Exec(ctx, sql)
+			wantPgError(t, err, "23001", "")
+		}
+	})
+}
+
+// TestAppliedPayoutsReserveOnTheOrder checks that the store keeps the
+// order's reservation column in step with its payouts, which is what the
+// database's CHECK relies on.
+func TestAppliedPayoutsReserveOnTheOrder(t *testing.T) {
+	t.Parallel()
+	db, conn := openInSchema(t)
+	c := createCase(t, db, "KM20261120001")
+	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	apply := func(from, to refund.Status, fn func(ch *refund.Change)) {
+		t.Helper()
+		ch := refund.Change{CaseID: c.ID, From: from, To: to, Actor: refund.ActorSystem, At: at,
+			Events: []refund.EventDraft{{Type: refund.EventStatusChanged, Status: to}}}
+		fn(&ch)
+		if _, err := db.Apply(t.Context(), ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reserved := func() int64 {
+		t.Helper()
+		var cents int64
+		if err := conn.QueryRow(t.Context(), `SELECT refunded_cents FROM orders`).Scan(&cents); err != nil {
+			t.Fatal(err)
+		}
+		return cents
+	}
+	apply(refund.StatusSubmitted, refund.StatusPayoutPending, func(ch *refund.Change) {
+		ch.Payout = &refund.Payout{ID: "p1", Route: refund.RouteOriginal, Amount: 4000}
+	})
+	if got := reserved(); got != 4000 {
+		t.Errorf("reserved %d after a pending payout, want 4000", got)
+	}
+	apply(refund.StatusPayoutPending, refund.StatusPayoutFailed, func(ch *refund.Change) {
+		ch.Settle = &refund.Settlement{PayoutID: "p1", Error: "declined"}
+	})
+	if got := reserved(); got != 0 {
+		t.Errorf("reserved %d after the payout failed, want 0", got)
+	}
+	apply(refund.StatusPayoutFailed, refund.StatusRefunded, func(ch *refund.Change) {
+		ch.Payout = &refund.Payout{ID: "p2", Route: refund.RouteBalance, Amount: 9500, Status: refund.PayoutConfirmed}
+		ch.Credit = 9500
+	})
+	if got := reserved(); got != 9500 {
+		t.Errorf("reserved %d after a confirmed payout, want 9500", got)
 	}
 }

@@ -1,8 +1,8 @@
-// Package storetest is the contract every refund.Store implementation
-// passes. An implementation's tests call Run with a function that opens a
-// fresh, empty store; the same cases then hold the PostgreSQL store and the
-// in-memory store to the same behaviour, so that the sandbox cannot drift
-// from production.
+// Package storetest is the contract every refund.LifecycleStore
+// implementation passes. An implementation's tests call Run with a function
+// that opens a fresh, empty store; the same cases then hold the PostgreSQL
+// store and the in-memory store to the same behaviour, so that the sandbox
+// cannot drift from production.
 package storetest
 
 import (
@@ -19,10 +19,10 @@ import (
 
 // Run runs the contract against stores made by open, one fresh store per
 // subtest. open must register any cleanup with t.Cleanup.
-func Run(t *testing.T, open func(t *testing.T) refund.Store) {
+func Run(t *testing.T, open func(t *testing.T) refund.LifecycleStore) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s refund.Store)
+		run  func(t *testing.T, s refund.LifecycleStore)
 	}{
 		{"UpsertOrder reports created then updated", testUpsertCreatedThenUpdated},
 		{"Order round-trips every field", testOrderRoundTrip},
@@ -50,6 +50,28 @@ func Run(t *testing.T, open func(t *testing.T) refund.Store) {
 		{"case numbers start at R-000001", testCaseNumbers},
 		{"callers cannot change stored data", testNoAliasing},
 		{"a cancelled context fails the call", testCancelledContext},
+		{"UpsertOrder cannot pay an order less than was refunded", testUpsertBelowRefunded},
+
+		{"Apply records the change and returns the case as stored", testApplyRoundTrip},
+		{"Apply keeps what a change does not set", testApplyOptionalFields},
+		{"Apply refuses bad changes and changes nothing", testApplyInvalid},
+		{"Apply from a stale status is ECONFLICT and changes nothing", testApplyStale},
+		{"Apply that would reopen a second case is ECONFLICT", testApplyReopen},
+		{"Apply is all-or-nothing when its payout is refused", testApplyAllOrNothing},
+		{"payouts beyond the amount paid are refused", testPayoutsWithinAmountPaid},
+		{"one live payout per case, a new one after a failure", testOneLivePayout},
+		{"concurrent approvals of one case: exactly one wins", testConcurrentApproval},
+		{"concurrent payouts of one order never exceed the amount paid", testConcurrentPayoutsOfOrder},
+		{"settling confirms, or fails and releases the reservation", testSettle},
+		{"Payout and PayoutsByCase round-trip every field", testPayoutRoundTrip},
+		{"Balance sums the ledger per user and currency", testBalance},
+		{"Facts count other cases' payouts, refunds and files", testFacts},
+		{"DueCases lists open cases due by now, earliest first", testDueCases},
+		{"outbox items are leased, completed and retried", testOutboxLifecycle},
+		{"outbox keeps the first message of a key", testOutboxDuplicateKey},
+		{"concurrent claimers never get the same outbox item", testConcurrentClaims},
+		{"callers cannot change stored lifecycle data", testLifecycleNoAliasing},
+		{"a cancelled context fails Apply", testApplyCancelledContext},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +90,10 @@ func shanghai() *time.Location { return time.FixedZone("CST", 8*60*60) }
 func sampleOrder(id string) refund.Order {
 	purchased := time.Date(2026, 11, 20, 14, 5, 0, 123456000, shanghai())
 	return refund.Order{
+		Usage: refund.Usage{TermDays: 30, ActivatedAt: purchased.Add(time.Minute + 7*time.Microsecond),
+			ConsumedValue: 1234, ProgressPercent: 40},
+		GiftValue:       500,
+		GiftReturned:    true,
 		ID:              id,
 		BuyerTelegramID: 7_000_000_001,
 		ContactPhone:    "+86 138-0013-8000",
@@ -96,6 +122,7 @@ func sampleCase(orderID, key string) refund.NewCase {
 		Reason:          refund.ReasonInvalidCode,
 		Statement:       "卡密提示已被使用 / the code says it was already used",
 		RequestedAmount: 9550,
+		Currency:        "CNY",
 		Language:        "zh-CN",
 		SubmissionKey:   key,
 		Evidence: []refund.Evidence{
@@ -177,11 +204,18 @@ func wantOrder(t *testing.T, got, want refund.Order) {
 	if got.UpdatedAt.IsZero() {
 		t.Errorf("UpdatedAt is zero, want the time of the upsert")
 	}
+	if !want.Usage.ActivatedAt.IsZero() {
+		wantUTC(t, "Usage.ActivatedAt", got.Usage.ActivatedAt)
+	}
 	if !got.PurchasedAt.Equal(want.PurchasedAt) || !got.DeliveredAt.Equal(want.DeliveredAt) {
 		t.Errorf("PurchasedAt, DeliveredAt = %v, %v; want %v, %v", got.PurchasedAt, got.DeliveredAt, want.PurchasedAt, want.DeliveredAt)
 	}
+	if !got.Usage.ActivatedAt.Equal(want.Usage.ActivatedAt) {
+		t.Errorf("Usage.ActivatedAt = %v, want %v", got.Usage.ActivatedAt, want.Usage.ActivatedAt)
+	}
 	got.PurchasedAt, got.DeliveredAt, got.UpdatedAt = time.Time{}, time.Time{}, time.Time{}
 	want.PurchasedAt, want.DeliveredAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}
+	got.Usage.ActivatedAt, want.Usage.ActivatedAt = time.Time{}, time.Time{}
 	if got != want {
 		t.Errorf("order\n got %+v\nwant %+v", got, want)
 	}
@@ -197,7 +231,7 @@ func wantCase(t *testing.T, got refund.Case, n refund.NewCase) {
 	}
 	want := refund.Case{
 		ID: got.ID, OrderID: n.OrderID, BuyerUserID: n.BuyerUserID, ChatID: n.ChatID, Reason: n.Reason,
-		Statement: n.Statement, RequestedAmount: n.RequestedAmount, Status: got.Status, Language: n.Language,
+		Statement: n.Statement, RequestedAmount: n.RequestedAmount, Currency: n.Currency, Status: got.Status, Language: n.Language,
 		SubmissionKey: n.SubmissionKey, Evidence: n.Evidence, CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt,
 	}
 	if len(want.Evidence) == 0 {
@@ -211,7 +245,7 @@ func wantCase(t *testing.T, got refund.Case, n refund.NewCase) {
 	}
 }
 
-func testUpsertCreatedThenUpdated(t *testing.T, s refund.Store) {
+func testUpsertCreatedThenUpdated(t *testing.T, s refund.LifecycleStore) {
 	o := sampleOrder("KM20261120001")
 	for i, want := range []bool{true, false, false} {
 		created, err := s.UpsertOrder(t.Context(), o)
@@ -224,7 +258,7 @@ func testUpsertCreatedThenUpdated(t *testing.T, s refund.Store) {
 	}
 }
 
-func testOrderRoundTrip(t *testing.T, s refund.Store) {
+func testOrderRoundTrip(t *testing.T, s refund.LifecycleStore) {
 	unbound := sampleOrder("KM20261120002")
 	unbound.BuyerTelegramID = 0
 	unbound.DeliveredAt = time.Time{}
@@ -233,6 +267,11 @@ func testOrderRoundTrip(t *testing.T, s refund.Store) {
 	free := sampleOrder("km-free_3")
 	free.AmountPaid, free.ListPrice = 0, 0
 	free.PurchasedAt = free.PurchasedAt.UTC()
+	unused := sampleOrder("KM20261120004")
+	unused.Category, unused.Usage, unused.GiftValue, unused.GiftReturned = refund.CategoryMembership, refund.Usage{}, 0, false
+	gift := sampleOrder("KM20261120005")
+	gift.Category, gift.GiftValue, gift.GiftReturned = refund.CategoryService, 300, false
+	gift.Usage = refund.Usage{ProgressPercent: 100}
 	tests := []struct {
 		name  string
 		order refund.Order
@@ -240,6 +279,8 @@ func testOrderRoundTrip(t *testing.T, s refund.Store) {
 		{"bound, delivered and used", sampleOrder("KM20261120001")},
 		{"unbound and never delivered", unbound},
 		{"free, lower-case ID, given in UTC", free},
+		{"no partial use and no gift", unused},
+		{"fully done service with a gift kept", gift},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +294,7 @@ func testOrderRoundTrip(t *testing.T, s refund.Store) {
 	}
 }
 
-func testUpsertReplaces(t *testing.T, s refund.Store) {
+func testUpsertReplaces(t *testing.T, s refund.LifecycleStore) {
 	first := sampleOrder("KM20261120001")
 	mustUpsert(t, s, first)
 	before, err := s.Order(t.Context(), first.ID)
@@ -282,7 +323,7 @@ func testUpsertReplaces(t *testing.T, s refund.Store) {
 	}
 }
 
-func testTimePrecision(t *testing.T, s refund.Store) {
+func testTimePrecision(t *testing.T, s refund.LifecycleStore) {
 	o := sampleOrder("KM20261120001")
 	o.PurchasedAt = time.Date(2026, 11, 20, 14, 5, 0, 123456789, shanghai())
 	o.DeliveredAt = o.PurchasedAt.Add(time.Nanosecond)
@@ -298,7 +339,7 @@ func testTimePrecision(t *testing.T, s refund.Store) {
 	wantUTC(t, "PurchasedAt", got.PurchasedAt)
 }
 
-func testInvalidOrder(t *testing.T, s refund.Store) {
+func testInvalidOrder(t *testing.T, s refund.LifecycleStore) {
 	tests := []struct {
 		field  string
 		change func(o *refund.Order)
@@ -314,6 +355,11 @@ func testInvalidOrder(t *testing.T, s refund.Store) {
 		{"payment_method", func(o *refund.Order) { o.PaymentMethod = "paypal" }},
 		{"purchased_at", func(o *refund.Order) { o.PurchasedAt = time.Time{} }},
 		{"delivered_at", func(o *refund.Order) { o.DeliveredAt = o.PurchasedAt.Add(-time.Minute) }},
+		{"term_days", func(o *refund.Order) { o.Usage.TermDays = refund.MaxTermDays + 1 }},
+		{"activated_at", func(o *refund.Order) { o.Usage.ActivatedAt = o.PurchasedAt.Add(-time.Minute) }},
+		{"consumed_value", func(o *refund.Order) { o.Usage.ConsumedValue = -1 }},
+		{"progress_percent", func(o *refund.Order) { o.Usage.ProgressPercent = 101 }},
+		{"gift_value", func(o *refund.Order) { o.GiftValue = -1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
@@ -329,13 +375,13 @@ func testInvalidOrder(t *testing.T, s refund.Store) {
 	}
 }
 
-func testUnknownOrder(t *testing.T, s refund.Store) {
+func testUnknownOrder(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	_, err := s.Order(t.Context(), "KM20261120009")
 	wantCode(t, err, refund.ENOTFOUND)
 }
 
-func testCreateCaseRoundTrip(t *testing.T, s refund.Store) {
+func testCreateCaseRoundTrip(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	n := sampleCase("KM20261120001", "key-1")
 	created := mustCreate(t, s, n)
@@ -367,7 +413,7 @@ func testCreateCaseRoundTrip(t *testing.T, s refund.Store) {
 	}
 }
 
-func testCreateCaseWithoutEvidence(t *testing.T, s refund.Store) {
+func testCreateCaseWithoutEvidence(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	n := sampleCase("KM20261120001", "key-1")
 	n.Reason, n.Evidence, n.ChatID, n.Language = refund.ReasonDuplicateCharge, nil, 0, ""
@@ -380,7 +426,7 @@ func testCreateCaseWithoutEvidence(t *testing.T, s refund.Store) {
 	wantCase(t, got, n)
 }
 
-func testInvalidCase(t *testing.T, s refund.Store) {
+func testInvalidCase(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	tests := []struct {
 		field  string
@@ -391,6 +437,8 @@ func testInvalidCase(t *testing.T, s refund.Store) {
 		{"reason", func(n *refund.NewCase) { n.Reason = "" }},
 		{"statement", func(n *refund.NewCase) { n.Statement = "  " }},
 		{"requested_amount", func(n *refund.NewCase) { n.RequestedAmount = -1 }},
+		{"currency", func(n *refund.NewCase) { n.Currency = "" }},
+		{"currency", func(n *refund.NewCase) { n.Currency = "YUAN" }},
 		{"submission_key", func(n *refund.NewCase) { n.SubmissionKey = "" }},
 		{"evidence", func(n *refund.NewCase) { n.Evidence[1].FileUniqueID = "" }},
 		{"evidence", func(n *refund.NewCase) { n.Evidence[0].Kind = "video" }},
@@ -412,13 +460,13 @@ func testInvalidCase(t *testing.T, s refund.Store) {
 	}
 }
 
-func testCaseForUnknownOrder(t *testing.T, s refund.Store) {
+func testCaseForUnknownOrder(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	_, err := s.CreateCase(t.Context(), sampleCase("KM20261120009", "key-1"))
 	wantCode(t, err, refund.ENOTFOUND)
 }
 
-func testIdempotentSubmission(t *testing.T, s refund.Store) {
+func testIdempotentSubmission(t *testing.T, s refund.LifecycleStore) {
 	first := orderWithCase(t, s, "KM20261120001", "key-1")
 	retry := sampleCase("KM20261120001", "key-1")
 	retry.Statement, retry.Evidence = "a different text sent on retry", nil
@@ -439,7 +487,7 @@ func testIdempotentSubmission(t *testing.T, s refund.Store) {
 	}
 }
 
-func testSubmissionKeyReused(t *testing.T, s refund.Store) {
+func testSubmissionKeyReused(t *testing.T, s refund.LifecycleStore) {
 	first := orderWithCase(t, s, "KM20261120001", "key-1")
 	mustUpsert(t, s, sampleOrder("KM20261120002"))
 	tests := []struct {
@@ -477,7 +525,7 @@ func concurrently(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-func testConcurrentSameKey(t *testing.T, s refund.Store) {
+func testConcurrentSameKey(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	const n = 10
 	ids := make([]int64, n)
@@ -502,7 +550,7 @@ func testConcurrentSameKey(t *testing.T, s refund.Store) {
 	}
 }
 
-func testSecondOpenCase(t *testing.T, s refund.Store) {
+func testSecondOpenCase(t *testing.T, s refund.LifecycleStore) {
 	orderWithCase(t, s, "KM20261120001", "key-1")
 	_, err := s.CreateCase(t.Context(), sampleCase("KM20261120001", "key-2"))
 	wantCode(t, err, refund.ECONFLICT)
@@ -515,7 +563,7 @@ func testSecondOpenCase(t *testing.T, s refund.Store) {
 	}
 }
 
-func testConcurrentDifferentKeys(t *testing.T, s refund.Store) {
+func testConcurrentDifferentKeys(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	const n = 10
 	errs := make([]error, n)
@@ -546,7 +594,7 @@ func testConcurrentDifferentKeys(t *testing.T, s refund.Store) {
 
 // testOpenStatuses walks every status, so that a status added to the
 // domain without updating a store's idea of "open" is caught.
-func testOpenStatuses(t *testing.T, s refund.Store) {
+func testOpenStatuses(t *testing.T, s refund.LifecycleStore) {
 	for _, status := range refund.Statuses() {
 		t.Run(string(status), func(t *testing.T) {
 			orderID := "KM-" + string(status)
@@ -564,7 +612,7 @@ func testOpenStatuses(t *testing.T, s refund.Store) {
 	}
 }
 
-func testCasesNewestFirst(t *testing.T, s refund.Store) {
+func testCasesNewestFirst(t *testing.T, s refund.LifecycleStore) {
 	first := orderWithCase(t, s, "KM20261120001", "key-1")
 	mustChange(t, s, first.ID, refund.StatusSubmitted, refund.StatusClosed)
 	second := mustCreate(t, s, sampleCase("KM20261120001", "key-2"))
@@ -595,7 +643,7 @@ func testCasesNewestFirst(t *testing.T, s refund.Store) {
 	}
 }
 
-func testNoCases(t *testing.T, s refund.Store) {
+func testNoCases(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	for _, id := range []string{"KM20261120001", "KM20261120009"} {
 		cases, err := s.CasesByOrder(t.Context(), id)
@@ -608,7 +656,7 @@ func testNoCases(t *testing.T, s refund.Store) {
 	}
 }
 
-func testEventsOldestFirst(t *testing.T, s refund.Store) {
+func testEventsOldestFirst(t *testing.T, s refund.LifecycleStore) {
 	c := orderWithCase(t, s, "KM20261120001", "key-1")
 	steps := []struct {
 		to    refund.Status
@@ -654,7 +702,7 @@ func testEventsOldestFirst(t *testing.T, s refund.Store) {
 	}
 }
 
-func testStaleStatus(t *testing.T, s refund.Store) {
+func testStaleStatus(t *testing.T, s refund.LifecycleStore) {
 	c := orderWithCase(t, s, "KM20261120001", "key-1")
 	mustChange(t, s, c.ID, refund.StatusSubmitted, refund.StatusHumanReview)
 	_, err := s.ChangeStatus(t.Context(), c.ID, refund.StatusSubmitted, refund.StatusRejected, "agent:7", "")
@@ -672,7 +720,7 @@ func testStaleStatus(t *testing.T, s refund.Store) {
 	}
 }
 
-func testChangeStatusInvalid(t *testing.T, s refund.Store) {
+func testChangeStatusInvalid(t *testing.T, s refund.LifecycleStore) {
 	c := orderWithCase(t, s, "KM20261120001", "key-1")
 	tests := []struct {
 		name     string
@@ -698,7 +746,7 @@ func testChangeStatusInvalid(t *testing.T, s refund.Store) {
 	}
 }
 
-func testReopen(t *testing.T, s refund.Store) {
+func testReopen(t *testing.T, s refund.LifecycleStore) {
 	first := orderWithCase(t, s, "KM20261120001", "key-1")
 	mustChange(t, s, first.ID, refund.StatusSubmitted, refund.StatusClosed)
 	second := mustCreate(t, s, sampleCase("KM20261120001", "key-2"))
@@ -708,7 +756,7 @@ func testReopen(t *testing.T, s refund.Store) {
 	mustChange(t, s, first.ID, refund.StatusClosed, refund.StatusAppealed)
 }
 
-func testUnknownCase(t *testing.T, s refund.Store) {
+func testUnknownCase(t *testing.T, s refund.LifecycleStore) {
 	c := orderWithCase(t, s, "KM20261120001", "key-1")
 	_, err := s.Case(t.Context(), c.ID+1)
 	wantCode(t, err, refund.ENOTFOUND)
@@ -716,7 +764,7 @@ func testUnknownCase(t *testing.T, s refund.Store) {
 	wantCode(t, err, refund.ENOTFOUND)
 }
 
-func testCaseNumbers(t *testing.T, s refund.Store) {
+func testCaseNumbers(t *testing.T, s refund.LifecycleStore) {
 	first := orderWithCase(t, s, "KM20261120001", "key-1")
 	second := orderWithCase(t, s, "KM20261120002", "key-2")
 	for _, tt := range []struct {
@@ -734,7 +782,7 @@ func testCaseNumbers(t *testing.T, s refund.Store) {
 
 // testNoAliasing matters for the in-memory store, which could otherwise
 // hand out its own slices.
-func testNoAliasing(t *testing.T, s refund.Store) {
+func testNoAliasing(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	n := sampleCase("KM20261120001", "key-1")
 	c := mustCreate(t, s, n)
@@ -770,7 +818,7 @@ func testNoAliasing(t *testing.T, s refund.Store) {
 	}
 }
 
-func testCancelledContext(t *testing.T, s refund.Store) {
+func testCancelledContext(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

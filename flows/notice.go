@@ -1,0 +1,129 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// Notifier tells buyers about their cases: it renders the refund core's
+// notices in the buyer's language and sends them. It is the consumer of the
+// notice outbox.
+type Notifier struct {
+	texts *locales.Bundle
+	loc   *time.Location
+	send  Sender
+}
+
+// NewNotifier returns a Notifier that shows times in loc.
+func NewNotifier(texts *locales.Bundle, loc *time.Location, send Sender) *Notifier {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Notifier{texts: texts, loc: loc, send: send}
+}
+
+// Deliver sends one notice from the outbox.
+func (n *Notifier) Deliver(ctx context.Context, item refund.OutboxItem) error {
+	notice, err := refund.DecodeNotice(item.Payload)
+	if err != nil {
+		return fmt.Errorf("outbox item %d: %w", item.ID, err)
+	}
+	msg := RenderNotice(n.texts, n.loc, notice)
+	if err := n.send.Send(ctx, notice.ChatID, msg); err != nil {
+		return fmt.Errorf("notify chat %d of case %s: %w", notice.ChatID, notice.Number(), err)
+	}
+	return nil
+}
+
+// RenderNotice turns a notice into a message in the time + event + request
+// form: when, what happened to which case, and what the buyer can do now,
+// with the buttons to do it.
+func RenderNotice(texts *locales.Bundle, loc *time.Location, n refund.Notice) Message {
+	lang := texts.Match(n.Language)
+	text := func(k locales.Key, data map[string]any) string { return texts.Text(lang, k, data) }
+	data := noticeData(texts, lang, loc, n)
+	var b strings.Builder
+	b.WriteString(text(locales.NoticeHeader, data))
+	switch {
+	case n.Kind == refund.NoticeReminder:
+		b.WriteString(text(locales.NoticeReminder, data))
+	case n.Status == refund.StatusApproved && len(n.Routes) > 1:
+		b.WriteString(text(locales.NoticeAwaitRoute, data))
+	case n.Status == refund.StatusRefunded && n.Route == refund.RouteBalance:
+		b.WriteString(text(locales.NoticeRefundedBalance, data))
+	case n.Status == refund.StatusClosed && n.Note == string(refund.DueAppeal):
+		b.WriteString(text(locales.NoticeClosedNoAppeal, data))
+	default:
+		b.WriteString(text(locales.NoticeBody(n.Status), data))
+	}
+	for _, r := range n.Rules {
+		b.WriteString("\n• " + text(locales.RuleText(r), data))
+	}
+	if n.Note != "" && n.Status != refund.StatusClosed && n.Status != refund.StatusPayoutFailed {
+		b.WriteString("\n" + text(locales.ReviewerNote, data))
+	}
+	return Message{Text: b.String(), Buttons: caseButtons(texts, lang, n.CaseID, n.Status, n.CanAppeal, n.Routes, data)}
+}
+
+func noticeData(texts *locales.Bundle, lang string, loc *time.Location, n refund.Notice) map[string]any {
+	at := func(t time.Time) string {
+		return t.In(loc).Format(texts.Text(lang, locales.DateTimeLayout, nil))
+	}
+	data := map[string]any{
+		"Time": at(n.At), "Case": n.Number(), "OrderID": n.OrderID,
+		"Amount": formatMoney(n.Amount, n.Currency), "Paid": formatMoney(n.Paid, n.Currency),
+		"Fee": formatMoney(n.Fee, n.Currency), "Deduction": formatMoney(n.Deduction, n.Currency),
+		"UsedPercent": n.UsedPercent, "Method": texts.Text(lang, locales.MethodLabel(n.Method), nil),
+		"Days": payoutDays(n.PayoutDays), "Deadline": "", "Note": n.Note,
+	}
+	if !n.Deadline.IsZero() {
+		data["Deadline"] = at(n.Deadline)
+	}
+	return data
+}
+
+// payoutDays shows a payout window, e.g. "1-2".
+func payoutDays(d [2]int) string {
+	if d[0] == d[1] {
+		return strconv.Itoa(d[0])
+	}
+	return fmt.Sprintf("%d-%d", d[0], d[1])
+}
+
+// caseButtons are what a buyer can do about a case in its status.
+func caseButtons(texts *locales.Bundle, lang string, caseID int64, status refund.Status, canAppeal bool,
+	routes []refund.PayoutRoute, data map[string]any) [][]Button {
+	id := strconv.FormatInt(caseID, 10)
+	btn := func(k locales.Key, action string) []Button {
+		return []Button{{Text: texts.Text(lang, k, data), Data: menuData(action, id)}}
+	}
+	var rows [][]Button
+	switch status {
+	case refund.StatusNeedsInfo:
+		rows = append(rows, btn(locales.BtnAddInfo, actMenuInfo))
+	case refund.StatusRejected:
+		if canAppeal {
+			rows = append(rows, btn(locales.BtnAppeal, actMenuAppeal))
+		}
+	case refund.StatusApproved:
+		for _, r := range routes {
+			if r == refund.RouteOriginal {
+				rows = append(rows, btn(locales.BtnRouteOriginal, actMenuOriginal))
+			} else {
+				rows = append(rows, btn(locales.BtnRouteBalance, actMenuBalance))
+			}
+		}
+	case refund.StatusPayoutFailed:
+		rows = append(rows, btn(locales.BtnNewAccount, actMenuAccount))
+		if len(routes) > 1 {
+			rows = append(rows, btn(locales.BtnRouteBalance, actMenuBalance))
+		}
+	}
+	return rows
+}
