@@ -23,6 +23,15 @@ type Core interface {
 	Policy() refund.Policy
 }
 
+// policy is the refund core's rulebook, or the default one when the
+// dialog runs without a core.
+func (t *turn) policy() refund.Policy {
+	if t.d.cfg.Core != nil {
+		return t.d.cfg.Core.Policy()
+	}
+	return refund.DefaultPolicy()
+}
+
 // review hands a just-submitted case to the refund core. Its verdict
 // reaches the buyer as a notice; if the review fails now, the deadline
 // sweeper runs it later, so the buyer is not told of an error.

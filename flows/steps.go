@@ -42,7 +42,7 @@ func (t *turn) prompt() {
 			"Reason": t.text(locales.ReasonLabel(t.sess.Reason), nil), "Statement": t.sess.Statement,
 			"Files": len(t.sess.Evidence),
 		})
-		if len(t.sess.Evidence) == 0 && t.sess.Reason.NeedsEvidence() {
+		if len(t.sess.Evidence) == 0 && t.policy().Reasons[t.sess.Reason].EvidenceRequired {
 			text += "\n" + t.text(locales.EvidenceNoneNotice, nil)
 		}
 		t.out = append(t.out, Message{Text: text, Buttons: [][]Button{

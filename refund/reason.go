@@ -59,14 +59,3 @@ func (r Reason) Fits(c Category) bool {
 	}
 	return false
 }
-
-// NeedsEvidence reports whether a case with this reason must carry at
-// least one file. Duplicate charges and non-delivery are provable from the
-// shop's own records, so the buyer is not made to upload anything.
-func (r Reason) NeedsEvidence() bool {
-	switch r {
-	case ReasonDuplicateCharge, ReasonNotDelivered, ReasonMistakenPurchase, ReasonNoLongerWanted:
-		return false
-	}
-	return true
-}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -46,6 +47,19 @@ func (m *Main) runSandbox(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A pretend shop pays original-route refunds two seconds after it is
+	// asked, so the whole life of a case can be watched here.
+	if m.Config.ShopAPIToken == "" {
+		m.Config.ShopAPIToken = rand.Text()
+	}
+	shop := &sandbox.Shop{Secret: []byte(rand.Text()), Token: m.Config.ShopAPIToken, API: m.HTTPAddr,
+		Delay: 2 * time.Second, Logger: m.Logger}
+	hookURL, err := shop.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer shop.Close()
+	m.Config.ShopWebhookURL, m.Config.ShopWebhookSecret = hookURL, string(shop.Secret)
 	served := make(chan error, 1)
 	go func() {
 		served <- m.serve(ctx, store, rdb, sandboxToken, fake.Endpoint(), func(context.Context) error { return nil })
