@@ -121,7 +121,14 @@ func (p Policy) Assess(f Facts) Decision {
 	// from delivery applies to it; nor can a window run on goods never
 	// delivered.
 	if f.Reason != ReasonDuplicateCharge && !notDelivered {
-		if f.AskedAt.Sub(o.DeliveredAt) > p.Category(o.Category).Window {
+		window := p.Category(o.Category).Window
+		// A membership that stops working is the platform's fault on any
+		// day of its term, not only in the first days: the days left are
+		// refunded pro rata for as long as the term runs.
+		if term := time.Duration(o.Usage.TermDays) * 24 * time.Hour; o.Category == CategoryMembership && fault == FaultPlatform {
+			window = max(window, term)
+		}
+		if f.AskedAt.Sub(o.DeliveredAt) > window {
 			return refuse(RuleWindowExpired)
 		}
 	}
@@ -182,6 +189,17 @@ func (p Policy) Assess(f Facts) Decision {
 		d.Rules = append(d.Rules, RuleFullRefund)
 	}
 	d.Amount = min(max(amount, 0), max(o.AmountPaid-f.RefundedBefore, 0))
+	if d.Amount == 0 {
+		// Use or deductions left nothing to pay, so nothing to approve;
+		// the pro-rata rule, if any, says why.
+		var why []Rule
+		for _, r := range d.Rules {
+			if r == RuleProRataMembership || r == RuleProRataTopup || r == RuleProRataService {
+				why = append(why, r)
+			}
+		}
+		return refuse(append(why, RuleFullyUsed)...)
+	}
 
 	switch {
 	case len(risks) > 0:

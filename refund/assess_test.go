@@ -96,12 +96,9 @@ func TestAssess(t *testing.T) {
 			absent: []refund.Rule{refund.RuleWindowExpired, refund.RuleUsedNoFault, refund.RuleRiskRedeemed},
 		},
 		{
-			// DefaultPolicy's membership window is 72h from delivery, so ten
-			// days into a term it refuses (next row); a shop that allows
-			// requests for the whole term gets the pro-rata refund.
-			name:   "membership with 20 of 30 days left, platform fault: 20/30 of paid, rounded down",
-			order:  membershipOrder(),
-			policy: func(p *refund.Policy) { setCategoryWindow(p, refund.CategoryMembership, 30*24*hour) },
+			// A membership's platform-fault window is its whole term.
+			name:  "membership with 20 of 30 days left, platform fault: 20/30 of paid, rounded down",
+			order: membershipOrder(),
 			// Nine days and twenty hours: the started tenth day is used.
 			facts:   refund.Facts{Reason: refund.ReasonNotAsDescribed, Evidence: 1, AskedAt: deliveredAt.Add(9*24*hour + 20*hour)},
 			outcome: refund.OutcomeApprove, amount: 1326, usedPercent: 33, // 1990 × 20 / 30 = 1326.67
@@ -109,9 +106,16 @@ func TestAssess(t *testing.T) {
 			absent: []refund.Rule{refund.RuleFullRefund},
 		},
 		{
-			name:    "membership ten days in under the default 72h window: refused",
+			name:    "membership ten days in, change of mind: past the 72h window, refused",
 			order:   membershipOrder(),
-			facts:   refund.Facts{Reason: refund.ReasonNotAsDescribed, Evidence: 1, AskedAt: deliveredAt.Add(9*24*hour + 20*hour)},
+			facts:   refund.Facts{Reason: refund.ReasonNoLongerWanted, AskedAt: deliveredAt.Add(9*24*hour + 20*hour)},
+			outcome: refund.OutcomeReject, amount: 0,
+			rules: []refund.Rule{refund.RuleWindowExpired},
+		},
+		{
+			name:    "membership after its term, platform fault: refused",
+			order:   membershipOrder(),
+			facts:   refund.Facts{Reason: refund.ReasonNotAsDescribed, Evidence: 1, AskedAt: deliveredAt.Add(30*24*hour + time.Second)},
 			outcome: refund.OutcomeReject, amount: 0,
 			rules: []refund.Rule{refund.RuleWindowExpired},
 		},

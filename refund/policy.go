@@ -1,8 +1,6 @@
 package refund
 
 import (
-	"fmt"
-	"sort"
 	"time"
 )
 
@@ -83,6 +81,9 @@ type Policy struct {
 	Calendar   Calendar
 }
 
+// maxBusinessDays bounds the business-day counts a policy may set.
+const maxBusinessDays = 60
+
 // DefaultPolicy is the rulebook used when the shop sets none: the common
 // practice of 卡盟 platforms.
 func DefaultPolicy() Policy {
@@ -142,7 +143,7 @@ func (p Policy) Validate() error {
 		case cp.Window <= 0:
 			return FieldError("categories."+string(c)+".window", "window must be positive")
 		case cp.BuyerSideFeeBP < 0 || cp.BuyerSideFeeBP > 10000:
-			return FieldError("categories."+string(c)+".buyer_side_fee", "fee must be 0-100%%")
+			return FieldError("categories."+string(c)+".buyer_side", "fee must be 0-100%%")
 		case cp.Payout != PayoutEither && cp.Payout != PayoutOriginalOnly && cp.Payout != PayoutBalanceOnly:
 			return FieldError("categories."+string(c)+".payout", "payout must be either, original or balance")
 		}
@@ -166,17 +167,19 @@ func (p Policy) Validate() error {
 	case p.FastLaneLimit < 0:
 		return FieldError("fast_lane_limit", "must not be negative")
 	case p.FrequentRefundLimit < 1:
-		return FieldError("frequent_refund_limit", "must be at least 1")
+		return FieldError("frequent_refunds.limit", "must be at least 1")
 	case p.FrequentRefundPeriod <= 0:
-		return FieldError("frequent_refund_period", "must be positive")
+		return FieldError("frequent_refunds.period", "must be positive")
 	case p.NeedsInfoTimeout <= 0:
 		return FieldError("needs_info_timeout", "must be positive")
 	case p.AppealWindow <= 0:
 		return FieldError("appeal_window", "must be positive")
 	case p.PayoutChoiceTimeout <= 0:
 		return FieldError("payout_choice_timeout", "must be positive")
-	case p.ReviewBusinessDays < 1:
-		return FieldError("review_business_days", "must be at least 1")
+	case p.ReviewBusinessDays < 1 || p.ReviewBusinessDays > maxBusinessDays:
+		// The bound keeps a typo (300 for 3) from promising buyers a
+		// review next year and from making every deadline walk a year.
+		return FieldError("review_business_days", "must be 1-%d", maxBusinessDays)
 	}
 	return p.Calendar.validate()
 }
@@ -263,19 +266,4 @@ func (c Calendar) AddBusinessDays(from time.Time, n int, loc *time.Location) tim
 		}
 	}
 	return day.AddDate(0, 0, 1).Add(-time.Second).UTC()
-}
-
-// SortedDates returns dates sorted, for stable output.
-func SortedDates(ds []Date) []Date {
-	out := append([]Date(nil), ds...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-// String describes a payout window, e.g. "1-2".
-func payoutDaysString(d [2]int) string {
-	if d[0] == d[1] {
-		return fmt.Sprint(d[0])
-	}
-	return fmt.Sprintf("%d-%d", d[0], d[1])
 }

@@ -376,7 +376,7 @@ func (d *decoder) validateError(err error) error {
 	if !errors.As(err, &re) {
 		re = refund.Errorf(refund.EINVALID, "%s", err)
 	}
-	field := fileField(re.Field)
+	field := re.Field
 	e := &Error{Field: field, Err: re}
 	if n := d.at[field]; n != nil {
 		e.Line, e.Column = n.Line, n.Column
@@ -384,21 +384,6 @@ func (d *decoder) validateError(err error) error {
 	return e
 }
 
-// fileField translates Validate's field names into the file's where the two
-// differ: the file groups the frequent-refund pair, and writes the fee and
-// the refusal as one buyer_side rule.
-func fileField(field string) string {
-	switch field {
-	case "frequent_refund_limit":
-		return "frequent_refunds.limit"
-	case "frequent_refund_period":
-		return "frequent_refunds.period"
-	}
-	if c, ok := strings.CutSuffix(field, ".buyer_side_fee"); ok {
-		return c + ".buyer_side"
-	}
-	return field
-}
 
 // scalar returns a single value's text. A key left empty is an error rather
 // than a default: the operator meant to write something there.

@@ -209,7 +209,7 @@ func TestParseErrors(t *testing.T) {
 		{"validate zero window", "categories:\n  service:\n    window: 0s\n", 3, 13, "categories.service.window", "window must be positive"},
 		{"validate renamed field", "frequent_refunds:\n  period: 30d\n  limit: 0\n", 3, 10, "frequent_refunds.limit", "must be at least 1"},
 		{"validate renamed period", "frequent_refunds:\n  period: 0d\n", 2, 11, "frequent_refunds.period", "must be positive"},
-		{"validate review days", "review_business_days: 0\n", 1, 23, "review_business_days", "must be at least 1"},
+		{"validate review days", "review_business_days: 0\n", 1, 23, "review_business_days", "must be 1-60"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
