@@ -132,6 +132,9 @@ func TestPolicyValidate(t *testing.T) {
 		{"payout_choice_timeout", func(p *refund.Policy) { p.PayoutChoiceTimeout = 0 }},
 		{"review_business_days", func(p *refund.Policy) { p.ReviewBusinessDays = 0 }},
 		{"review_business_days", func(p *refund.Policy) { p.ReviewBusinessDays = 61 }},
+		{"extra_workdays", func(p *refund.Policy) {
+			p.Calendar = refund.Calendar{Holidays: []refund.Date{"2026-10-10"}, ExtraWorkdays: []refund.Date{"2026-10-10"}}
+		}},
 		{"holidays", func(p *refund.Policy) { p.Calendar.Holidays = []refund.Date{"2026-10-01", "2026/10/02"} }},
 		{"extra_workdays", func(p *refund.Policy) { p.Calendar.ExtraWorkdays = []refund.Date{"10-10"} }},
 	}

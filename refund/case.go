@@ -43,20 +43,6 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// ValidateStatusChange checks the arguments of a status change before a
-// store applies it; whether the move is allowed is the lifecycle's call.
-func ValidateStatusChange(from, to Status, actor string) error {
-	switch {
-	case !from.Valid():
-		return FieldError("from", "unknown status %q", from)
-	case !to.Valid():
-		return FieldError("status", "unknown status %q", to)
-	case actor == "":
-		return FieldError("actor", "actor is required")
-	}
-	return nil
-}
-
 // Open reports whether a case in this status still blocks a new case for
 // the same order. Only a refunded or closed case frees the order; a
 // rejected case is kept open because the buyer's way forward is an appeal.
@@ -262,11 +248,6 @@ type CaseStore interface {
 	CasesByOrder(ctx context.Context, orderID string) ([]Case, error)
 	// Events returns a case's history, oldest first.
 	Events(ctx context.Context, caseID int64) ([]Event, error)
-	// ChangeStatus moves a case from one status to another and appends a
-	// status_changed event, atomically. A case no longer in from is an
-	// ECONFLICT error (someone else moved it first), and so is a change
-	// that would give an order a second open case.
-	ChangeStatus(ctx context.Context, caseID int64, from, to Status, actor, note string) (Event, error)
 }
 
 // Store is everything the dialogs need from storage.

@@ -1,6 +1,7 @@
 package refund
 
 import (
+	"slices"
 	"time"
 )
 
@@ -228,6 +229,11 @@ func (c Calendar) validate() error {
 			if _, err := time.Parse(time.DateOnly, string(d)); err != nil {
 				return FieldError(l.field, "%q is not a YYYY-MM-DD date", d)
 			}
+		}
+	}
+	for _, d := range c.ExtraWorkdays {
+		if slices.Contains(c.Holidays, d) {
+			return FieldError("extra_workdays", "%s is also listed as a holiday", d)
 		}
 	}
 	return nil

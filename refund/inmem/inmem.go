@@ -266,42 +266,6 @@ func (s *Store) Events(ctx context.Context, caseID int64) ([]refund.Event, error
 	return out, nil
 }
 
-// ChangeStatus moves a case from one status to another and appends a
-// status_changed event. It is a compare-and-set: if the case is no longer
-// in status from, it returns an ECONFLICT error and changes nothing.
-// Reopening a case while another case of its order is open is an
-// ECONFLICT error too. Which transitions are allowed is the refund core's
-// business, not the store's.
-func (s *Store) ChangeStatus(ctx context.Context, caseID int64, from, to refund.Status, actor, note string) (refund.Event, error) {
-	if err := refund.ValidateStatusChange(from, to, actor); err != nil {
-		return refund.Event{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return refund.Event{}, err
-	}
-	number := refund.FormatCaseNumber(caseID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.cases[caseID]
-	switch {
-	case !ok:
-		return refund.Event{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", number)
-	case c.Status != from:
-		return refund.Event{}, refund.Errorf(refund.ECONFLICT, "case %s is %s, not %s", number, c.Status, from)
-	case to.Open() && s.openCase(c.OrderID, caseID):
-		return refund.Event{}, refund.Errorf(refund.ECONFLICT, "case %s cannot reopen: its order has another open case", number)
-	}
-	now := s.clock()
-	c.Status, c.UpdatedAt = to, now
-	s.cases[caseID] = c
-	ev := refund.Event{
-		CaseID: caseID, Seq: len(s.events[caseID]) + 1, Type: refund.EventStatusChanged,
-		Actor: actor, Status: to, Note: note, At: now,
-	}
-	s.events[caseID] = append(s.events[caseID], ev)
-	return ev, nil
-}
-
 // copyCase detaches the evidence slice, the only part of a case shared by
 // reference. An empty list becomes nil, as the PostgreSQL store returns it.
 func copyCase(c refund.Case) refund.Case {

@@ -384,7 +384,6 @@ func (d *decoder) validateError(err error) error {
 	return e
 }
 
-
 // scalar returns a single value's text. A key left empty is an error rather
 // than a default: the operator meant to write something there.
 func scalar(e entry, want string) (string, error) {
