@@ -13,6 +13,8 @@ import (
 // methods check that the buyer owns the case and that the action still
 // fits its status, so a button on an old notice can do no harm.
 type Core interface {
+	// Submit stores a new case, due for its first review.
+	Submit(ctx context.Context, n refund.NewCase) (refund.Case, error)
 	// Review runs the automatic first review of a submitted case.
 	Review(ctx context.Context, caseID int64) (refund.Case, error)
 	AddEvidence(ctx context.Context, caseID, buyer int64, files []refund.Evidence) (refund.Case, error)
@@ -30,6 +32,15 @@ func (t *turn) policy() refund.Policy {
 		return t.d.cfg.Core.Policy()
 	}
 	return refund.DefaultPolicy()
+}
+
+// createCase submits a case through the refund core, or straight to the
+// store when the dialog runs without one.
+func (t *turn) createCase(ctx context.Context, n refund.NewCase) (refund.Case, error) {
+	if t.d.cfg.Core != nil {
+		return t.d.cfg.Core.Submit(ctx, n)
+	}
+	return t.d.cfg.Store.CreateCase(ctx, n)
 }
 
 // review hands a just-submitted case to the refund core. Its verdict

@@ -217,7 +217,7 @@ func (t *turn) back(ctx context.Context) error {
 
 func (t *turn) submit(ctx context.Context) error {
 	o := t.sess.Order
-	c, err := t.d.cfg.Store.CreateCase(ctx, refund.NewCase{
+	c, err := t.createCase(ctx, refund.NewCase{
 		OrderID: o.ID, BuyerUserID: t.in.UserID, ChatID: t.in.ChatID, Reason: t.sess.Reason,
 		Statement: t.sess.Statement, RequestedAmount: o.AmountPaid, Currency: o.Currency, Language: t.lang,
 		SubmissionKey: t.sess.SubmissionKey, Evidence: t.sess.Evidence,

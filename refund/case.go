@@ -155,6 +155,9 @@ type NewCase struct {
 	// again returns the case it created the first time.
 	SubmissionKey string
 	Evidence      []Evidence
+	// Due is the new case's first deadline: the refund core sets one so
+	// that a case whose first review never ran is picked up later.
+	Due Due
 }
 
 // Validate checks a new case before it is stored.
@@ -176,6 +179,8 @@ func (n NewCase) Validate() error {
 		return FieldError("submission_key", "submission key is required")
 	case len(n.Evidence) > MaxEvidence:
 		return FieldError("evidence", "at most %d files", MaxEvidence)
+	case (n.Due.Kind == "") != n.Due.At.IsZero():
+		return FieldError("due", "a deadline needs both a kind and a time")
 	}
 	for _, e := range n.Evidence {
 		if e.FileID == "" || e.FileUniqueID == "" || (e.Kind != EvidencePhoto && e.Kind != EvidenceDocument) {

@@ -10,6 +10,9 @@ type DueKind string
 
 // The deadlines a case can carry.
 const (
+	// DueFirstReview runs the first review of a case the dialog could not
+	// get reviewed at once (the process stopped, the database hiccupped).
+	DueFirstReview DueKind = "first_review"
 	// DueReminder reminds a needs_info buyer at half time.
 	DueReminder DueKind = "reminder"
 	// DueClose closes a needs_info case whose buyer never answered.

@@ -161,6 +161,23 @@ func (s *Service) load(ctx context.Context, caseID, buyer int64) (Case, Order, e
 	return c, o, nil
 }
 
+// FirstReviewGrace is how long a submitted case waits for the review the
+// dialog runs at once before the deadline sweeper runs it instead.
+const FirstReviewGrace = time.Minute
+
+// Submit stores a new case. Its first review is the caller's next step
+// (the dialog runs it once the buyer has the case number); if that never
+// happens, the case is due for it after FirstReviewGrace and the sweeper
+// runs it, so no case is left waiting in submitted.
+func (s *Service) Submit(ctx context.Context, n NewCase) (Case, error) {
+	n.Due = Due{Kind: DueFirstReview, At: s.now().UTC().Add(FirstReviewGrace)}
+	c, err := s.store.CreateCase(ctx, n)
+	if err != nil {
+		return Case{}, fmt.Errorf("submit case for order %s: %w", n.OrderID, err)
+	}
+	return c, nil
+}
+
 // Review runs the automatic first review of a submitted case. A case
 // already past it is returned as it is, so that the dialog and the
 // deadline sweeper can both call Review without harm.
@@ -567,6 +584,10 @@ func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
 }
 
 func (s *Service) sweepOne(ctx context.Context, c Case) error {
+	if c.Due.Kind == DueFirstReview && c.Status == StatusSubmitted {
+		_, err := s.Review(ctx, c.ID)
+		return err
+	}
 	o, err := s.store.Order(ctx, c.OrderID)
 	if err != nil {
 		return fmt.Errorf("load order %s: %w", c.OrderID, err)

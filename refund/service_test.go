@@ -451,3 +451,30 @@ func TestSweepDeadlines(t *testing.T) {
 		}
 	})
 }
+
+// TestUnreviewedCaseIsSweptUp: the process stopped between submission and
+// the first review; the sweeper reviews the case after the grace period.
+func TestUnreviewedCaseIsSweptUp(t *testing.T) {
+	f := newFixture(t, inmem.New(), refund.DefaultPolicy())
+	o := f.order("KM1", nil)
+	c, err := f.svc.Submit(f.ctx, refund.NewCase{OrderID: o.ID, BuyerUserID: buyer, ChatID: buyer,
+		Reason: refund.ReasonInvalidCode, Statement: "卡密提示已被使用", RequestedAmount: o.AmountPaid,
+		Currency: o.Currency, Language: "zh-CN", SubmissionKey: "k1", Evidence: []refund.Evidence{file(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != refund.StatusSubmitted || c.Due.Kind != refund.DueFirstReview {
+		t.Fatalf("submitted case %s due %+v", c.Status, c.Due)
+	}
+	if n, _ := f.svc.Sweep(f.ctx, 10); n != 0 {
+		t.Fatalf("swept %d within the grace period", n)
+	}
+	f.clock.advance(refund.FirstReviewGrace + time.Second)
+	if n, err := f.svc.Sweep(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v", n, err)
+	}
+	c = f.wantStatus(c, refund.StatusApproved)
+	if c.Due.Kind != refund.DueRoute {
+		t.Fatalf("due after review %+v", c.Due)
+	}
+}

@@ -190,6 +190,7 @@ func (s *Store) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, 
 		Language:        n.Language,
 		SubmissionKey:   n.SubmissionKey,
 		Evidence:        n.Evidence,
+		Due:             refund.Due{Kind: n.Due.Kind, At: normTime(n.Due.At)},
 		CreatedAt:       now,
 		UpdatedAt:       now,
 	}

@@ -64,12 +64,13 @@ func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (int64, error) {
 		// committed and visible to the next statement.
 		err := tx.QueryRow(ctx, `
 			INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
-				currency, status, language, submission_key, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now())
+				currency, status, language, submission_key, due_kind, due_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, now(), now())
 			ON CONFLICT (submission_key) DO NOTHING
 			RETURNING id`,
 			n.OrderID, n.BuyerUserID, n.ChatID, string(n.Reason), n.Statement, int64(n.RequestedAmount),
 			n.Currency, string(refund.StatusSubmitted), n.Language, n.SubmissionKey,
+			string(n.Due.Kind), nullTime(n.Due.At),
 		).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			existing, found, err := caseIDBySubmissionKey(ctx, tx, n.SubmissionKey)

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) refund.LifecycleStore) {
 		{"unknown order is ENOTFOUND", testUnknownOrder},
 		{"CreateCase round-trips the case, its evidence and its first event", testCreateCaseRoundTrip},
 		{"CreateCase without evidence", testCreateCaseWithoutEvidence},
+		{"CreateCase keeps the first deadline", testCreateCaseDue},
 		{"invalid case is EINVALID naming the field", testInvalidCase},
 		{"CreateCase for an unknown order is ENOTFOUND", testCaseForUnknownOrder},
 		{"same submission key returns the first case", testIdempotentSubmission},
@@ -428,6 +429,24 @@ func testCreateCaseWithoutEvidence(t *testing.T, s refund.LifecycleStore) {
 	wantCase(t, got, n)
 }
 
+func testCreateCaseDue(t *testing.T, s refund.LifecycleStore) {
+	mustUpsert(t, s, sampleOrder("KM20261120001"))
+	n := sampleCase("KM20261120001", "key-1")
+	at := time.Now().Add(time.Minute).UTC().Truncate(time.Microsecond)
+	n.Due = refund.Due{Kind: refund.DueFirstReview, At: at}
+	c := mustCreate(t, s, n)
+	if c.Due.Kind != refund.DueFirstReview || !c.Due.At.Equal(at) {
+		t.Fatalf("created case due %+v, want first_review at %v", c.Due, at)
+	}
+	if due, err := s.DueCases(t.Context(), at.Add(-time.Second), 10); err != nil || len(due) != 0 {
+		t.Fatalf("due before its time: %d cases, %v", len(due), err)
+	}
+	due, err := s.DueCases(t.Context(), at, 10)
+	if err != nil || len(due) != 1 || due[0].ID != c.ID {
+		t.Fatalf("DueCases at the deadline = %+v, %v", due, err)
+	}
+}
+
 func testInvalidCase(t *testing.T, s refund.LifecycleStore) {
 	mustUpsert(t, s, sampleOrder("KM20261120001"))
 	tests := []struct {
@@ -444,6 +463,8 @@ func testInvalidCase(t *testing.T, s refund.LifecycleStore) {
 		{"submission_key", func(n *refund.NewCase) { n.SubmissionKey = "" }},
 		{"evidence", func(n *refund.NewCase) { n.Evidence[1].FileUniqueID = "" }},
 		{"evidence", func(n *refund.NewCase) { n.Evidence[0].Kind = "video" }},
+		{"due", func(n *refund.NewCase) { n.Due = refund.Due{Kind: refund.DueFirstReview} }},
+		{"due", func(n *refund.NewCase) { n.Due = refund.Due{At: time.Now()} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
