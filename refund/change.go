@@ -166,6 +166,39 @@ func (c Change) Validate() error {
 		return FieldError("payout", "a payout needs an id and a positive amount")
 	case len(c.Evidence) > MaxEvidence:
 		return FieldError("evidence", "at most %d files", MaxEvidence)
+	case c.Decided != nil && (c.Decided.Refund < 0 || c.Decided.Fee < 0 || c.Decided.Deduction < 0):
+		return FieldError("decided", "decided amounts must not be negative")
+	case c.Route != "" && !c.Route.Valid():
+		return FieldError("route", "unknown payout route %q", c.Route)
+	case c.Due != nil && (c.Due.Kind == "") != c.Due.At.IsZero():
+		return FieldError("due", "a deadline needs both a kind and a time, or neither")
+	case c.Settle != nil && c.Settle.PayoutID == "":
+		return FieldError("settle", "settling needs a payout id")
+	}
+	for _, ev := range c.Events {
+		if ev.Type == "" || !ev.Status.Valid() {
+			return FieldError("events", "every event needs a type and a known status")
+		}
+	}
+	for _, e := range c.Evidence {
+		if e.FileID == "" || e.FileUniqueID == "" || (e.Kind != EvidencePhoto && e.Kind != EvidenceDocument) {
+			return FieldError("evidence", "evidence needs a kind, file_id and file_unique_id")
+		}
+	}
+	if p := c.Payout; p != nil {
+		switch {
+		case !p.Route.Valid():
+			return FieldError("payout", "unknown payout route %q", p.Route)
+		case p.Method != "" && !p.Method.Valid():
+			return FieldError("payout", "unknown payment method %q", p.Method)
+		case p.Status != "" && p.Status != PayoutPending && p.Status != PayoutConfirmed:
+			return FieldError("payout", "a new payout is pending or confirmed, not %s", p.Status)
+		}
+	}
+	for _, m := range c.Outbox {
+		if m.Kind == "" || m.Key == "" {
+			return FieldError("outbox", "an outbox message needs a kind and a key")
+		}
 	}
 	return nil
 }
@@ -193,6 +226,22 @@ type Outbox interface {
 	CompleteOutbox(ctx context.Context, id int64) error
 	// RetryOutbox releases an item to be tried again at next.
 	RetryOutbox(ctx context.Context, id int64, next time.Time, lastErr string) error
+}
+
+// ValidateClaim refuses an outbox claim that could never lease anything
+// sensibly; stores call it before claiming.
+func ValidateClaim(kind OutboxKind, now time.Time, lease time.Duration, limit int) error {
+	switch {
+	case kind == "":
+		return FieldError("kind", "outbox kind is required")
+	case now.IsZero():
+		return FieldError("now", "time is required")
+	case lease <= 0:
+		return FieldError("lease", "lease must be positive")
+	case limit <= 0:
+		return FieldError("limit", "limit must be positive")
+	}
+	return nil
 }
 
 // LifecycleStore is what the refund core needs from storage beyond the

@@ -24,6 +24,9 @@ const (
 	RouteBalance  PayoutRoute = "balance"
 )
 
+// Valid reports whether r is a known route.
+func (r PayoutRoute) Valid() bool { return r == RouteOriginal || r == RouteBalance }
+
 // PayoutChoice is which routes a category's refunds may take.
 type PayoutChoice string
 

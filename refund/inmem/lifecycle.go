@@ -18,9 +18,6 @@ func (s *Store) Apply(ctx context.Context, ch refund.Change) (refund.Case, error
 	if err := ch.Validate(); err != nil {
 		return refund.Case{}, err
 	}
-	if err := checkChange(ch); err != nil {
-		return refund.Case{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return refund.Case{}, err
 	}
@@ -147,53 +144,6 @@ func (s *Store) Apply(ctx context.Context, ch refund.Change) (refund.Case, error
 		})
 	}
 	return copyCase(c), nil
-}
-
-// checkChange refuses what Change.Validate lets through but the PostgreSQL
-// schema refuses, with the same EINVALID errors as that store.
-func checkChange(ch refund.Change) error {
-	for _, ev := range ch.Events {
-		if ev.Type == "" || !ev.Status.Valid() {
-			return refund.FieldError("events", "every event needs a type and a known status")
-		}
-	}
-	if d := ch.Decided; d != nil && (d.Refund < 0 || d.Fee < 0 || d.Deduction < 0) {
-		return refund.FieldError("decided", "decided amounts must not be negative")
-	}
-	if ch.Route != "" && !validRoute(ch.Route) {
-		return refund.FieldError("route", "unknown payout route %q", ch.Route)
-	}
-	if d := ch.Due; d != nil && (d.Kind == "") != d.At.IsZero() {
-		return refund.FieldError("due", "a deadline needs both a kind and a time, or neither")
-	}
-	for _, e := range ch.Evidence {
-		if e.FileID == "" || e.FileUniqueID == "" || (e.Kind != refund.EvidencePhoto && e.Kind != refund.EvidenceDocument) {
-			return refund.FieldError("evidence", "evidence needs a kind, file_id and file_unique_id")
-		}
-	}
-	if p := ch.Payout; p != nil {
-		switch {
-		case !validRoute(p.Route):
-			return refund.FieldError("payout", "unknown payout route %q", p.Route)
-		case p.Method != "" && !p.Method.Valid():
-			return refund.FieldError("payout", "unknown payment method %q", p.Method)
-		case p.Status != "" && p.Status != refund.PayoutPending && p.Status != refund.PayoutConfirmed:
-			return refund.FieldError("payout", "a new payout is pending or confirmed, not %s", p.Status)
-		}
-	}
-	if ch.Settle != nil && ch.Settle.PayoutID == "" {
-		return refund.FieldError("settle", "settling needs a payout id")
-	}
-	for _, m := range ch.Outbox {
-		if m.Kind == "" || m.Key == "" {
-			return refund.FieldError("outbox", "an outbox message needs a kind and a key")
-		}
-	}
-	return nil
-}
-
-func validRoute(r refund.PayoutRoute) bool {
-	return r == refund.RouteOriginal || r == refund.RouteBalance
 }
 
 // newPayout completes a change's payout from its case, refusing one that
@@ -354,7 +304,7 @@ func (s *Store) Balance(ctx context.Context, userID int64, currency string) (ref
 // each. The lock makes claims one at a time, so two workers never get the
 // same item; an item whose worker died comes back once its lease passed.
 func (s *Store) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) ([]refund.OutboxItem, error) {
-	if err := checkClaim(kind, now, lease, limit); err != nil {
+	if err := refund.ValidateClaim(kind, now, lease, limit); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -379,22 +329,6 @@ func (s *Store) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now tim
 		items = append(items, it)
 	}
 	return items, nil
-}
-
-// checkClaim refuses a claim that could never lease anything sensibly,
-// as the PostgreSQL store does.
-func checkClaim(kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) error {
-	switch {
-	case kind == "":
-		return refund.FieldError("kind", "outbox kind is required")
-	case now.IsZero():
-		return refund.FieldError("now", "time is required")
-	case lease <= 0:
-		return refund.FieldError("lease", "lease must be positive")
-	case limit <= 0:
-		return refund.FieldError("limit", "limit must be positive")
-	}
-	return nil
 }
 
 // outboxRow returns the row of an item ID, or an ENOTFOUND error.

@@ -18,7 +18,7 @@ import (
 // rather than waited for, so concurrent workers never get the same item;
 // an item whose worker died comes back once its lease has passed.
 func (db *DB) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) ([]refund.OutboxItem, error) {
-	if err := checkClaim(kind, now, lease, limit); err != nil {
+	if err := refund.ValidateClaim(kind, now, lease, limit); err != nil {
 		return nil, err
 	}
 	// One statement, so the row locks SKIP LOCKED respects are held until
@@ -57,22 +57,6 @@ func (db *DB) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.
 	// RETURNING follows no ORDER BY.
 	slices.SortFunc(items, func(a, b refund.OutboxItem) int { return cmp.Compare(a.ID, b.ID) })
 	return items, nil
-}
-
-// checkClaim refuses a claim that could never lease anything sensibly.
-// The in-memory store makes the same checks.
-func checkClaim(kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) error {
-	switch {
-	case kind == "":
-		return refund.FieldError("kind", "outbox kind is required")
-	case now.IsZero():
-		return refund.FieldError("now", "time is required")
-	case lease <= 0:
-		return refund.FieldError("lease", "lease must be positive")
-	case limit <= 0:
-		return refund.FieldError("limit", "limit must be positive")
-	}
-	return nil
 }
 
 // CompleteOutbox marks an item delivered, or returns an ENOTFOUND error.
