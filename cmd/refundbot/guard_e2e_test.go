@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -318,14 +320,23 @@ func TestHalfFilledRequestExpires(t *testing.T) {
 
 func TestMissingConfigurationIsNamed(t *testing.T) {
 	t.Parallel()
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte("fast_lane_limit: \"200\"\ncategories:\n  game_card:\n    window: 3x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, err := ConfigFromEnv(func(k string) string {
-		return map[string]string{"TELEGRAM_BOT_TOKEN": "x", "SHOP_TIMEZONE": "Mars/Olympus", "ORDER_ID_PATTERN": "("}[k]
+		return map[string]string{"TELEGRAM_BOT_TOKEN": "x", "SHOP_TIMEZONE": "Mars/Olympus", "ORDER_ID_PATTERN": "(",
+			"POLICY_FILE": policy, "SHOP_WEBHOOK_URL": "https://shop.example/payouts", "SWEEP_INTERVAL": "soon"}[k]
 	})
 	var cfgErr *configError
-	if !errors.As(err, &cfgErr) || len(cfgErr.problems) != 4 {
-		t.Fatalf("problems = %v, want REDIS_URL, DATABASE_URL, SHOP_TIMEZONE and ORDER_ID_PATTERN", err)
+	if !errors.As(err, &cfgErr) || len(cfgErr.problems) != 7 {
+		t.Fatalf("problems = %v, want REDIS_URL, DATABASE_URL, SHOP_TIMEZONE, ORDER_ID_PATTERN, POLICY_FILE, SHOP_WEBHOOK_SECRET and SWEEP_INTERVAL", err)
 	}
-	for _, name := range []string{"REDIS_URL", "DATABASE_URL", "SHOP_TIMEZONE", "ORDER_ID_PATTERN"} {
+	if !strings.Contains(err.Error(), "policy.yaml:4:") {
+		t.Errorf("%v does not name the policy file's line", err)
+	}
+	for _, name := range []string{"REDIS_URL", "DATABASE_URL", "SHOP_TIMEZONE", "ORDER_ID_PATTERN", "POLICY_FILE",
+		"SHOP_WEBHOOK_SECRET", "SWEEP_INTERVAL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("%v does not name %s", err, name)
 		}
