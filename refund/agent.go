@@ -1,0 +1,152 @@
+package refund
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Agent is a member of the platform's support staff, known by Telegram
+// user. Only agents may press agent buttons or use agent commands, and
+// only they are vouched for when a buyer asks "is this really staff?".
+type Agent struct {
+	UserID int64
+	// Username is the Telegram @username without the @, lower-cased; it
+	// may be empty.
+	Username    string
+	DisplayName string
+	// StaffNumber is what agents sign their replies with, e.g. "K017".
+	StaffNumber string
+	Active      bool
+	AddedAt     time.Time
+}
+
+// Validate checks an agent before it is stored.
+func (a Agent) Validate() error {
+	switch {
+	case a.UserID <= 0:
+		return FieldError("user_id", "an agent needs a Telegram user id")
+	case strings.TrimSpace(a.DisplayName) == "" || len([]rune(a.DisplayName)) > 64:
+		return FieldError("display_name", "display name must be 1-64 characters")
+	case strings.TrimSpace(a.StaffNumber) == "" || len(a.StaffNumber) > 16:
+		return FieldError("staff_number", "staff number must be 1-16 characters")
+	case len(a.Username) > 32 || a.Username != NormalizeUsername(a.Username):
+		return FieldError("username", "username must be a Telegram username without @, lower case")
+	}
+	return nil
+}
+
+// NormalizeUsername turns "@Alice_CS" into "alice_cs", the form usernames
+// are stored and compared in (Telegram usernames are case-insensitive).
+func NormalizeUsername(s string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@"))
+}
+
+// ActorAgent is the event-log actor of an agent.
+func ActorAgent(userID int64) string { return "agent:" + strconv.FormatInt(userID, 10) }
+
+// AgentStore keeps the staff list.
+type AgentStore interface {
+	// PutAgent adds an agent or updates one, making it active.
+	PutAgent(ctx context.Context, a Agent) error
+	// RemoveAgent deactivates an agent; the record stays for the audit
+	// log. An unknown agent is an ENOTFOUND error.
+	RemoveAgent(ctx context.Context, userID int64) error
+	// Agent returns an active agent, or an ENOTFOUND error.
+	Agent(ctx context.Context, userID int64) (Agent, error)
+	// AgentByUsername returns the active agent with this username (any
+	// case, with or without @), or an ENOTFOUND error.
+	AgentByUsername(ctx context.Context, username string) (Agent, error)
+	// Agents lists active agents by staff number.
+	Agents(ctx context.Context) ([]Agent, error)
+}
+
+// EscalationReason is why a buyer's chat went to the agents.
+type EscalationReason string
+
+// The reasons for an escalation.
+const (
+	EscalateHumanReview EscalationReason = "human_review" // the first review asked for a human
+	EscalateOverdue     EscalationReason = "overdue"      // a human review is late
+	EscalateAsked       EscalationReason = "asked"        // the buyer asked for a person
+	EscalateRepeated    EscalationReason = "repeated"     // the same complaint three times
+	EscalateFlagged     EscalationReason = "flagged"      // a message smelt of a deposit scam
+)
+
+// EscalationStatus is where an escalation stands.
+type EscalationStatus string
+
+// The statuses of an escalation.
+const (
+	EscalationQueued EscalationStatus = "queued"
+	EscalationHeld   EscalationStatus = "held"
+	EscalationClosed EscalationStatus = "closed"
+)
+
+// Escalation is a buyer's chat waiting for, or held by, an agent. A buyer
+// chat has at most one open (queued or held) escalation.
+type Escalation struct {
+	ID int64
+	// CaseID is the case the escalation is about; 0 when the buyer asked
+	// for a person before any case existed.
+	CaseID      int64
+	BuyerChatID int64
+	BuyerUserID int64
+	Language    string
+	Reason      EscalationReason
+	Status      EscalationStatus
+	// AgentUserID holds the chat while Status is held.
+	AgentUserID int64
+	// CardMessageID is the case card in the agents' chat.
+	CardMessageID int
+	// Due is when the buyer should have an answer, for the queue's order.
+	Due              time.Time
+	CreatedAt        time.Time
+	TakenAt          time.Time
+	LastAgentReplyAt time.Time
+	ClosedAt         time.Time
+}
+
+// Open reports whether the escalation still wants or has an agent.
+func (e Escalation) Open() bool { return e.Status == EscalationQueued || e.Status == EscalationHeld }
+
+// EscalationStore keeps escalations and which agents'-chat messages belong
+// to which, so an agent's reply finds its buyer.
+type EscalationStore interface {
+	// OpenEscalation queues an escalation for a buyer chat, or returns the
+	// chat's open one (created false) without changing it, except that a
+	// case ID is filled in if the open one had none.
+	OpenEscalation(ctx context.Context, e Escalation) (got Escalation, created bool, err error)
+	// Escalation returns an escalation by ID, or an ENOTFOUND error.
+	Escalation(ctx context.Context, id int64) (Escalation, error)
+	// OpenEscalationByChat returns a buyer chat's open escalation, or an
+	// ENOTFOUND error.
+	OpenEscalationByChat(ctx context.Context, buyerChatID int64) (Escalation, error)
+	// LinkMessage records that a message in the agents' chat belongs to
+	// an escalation; card marks it as the escalation's case card.
+	LinkMessage(ctx context.Context, escalationID int64, messageID int, card bool) error
+	// EscalationByMessage finds the escalation a message in the agents'
+	// chat belongs to, or returns an ENOTFOUND error.
+	EscalationByMessage(ctx context.Context, messageID int) (Escalation, error)
+	// Take gives a queued escalation to an agent. An escalation already
+	// held by another agent is an ECONFLICT error (the caller reads the
+	// holder from Escalation); taking one's own again succeeds; a closed
+	// one is ECONFLICT too.
+	Take(ctx context.Context, id, agentUserID int64, at time.Time) (Escalation, error)
+	// Release puts a held escalation back in the queue. Only its holder may
+	// release it (ECONFLICT otherwise).
+	Release(ctx context.Context, id, agentUserID int64) (Escalation, error)
+	// CloseEscalation ends an escalation; closing a closed one is a no-op.
+	CloseEscalation(ctx context.Context, id int64, at time.Time) error
+	// TouchAgentReply records that the holder answered the buyer.
+	TouchAgentReply(ctx context.Context, id int64, at time.Time) error
+	// QueuePosition is the escalation's place among queued ones, by Due
+	// then creation (1 is next); 0 when it is not queued.
+	QueuePosition(ctx context.Context, id int64) (int, error)
+	// OpenEscalations lists open escalations, by Due then creation.
+	OpenEscalations(ctx context.Context) ([]Escalation, error)
+	// StaleHolds lists held escalations whose holder has not answered
+	// (since taking, or since the last reply) before the given time.
+	StaleHolds(ctx context.Context, before time.Time) ([]Escalation, error)
+}
