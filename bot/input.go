@@ -36,8 +36,8 @@ func callbackInput(u tgbotapi.Update) (item, bool) {
 		return item{}, false
 	}
 	in := flows.Input{
-		UpdateIDs: []int{u.UpdateID}, UserID: q.From.ID, FirstName: q.From.FirstName,
-		LanguageCode: q.From.LanguageCode, At: time.Now(),
+		UpdateIDs: []int{u.UpdateID}, UserID: q.From.ID, FirstName: q.From.FirstName, LastName: q.From.LastName,
+		Username: q.From.UserName, LanguageCode: q.From.LanguageCode, At: time.Now(),
 		Callback: &flows.Callback{ID: q.ID, Data: q.Data},
 	}
 	if q.Message != nil && q.Message.Chat != nil {
@@ -66,8 +66,16 @@ func messageInput(u tgbotapi.Update) (item, bool) {
 	}
 	in := flows.Input{
 		UpdateIDs: []int{u.UpdateID}, ChatID: m.Chat.ID, Chat: chatKind(m.Chat), UserID: m.From.ID,
-		FirstName: m.From.FirstName, LanguageCode: m.From.LanguageCode, At: time.Unix(int64(m.Date), 0),
-		Text: m.Text,
+		FirstName: m.From.FirstName, LastName: m.From.LastName, Username: m.From.UserName,
+		LanguageCode: m.From.LanguageCode, At: time.Unix(int64(m.Date), 0),
+		Text: m.Text, Forward: forwardOf(m),
+	}
+	if m.ReplyToMessage != nil {
+		// In a forum supergroup Telegram also sets reply_to_message on every
+		// message of a topic, pointing at the topic's first message, and
+		// marks it with is_topic_message. tgbotapi 5.5.1 decodes neither, so
+		// such a message reads as a reply to that first message.
+		in.ReplyToMessageID = m.ReplyToMessage.MessageID
 	}
 	if cmd, target, args, ok := parseCommand(m); ok {
 		in.Command, in.CommandTarget, in.Text = cmd, target, args
@@ -107,6 +115,26 @@ func messageInput(u tgbotapi.Update) (item, bool) {
 		return item{in: in, mediaGroupID: m.MediaGroupID}, true
 	}
 	return item{in: in}, true
+}
+
+// forwardOf tells where a forwarded message came from; nil when it was not
+// forwarded.
+func forwardOf(m *tgbotapi.Message) *flows.Forward {
+	switch {
+	case m.ForwardFrom != nil:
+		u := m.ForwardFrom
+		return &flows.Forward{UserID: u.ID, Username: u.UserName, Name: strings.TrimSpace(u.FirstName + " " + u.LastName)}
+	case m.ForwardSenderName != "":
+		return &flows.Forward{Name: m.ForwardSenderName, Hidden: true}
+	case m.ForwardFromChat != nil:
+		// A channel post, or an anonymous group admin's message. It is
+		// still a forward: left nil, its text would read as the forwarder's
+		// own words. No user wrote it, so UserID stays 0 and matches no
+		// one; the chat is named as Telegram shows it.
+		c := m.ForwardFromChat
+		return &flows.Forward{Username: c.UserName, Name: c.Title}
+	}
+	return nil
 }
 
 // parseCommand reads a leading bot_command entity. It does its own bounds

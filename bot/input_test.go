@@ -1,9 +1,13 @@
 package bot
 
 import (
+	"reflect"
 	"testing"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/refundbot/refundbot/bot/telegramfake"
+	"github.com/refundbot/refundbot/flows"
 )
 
 func TestParseCommandSurvivesForgedEntities(t *testing.T) {
@@ -61,6 +65,109 @@ func TestToInput(t *testing.T) {
 			}
 			if tt.files == 1 && it.in.Files[0].FileID != "big" {
 				t.Fatalf("kept %q, want the largest photo size", it.in.Files[0].FileID)
+			}
+		})
+	}
+}
+
+// TestToInputSender covers who wrote a message, what it answers and where
+// it was forwarded from.
+func TestToInputSender(t *testing.T) {
+	team := &tgbotapi.Chat{ID: -1001, Type: "supergroup", Title: "Agents"}
+	kim := &tgbotapi.User{ID: 7, FirstName: "Kim", LastName: "Lee", UserName: "kim_cs", LanguageCode: "ko"}
+	msg := func(m tgbotapi.Message) tgbotapi.Update {
+		m.Chat, m.From = team, kim
+		if m.Text == "" {
+			m.Text = "hello"
+		}
+		return tgbotapi.Update{UpdateID: 1, Message: &m}
+	}
+	tests := []struct {
+		name         string
+		update       tgbotapi.Update
+		wantReplyTo  int
+		wantForward  *flows.Forward
+		wantCommand  string
+		wantCallback bool
+	}{
+		{"plain message", msg(tgbotapi.Message{}), 0, nil, "", false},
+		{"reply", msg(tgbotapi.Message{ReplyToMessage: &tgbotapi.Message{MessageID: 42, Chat: team}}), 42, nil, "", false},
+		{"reply with a command", msg(tgbotapi.Message{Text: "/take", Entities: []tgbotapi.MessageEntity{{Type: "bot_command", Length: 5}},
+			ReplyToMessage: &tgbotapi.Message{MessageID: 43}}), 43, nil, "take", false},
+		{"forward from a visible account", msg(tgbotapi.Message{ForwardDate: 1, ForwardFrom: &tgbotapi.User{ID: 9, FirstName: "Sam", LastName: "Park", UserName: "sam"}}),
+			0, &flows.Forward{UserID: 9, Username: "sam", Name: "Sam Park"}, "", false},
+		{"forward from a hidden account", msg(tgbotapi.Message{ForwardDate: 1, ForwardSenderName: "Support Team"}),
+			0, &flows.Forward{Name: "Support Team", Hidden: true}, "", false},
+		{"forward from a channel", msg(tgbotapi.Message{ForwardDate: 1, ForwardFromChat: &tgbotapi.Chat{ID: -1002, Type: "channel", Title: "Shop News", UserName: "shopnews"}}),
+			0, &flows.Forward{Username: "shopnews", Name: "Shop News"}, "", false},
+		{"callback", tgbotapi.Update{UpdateID: 2, CallbackQuery: &tgbotapi.CallbackQuery{ID: "q", From: kim, Data: "d",
+			Message: &tgbotapi.Message{MessageID: 44, Chat: team}}}, 0, nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			it, ok := toInput(tt.update)
+			if !ok {
+				t.Fatal("update ignored")
+			}
+			in := it.in
+			if in.UserID != 7 || in.FirstName != "Kim" || in.LastName != "Lee" || in.Username != "kim_cs" || in.LanguageCode != "ko" ||
+				in.ChatID != team.ID || in.Chat != flows.ChatGroup {
+				t.Errorf("sender = %+v", in)
+			}
+			if in.ReplyToMessageID != tt.wantReplyTo || !reflect.DeepEqual(in.Forward, tt.wantForward) || in.Command != tt.wantCommand ||
+				(in.Callback != nil) != tt.wantCallback {
+				t.Errorf("reply to %d, forward %+v, command %q, callback %+v; want %d, %+v, %q, %v",
+					in.ReplyToMessageID, in.Forward, in.Command, in.Callback, tt.wantReplyTo, tt.wantForward, tt.wantCommand, tt.wantCallback)
+			}
+		})
+	}
+}
+
+// TestToInputFromTheWire reads updates as the fake Telegram writes them,
+// so the fields are the ones the real API fills.
+func TestToInputFromTheWire(t *testing.T) {
+	srv, api := startFake(t)
+	team := telegramfake.Chat{ID: -1009, Type: "supergroup", Title: "Agents"}
+	agent := telegramfake.User{ID: 7, FirstName: "Kim", LastName: "Lee", Username: "kim_cs"}
+	buyer := telegramfake.User{ID: 8, FirstName: "Bo"}
+	srv.AddChat(team)
+	card, err := api.Send(tgbotapi.NewMessage(team.ID, "Case R-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name        string
+		act         func() int
+		wantReplyTo int
+		wantForward *flows.Forward
+		wantFiles   int
+	}{
+		{"reply text", func() int { id, _ := srv.ReplyText(team, agent, card.MessageID, "on it"); return id }, card.MessageID, nil, 0},
+		{"reply photo", func() int {
+			id, _ := srv.ReplyPhoto(team, agent, card.MessageID, []byte("jpeg"), "label")
+			return id
+		}, card.MessageID, nil, 1},
+		{"forward, visible", func() int { id, _ := srv.ForwardText(team, agent, buyer, false, "hi"); return id }, 0,
+			&flows.Forward{UserID: 8, Name: "Bo"}, 0},
+		{"forward, hidden", func() int { id, _ := srv.ForwardText(team, agent, buyer, true, "hi"); return id }, 0,
+			&flows.Forward{Name: "Bo", Hidden: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := tt.act()
+			ups, err := api.GetUpdates(tgbotapi.UpdateConfig{Offset: id})
+			if err != nil || len(ups) != 1 {
+				t.Fatalf("GetUpdates = %+v, %v", ups, err)
+			}
+			it, ok := toInput(ups[0])
+			if !ok {
+				t.Fatal("update ignored")
+			}
+			in := it.in
+			if in.LastName != "Lee" || in.Username != "kim_cs" || in.Chat != flows.ChatGroup || in.ReplyToMessageID != tt.wantReplyTo ||
+				!reflect.DeepEqual(in.Forward, tt.wantForward) || len(in.Files) != tt.wantFiles {
+				t.Errorf("input = %+v, forward %+v", in, in.Forward)
 			}
 		})
 	}

@@ -2,16 +2,21 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/refund"
 )
 
 // maxSendAttempts bounds retries of one call; past it the update is left
@@ -27,6 +32,9 @@ type Sender struct {
 	backoff time.Duration
 }
 
+// The dialogs hold a flows.Sender; break the build here, not in main.
+var _ flows.Sender = (*Sender)(nil)
+
 // NewSender returns a Sender using api.
 func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger) *Sender {
 	if logger == nil {
@@ -35,13 +43,157 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger) *Sender {
 	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond}
 }
 
+// Telegram's limits, in UTF-16 code units as Telegram counts them.
+const (
+	maxTextLen    = 4096
+	maxCaptionLen = 1024
+)
+
+// Errors that come from no Telegram answer yet will not go away by
+// retrying, so Transient must not take them for network trouble.
+var (
+	// errUnreadable marks an answer that could not be decoded although
+	// Telegram accepted the call: the message is out, and sending it again
+	// would repeat it.
+	errUnreadable = errors.New("unreadable answer")
+	errFileKind   = errors.New("no Bot API method sends this kind of file")
+)
+
 // Send implements flows.Sender.
 func (s *Sender) Send(ctx context.Context, chatID int64, m flows.Message) error {
-	cfg := tgbotapi.NewMessage(chatID, m.Text)
-	if len(m.Buttons) > 0 {
-		cfg.ReplyMarkup = keyboard(m.Buttons)
+	_, err := s.Post(ctx, chatID, m)
+	return err
+}
+
+// Post implements flows.Sender. A text too long for one message goes out
+// in several, the buttons on the last, where the reader ends; the ID is
+// the first one's, which carries the reply. A file's caption too long for
+// Telegram is cut, and the rest follows as text replying to the file,
+// whose ID is returned and which keeps the buttons. When a later part
+// fails, the ID of what was already sent comes back with the error.
+func (s *Sender) Post(ctx context.Context, chatID int64, m flows.Message) (int, error) {
+	if m.File != nil {
+		return s.postFile(ctx, chatID, m)
 	}
-	return s.call(ctx, "sendMessage", cfg)
+	return s.postText(ctx, chatID, m.Text, m.ReplyTo, m.Buttons)
+}
+
+func (s *Sender) postText(ctx context.Context, chatID int64, text string, replyTo int, buttons [][]flows.Button) (int, error) {
+	parts := splitText(text, maxTextLen)
+	first := 0
+	for i, part := range parts {
+		cfg := tgbotapi.NewMessage(chatID, part)
+		if i == 0 {
+			replyToBase(&cfg.BaseChat, replyTo)
+		}
+		if i == len(parts)-1 && len(buttons) > 0 {
+			cfg.ReplyMarkup = keyboard(buttons)
+		}
+		sent, err := s.send(ctx, "sendMessage", cfg)
+		if err != nil {
+			return first, err
+		}
+		if i == 0 {
+			first = sent.MessageID
+		}
+	}
+	return first, nil
+}
+
+func (s *Sender) postFile(ctx context.Context, chatID int64, m flows.Message) (int, error) {
+	caption, rest := cutText(m.Text, maxCaptionLen)
+	var (
+		cfg    tgbotapi.Chattable
+		method string
+		markup any
+	)
+	if len(m.Buttons) > 0 {
+		markup = keyboard(m.Buttons)
+	}
+	switch m.File.Kind {
+	case refund.EvidencePhoto:
+		c := tgbotapi.NewPhoto(chatID, tgbotapi.FileID(m.File.FileID))
+		c.Caption, c.ReplyMarkup = caption, markup
+		replyToBase(&c.BaseChat, m.ReplyTo)
+		cfg, method = c, "sendPhoto"
+	case refund.EvidenceDocument:
+		c := tgbotapi.NewDocument(chatID, tgbotapi.FileID(m.File.FileID))
+		c.Caption, c.ReplyMarkup = caption, markup
+		replyToBase(&c.BaseChat, m.ReplyTo)
+		cfg, method = c, "sendDocument"
+	default:
+		return 0, fmt.Errorf("send file %q of kind %q: %w", m.File.FileID, m.File.Kind, errFileKind)
+	}
+	sent, err := s.send(ctx, method, cfg)
+	if err != nil {
+		return 0, err
+	}
+	if strings.TrimSpace(rest) != "" {
+		if _, err := s.postText(ctx, chatID, rest, sent.MessageID, nil); err != nil {
+			return sent.MessageID, err
+		}
+	}
+	return sent.MessageID, nil
+}
+
+// replyToBase threads a send under message id. Telegram refuses a reply to
+// a message that was deleted meanwhile unless told to send it anyway, and
+// an answer that lost its thread beats one that never arrives.
+func replyToBase(c *tgbotapi.BaseChat, id int) {
+	if id > 0 {
+		c.ReplyToMessageID = id
+		c.AllowSendingWithoutReply = true
+	}
+}
+
+// splitText cuts text into messages of at most limit UTF-16 units.
+// Parts made only of whitespace are dropped, since Telegram refuses them;
+// text that fits, even empty, is returned unchanged, so Telegram's own
+// answer for it stays what the caller sees.
+func splitText(text string, limit int) []string {
+	var parts []string
+	for rest := text; ; {
+		head, tail := cutText(rest, limit)
+		if tail == "" {
+			if len(parts) == 0 || strings.TrimSpace(head) != "" {
+				parts = append(parts, head)
+			}
+			return parts
+		}
+		if strings.TrimSpace(head) != "" {
+			parts = append(parts, head)
+		}
+		rest = tail
+	}
+}
+
+// cutText returns the longest start of text within limit UTF-16 units and
+// the rest. It cuts after a line, or else between words, when one ends in
+// the second half of that start, dropping the line break or space there;
+// otherwise it cuts between characters, never inside a surrogate pair. The
+// rest starts without whitespace, which Telegram would strip anyway.
+func cutText(text string, limit int) (head, tail string) {
+	end, units := 0, 0
+	for end < len(text) {
+		r, size := utf8.DecodeRuneInString(text[end:])
+		w := utf16.RuneLen(r) // DecodeRuneInString yields no surrogates, so never -1
+		if units+w > limit {
+			break
+		}
+		units += w
+		end += size
+	}
+	if end == len(text) {
+		return text, ""
+	}
+	head, tail = text[:end], text[end:]
+	for _, sep := range []string{"\n", " "} {
+		if i := strings.LastIndex(head, sep); i > end/2 {
+			head, tail = text[:i], text[i+len(sep):]
+			break
+		}
+	}
+	return head, strings.TrimLeftFunc(tail, unicode.IsSpace)
 }
 
 // AnswerCallback implements flows.Sender.
@@ -77,12 +229,31 @@ func keyboard(rows [][]flows.Button) tgbotapi.InlineKeyboardMarkup {
 	return tgbotapi.InlineKeyboardMarkup{InlineKeyboard: kb}
 }
 
+// send makes a call that creates a message and returns that message.
+func (s *Sender) send(ctx context.Context, method string, c tgbotapi.Chattable) (tgbotapi.Message, error) {
+	resp, err := s.request(ctx, method, c)
+	if err != nil {
+		return tgbotapi.Message{}, err
+	}
+	var m tgbotapi.Message
+	if err := json.Unmarshal(resp.Result, &m); err != nil || m.MessageID == 0 {
+		return tgbotapi.Message{}, fmt.Errorf("%s: %w: %s", method, errUnreadable, resp.Result)
+	}
+	return m, nil
+}
+
 func (s *Sender) call(ctx context.Context, method string, c tgbotapi.Chattable) error {
+	_, err := s.request(ctx, method, c)
+	return err
+}
+
+func (s *Sender) request(ctx context.Context, method string, c tgbotapi.Chattable) (*tgbotapi.APIResponse, error) {
 	wait := s.backoff
 	var err error
 	for attempt := 1; attempt <= maxSendAttempts; attempt++ {
-		if _, err = s.api.Request(c); err == nil {
-			return nil
+		var resp *tgbotapi.APIResponse
+		if resp, err = s.api.Request(c); err == nil {
+			return resp, nil
 		}
 		var tgErr *tgbotapi.Error
 		switch {
@@ -90,25 +261,26 @@ func (s *Sender) call(ctx context.Context, method string, c tgbotapi.Chattable) 
 			wait = time.Duration(tgErr.RetryAfter) * time.Second
 			s.logger.WarnContext(ctx, "telegram rate limit", "method", method, "retry_after_s", tgErr.RetryAfter)
 		case !Transient(err):
-			return fmt.Errorf("%s: %w", method, err)
+			return nil, fmt.Errorf("%s: %w", method, err)
 		}
 		if attempt == maxSendAttempts {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (after %v)", method, ctx.Err(), err)
+			return nil, fmt.Errorf("%s: %w (after %v)", method, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		if tgErr == nil || tgErr.RetryAfter == 0 {
 			wait *= 2
 		}
 	}
-	return fmt.Errorf("%s: gave up after %d attempts: %w", method, maxSendAttempts, err)
+	return nil, fmt.Errorf("%s: gave up after %d attempts: %w", method, maxSendAttempts, err)
 }
 
 // Transient reports whether a Bot API error may go away by itself: network
-// errors, timeouts, 429s and server errors. A 400 or 403 will not.
+// errors, timeouts, 429s and server errors. A 400 or 403 will not, nor an
+// answer that could not be read after Telegram accepted the call.
 func Transient(err error) bool {
 	if err == nil {
 		return false
@@ -117,5 +289,5 @@ func Transient(err error) bool {
 	if errors.As(err, &tgErr) {
 		return tgErr.Code == http.StatusTooManyRequests || tgErr.Code >= 500 || tgErr.RetryAfter > 0
 	}
-	return !errors.Is(err, context.Canceled)
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, errUnreadable) && !errors.Is(err, errFileKind)
 }

@@ -9,18 +9,18 @@ import (
 // Button actions. Menu actions ("m:...") work in any state; step actions
 // ("s:<nonce>:...") belong to the step whose nonce they carry.
 const (
-	actMenuRefund     = "refund"
-	actMenuStatus     = "status"
-	actMenuOrder      = "order" // start a refund for the order in the argument
+	actMenuRefund = "refund"
+	actMenuStatus = "status"
+	actMenuOrder  = "order" // start a refund for the order in the argument
 	// The follow-up menu actions come on notices about a case; their
 	// argument is the case ID, and the refund core checks the presser owns
 	// the case and that the action still fits its status.
-	actMenuInfo     = "info"
-	actMenuAppeal   = "appeal"
-	actMenuAccount  = "account"
-	actMenuOriginal = "orig"
-	actMenuBalance  = "bal"
-	actMenuCase     = "case"
+	actMenuInfo       = "info"
+	actMenuAppeal     = "appeal"
+	actMenuAccount    = "account"
+	actMenuOriginal   = "orig"
+	actMenuBalance    = "bal"
+	actMenuCase       = "case"
 	actReason         = "reason"
 	actUseDraft       = "draft"
 	actKeepStatement  = "keep"

@@ -49,8 +49,10 @@ type Config struct {
 	OrderIDPattern *regexp.Regexp
 	// BotUsername is the bot's @username, for links from group chats.
 	BotUsername string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Desk connects buyers with agents; nil means no humans are wired.
+	Desk   *Desk
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Dialog is the buyer's refund dialog.
@@ -169,6 +171,8 @@ type turn struct {
 	// afterDelivery runs once the replies are out, for work whose own
 	// messages must come after them.
 	afterDelivery []func(context.Context)
+	// postings go to other chats than the input's (buyer <-> agents).
+	postings []posting
 }
 
 func (d *Dialog) newTurn(in Input, sess Session) *turn {
@@ -199,6 +203,19 @@ func (t *turn) deliver(ctx context.Context, send Sender) error {
 			return &DeliveryError{Err: fmt.Errorf("send to chat %d: %w", t.in.ChatID, err)}
 		}
 	}
+	for _, p := range t.postings {
+		id, err := send.Post(ctx, p.chatID, p.msg)
+		if err != nil {
+			return &DeliveryError{Err: fmt.Errorf("send to chat %d: %w", p.chatID, err)}
+		}
+		if p.link != nil {
+			// A lost link only means a reply to that message is not
+			// recognised; the message itself is out, so no redelivery.
+			if err := p.link(ctx, id); err != nil {
+				t.d.cfg.Logger.ErrorContext(ctx, "link message to escalation", "chat_id", p.chatID, "message_id", id, "err", err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -211,6 +228,14 @@ func (t *turn) say(key locales.Key, data map[string]any, rows ...[]Button) {
 }
 
 func (t *turn) run(ctx context.Context) error {
+	if t.desk() != nil && t.in.ChatID == t.desk().ChatID {
+		return t.agentChat(ctx)
+	}
+	if e, held, err := t.held(ctx); err != nil {
+		return err
+	} else if held {
+		return t.relayToAgent(ctx, e)
+	}
 	if t.expired() {
 		orderID := t.sess.PendingOrderID
 		if t.sess.Order != nil {
@@ -229,6 +254,9 @@ func (t *turn) run(ctx context.Context) error {
 		return nil
 	case t.in.Callback != nil:
 		return t.pressed(ctx, *t.in.Callback)
+	case t.in.Forward != nil && t.in.Chat == ChatPrivate:
+		// A forwarded message is the buyer asking "is this really staff?".
+		return t.verify(ctx)
 	case t.in.Text != "" && looksLikeScam(t.in.Text) && len(t.in.Files) == 0:
 		t.scam()
 		return nil
@@ -240,6 +268,7 @@ func (t *turn) run(ctx context.Context) error {
 	case len(t.in.Files) > 0:
 		if looksLikeScam(t.in.Text) {
 			t.say(locales.ScamWarning, nil)
+			t.flagToTeam()
 		}
 		t.files()
 		return nil
@@ -296,6 +325,7 @@ func (t *turn) inGroup() {
 
 func (t *turn) scam() {
 	t.say(locales.ScamWarning, nil)
+	t.flagToTeam()
 	if t.sess.State == StateWritingStatement && len([]rune(t.in.Text)) <= refund.MaxStatementRunes {
 		// The buyer may be describing the scam they met; keep the words
 		// until they say whether this is their statement.
@@ -342,6 +372,10 @@ func (t *turn) command(ctx context.Context) error {
 		return t.status(ctx, args)
 	case "cancel":
 		return t.cancel(ctx)
+	case "agent", "human":
+		return t.escalate(ctx, refund.EscalateAsked)
+	case "verify":
+		return t.verify(ctx)
 	case "lang":
 		switch lang := t.d.cfg.Texts.Match(args); {
 		case args == "":
@@ -413,6 +447,9 @@ func (t *turn) typed(ctx context.Context) error {
 }
 
 func (t *turn) idleText(ctx context.Context, text string) error {
+	if askedForPerson.MatchString(text) {
+		return t.escalate(ctx, refund.EscalateAsked)
+	}
 	if hasRefundIntent(text) {
 		return t.startRefund(ctx, text)
 	}
@@ -422,8 +459,30 @@ func (t *turn) idleText(ctx context.Context, text string) error {
 	if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
 		return t.status(ctx, text)
 	}
+	if t.repeated(text) {
+		return t.escalate(ctx, refund.EscalateRepeated)
+	}
 	t.say(locales.UnknownText, nil, t.menuButtons()...)
 	return nil
+}
+
+// repeatLimit is how many times the same complaint the bot did not
+// understand brings in a person.
+const repeatLimit = 3
+
+// repeated counts the buyer saying the same thing the bot cannot place.
+func (t *turn) repeated(text string) bool {
+	norm := strings.Join(strings.Fields(strings.ToLower(text)), " ")
+	if norm == t.sess.RepeatText {
+		t.sess.RepeatCount++
+	} else {
+		t.sess.RepeatText, t.sess.RepeatCount = norm, 1
+	}
+	if t.sess.RepeatCount >= repeatLimit && t.deskEnabled() {
+		t.sess.RepeatText, t.sess.RepeatCount = "", 0
+		return true
+	}
+	return false
 }
 
 // startRefund begins a new request; free text may already name the order

@@ -21,12 +21,19 @@ const (
 type Input struct {
 	// UpdateIDs are the updates this input came from: one, or several for
 	// an album delivered as separate messages.
-	UpdateIDs    []int
-	ChatID       int64
-	Chat         ChatKind
-	UserID       int64
-	FirstName    string
+	UpdateIDs []int
+	ChatID    int64
+	Chat      ChatKind
+	UserID    int64
+	FirstName string
+	LastName  string
+	// Username is the sender's @username without the @, if they have one.
+	Username     string
 	LanguageCode string
+	// ReplyToMessageID is the message this one answers, in the same chat.
+	ReplyToMessageID int
+	// Forward describes where a forwarded message came from.
+	Forward *Forward
 
 	Text string
 	// Command is the bot command without the slash, lower case; its
@@ -42,6 +49,17 @@ type Input struct {
 	At          time.Time
 }
 
+// Forward is the origin of a forwarded message.
+type Forward struct {
+	// UserID and Username identify the original sender when Telegram
+	// tells; Hidden is set when their privacy settings hide the account
+	// and only Name is known.
+	UserID   int64
+	Username string
+	Name     string
+	Hidden   bool
+}
+
 // Callback is a pressed inline button.
 type Callback struct {
 	ID        string
@@ -53,6 +71,11 @@ type Callback struct {
 type Message struct {
 	Text    string
 	Buttons [][]Button
+	// ReplyTo makes the message a reply to that message of the chat.
+	ReplyTo int
+	// File, when set, sends that photo or document again by its Telegram
+	// file ID, with Text as its caption.
+	File *refund.Evidence
 }
 
 // Button is an inline keyboard button: callback data or a URL.
@@ -65,6 +88,9 @@ type Button struct {
 // Sender delivers the dialog's replies; the Telegram adapter implements it.
 type Sender interface {
 	Send(ctx context.Context, chatID int64, m Message) error
+	// Post sends like Send and returns the sent message's ID, for
+	// messages that later answers must be traced back to.
+	Post(ctx context.Context, chatID int64, m Message) (messageID int, err error)
 	AnswerCallback(ctx context.Context, callbackID, text string) error
 	// RemoveKeyboard takes the buttons off a message the buyer pressed, so
 	// that old steps cannot be pressed again by accident.

@@ -33,6 +33,10 @@ type Session struct {
 	SubmissionKey string `json:"submission_key,omitempty"`
 	// CaseID is the submitted case a follow-up step answers about.
 	CaseID int64 `json:"case_id,omitempty"`
+	// RepeatText and RepeatCount track a complaint the bot keeps not
+	// understanding, to bring in a person.
+	RepeatText  string `json:"repeat_text,omitempty"`
+	RepeatCount int    `json:"repeat_count,omitempty"`
 
 	UpdatedAt time.Time `json:"updated_at"`
 	// Version counts saves; stores use it to refuse a lost update.

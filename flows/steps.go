@@ -360,7 +360,8 @@ func (t *turn) timelineLabel(e refund.Event, currency string) string {
 			label += " " + formatMoney(e.Amount, currency)
 		}
 		return label
-	case refund.EventDeadlineDropped:
+	case refund.EventDeadlineDropped, refund.EventAgentNote, refund.EventAgentTook, refund.EventAgentReleased:
+		// Internal: agents' notes and hand-overs are for the team's log.
 		return ""
 	}
 	return t.text(locales.TimelineEvent(e.Type), nil)

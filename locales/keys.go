@@ -97,6 +97,53 @@ const (
 	AskAccount            Key = "ask_account"
 	TimelineHeader        Key = "timeline.header"
 	DecisionHeader        Key = "decision.header"
+
+	// The agents' desk and escalations.
+	DeskUnsupported    Key = "desk.unsupported"
+	DeskFromBuyer      Key = "desk.from_buyer"
+	NoAgents           Key = "no_agents"
+	QueuedForAgent     Key = "queued_for_agent"
+	DeskScamFlag       Key = "desk.scam_flag"
+	VerifyNotStaff     Key = "verify_not_staff"
+	VerifyHidden       Key = "verify_hidden"
+	VerifyUsage        Key = "verify_usage"
+	VerifyStaff        Key = "verify_staff"
+	DeskCardHeader     Key = "desk.card_header"
+	DeskCardCase       Key = "desk.card_case"
+	DeskCardSaid       Key = "desk.card_said"
+	DeskCardDue        Key = "desk.card_due"
+	BtnDeskTake        Key = "btn.desk_take"
+	BtnDeskApprove     Key = "btn.desk_approve"
+	BtnDeskReject      Key = "btn.desk_reject"
+	BtnDeskInfo        Key = "btn.desk_info"
+	DeskNotAgent       Key = "desk.not_agent"
+	DeskReplyToCard    Key = "desk.reply_to_card"
+	DeskApproveUsage   Key = "desk.approve_usage"
+	DeskNeedsReason    Key = "desk.needs_reason"
+	DeskUnknownCommand Key = "desk.unknown_command"
+	DeskTaken          Key = "desk.taken"
+	DeskTookOver       Key = "desk.took_over"
+	AgentJoined        Key = "agent_joined"
+	DeskClosed         Key = "desk.closed"
+	DeskTakenBy        Key = "desk.taken_by"
+	DeskNotHolder      Key = "desk.not_holder"
+	DeskReleased       Key = "desk.released"
+	AgentLeft          Key = "agent_left"
+	DeskTakeFirst      Key = "desk.take_first"
+	DeskHeldBack       Key = "desk.held_back"
+	AgentSays          Key = "agent_says"
+	DeskCannotRelay    Key = "desk.cannot_relay"
+	DeskNoCase         Key = "desk.no_case"
+	DeskCaseMoved      Key = "desk.case_moved"
+	DeskInvalid        Key = "desk.invalid"
+	DeskDecided        Key = "desk.decided"
+	DeskNoted          Key = "desk.noted"
+	DeskQueueHeader    Key = "desk.queue_header"
+	DeskQueued         Key = "desk.queued"
+	DeskHeldBy         Key = "desk.held_by"
+	DeskQueueEmpty     Key = "desk.queue_empty"
+	DeskOverdue        Key = "desk.overdue"
+	DeskHoldExpired    Key = "desk.hold_expired"
 )
 
 // ReasonLabel is the button text of a reason.
@@ -140,6 +187,15 @@ func timelineEvents() []refund.EventType {
 		refund.EventReviewOverdue, refund.EventRouteChosen}
 }
 
+// EscalationLabel names why a chat went to the agents.
+func EscalationLabel(r refund.EscalationReason) Key { return Key("escalation." + string(r)) }
+
+// escalationReasons lists every escalation reason.
+func escalationReasons() []refund.EscalationReason {
+	return []refund.EscalationReason{refund.EscalateHumanReview, refund.EscalateOverdue, refund.EscalateAsked,
+		refund.EscalateRepeated, refund.EscalateFlagged}
+}
+
 // AllKeys lists every key the code can ask for; each language file must
 // define exactly these.
 func AllKeys() []Key {
@@ -155,7 +211,8 @@ func AllKeys() []Key {
 		NoticeHeader, NoticeReminder, NoticeAwaitRoute, NoticeRefundedBalance, NoticeClosedNoAppeal, ReviewerNote,
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,
-		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader}
+		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader,
+		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired}
 	for _, r := range refund.AllReasons() {
 		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
 	}
@@ -170,6 +227,9 @@ func AllKeys() []Key {
 	}
 	for _, m := range []refund.PaymentMethod{refund.PayAlipay, refund.PayWechat, refund.PayBankCard, refund.PayBalance} {
 		keys = append(keys, MethodLabel(m))
+	}
+	for _, r := range escalationReasons() {
+		keys = append(keys, EscalationLabel(r))
 	}
 	for _, e := range timelineEvents() {
 		keys = append(keys, TimelineEvent(e))

@@ -205,6 +205,12 @@ const (
 	EventReviewOverdue EventType = "review_overdue"
 	// EventRouteChosen records where the buyer asked the money to go.
 	EventRouteChosen EventType = "route_chosen"
+	// EventAgentNote is an agent's internal note, never shown to buyers.
+	EventAgentNote EventType = "agent_note"
+	// EventAgentTook and EventAgentReleased record an agent taking over
+	// the buyer's chat and handing it back.
+	EventAgentTook     EventType = "agent_took"
+	EventAgentReleased EventType = "agent_released"
 	// EventDeadlineDropped records a deadline that no longer fit the
 	// case's status and was removed.
 	EventDeadlineDropped EventType = "deadline_dropped"

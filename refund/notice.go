@@ -17,6 +17,8 @@ const (
 	NoticeReminder NoticeKind = "reminder"
 	// NoticeReviewOverdue tells agents a human review is late.
 	NoticeReviewOverdue NoticeKind = "review_overdue"
+	// NoticeEscalated tells agents a case needs a human.
+	NoticeEscalated NoticeKind = "escalated"
 )
 
 // OutboxAgent holds notices for support agents.

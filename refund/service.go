@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -65,6 +66,8 @@ type plan struct {
 	status Status
 	ch     Change
 	notice *Notice
+	// agentNotice, when set, goes to the agents' outbox as well.
+	agentNotice *Notice
 }
 
 func (s *Service) plan(c Case, o Order, actor string) *plan {
@@ -112,25 +115,30 @@ func (p *plan) tell(kind NoticeKind) *Notice {
 	return p.notice
 }
 
-// apply writes the change with its notice and wakes the outboxes.
+// apply writes the change with its notices and wakes the outboxes.
 func (p *plan) apply(ctx context.Context) (Case, error) {
 	p.ch.To = p.status
-	kicks := map[OutboxKind]bool{}
-	if p.notice != nil {
-		payload, err := json.Marshal(p.notice)
+	if p.notice != nil && p.notice.Kind == NoticeReviewOverdue {
+		p.notice, p.agentNotice = nil, p.notice
+	}
+	for _, n := range []struct {
+		notice *Notice
+		kind   OutboxKind
+	}{{p.notice, OutboxNotice}, {p.agentNotice, OutboxAgent}} {
+		if n.notice == nil {
+			continue
+		}
+		payload, err := json.Marshal(n.notice)
 		if err != nil {
 			return Case{}, fmt.Errorf("encode notice of case %d: %w", p.c.ID, err)
-		}
-		kind := OutboxNotice
-		if p.notice.Kind == NoticeReviewOverdue {
-			kind = OutboxAgent
 		}
 		// The change itself is applied at most once (the store checks
 		// From), so the key only has to be unique: a random part keeps two
 		// changes within one clock tick apart.
-		p.ch.Outbox = append(p.ch.Outbox, OutboxMessage{Kind: kind,
-			Key: fmt.Sprintf("%d:%s:%s:%s", p.c.ID, p.notice.Kind, p.status, rand.Text()), Payload: payload})
+		p.ch.Outbox = append(p.ch.Outbox, OutboxMessage{Kind: n.kind,
+			Key: fmt.Sprintf("%d:%s:%s:%s", p.c.ID, n.notice.Kind, p.status, rand.Text()), Payload: payload})
 	}
+	kicks := map[OutboxKind]bool{}
 	for _, m := range p.ch.Outbox {
 		kicks[m.Kind] = true
 	}
@@ -278,6 +286,10 @@ func (s *Service) escalated(p *plan) {
 	due := s.policy.Calendar.AddBusinessDays(p.ch.At, s.policy.ReviewBusinessDays, s.loc)
 	p.due(DueReview, due)
 	p.tell(NoticeStatus).Deadline = due
+	// The agents get the same facts, to put the case in their queue.
+	agents := *p.notice
+	agents.Kind = NoticeEscalated
+	p.agentNotice = &agents
 }
 
 // startPayout plans the payout of the decided amount: credited to the
@@ -488,6 +500,9 @@ func (s *Service) SettlePayout(ctx context.Context, st Settlement) (Payout, erro
 // Verdict is a human reviewer's decision.
 type Verdict struct {
 	Outcome Outcome
+	// Route, when set on an approval, sends the money that way at once
+	// instead of letting the buyer choose; it must be open to the order.
+	Route PayoutRoute
 	// Amount is what to refund when approving; 0 means the amount the
 	// policy proposed.
 	Amount Money
@@ -530,7 +545,15 @@ func (s *Service) Decide(ctx context.Context, caseID int64, actor string, v Verd
 		if err := p.move(CaseApprove, e); err != nil {
 			return Case{}, err
 		}
-		if err := s.approved(ctx, p); err != nil {
+		if v.Route != "" {
+			if !slices.Contains(s.policy.Routes(o), v.Route) {
+				return Case{}, FieldError("route", "route %s is not open to this order", v.Route)
+			}
+			err = s.startPayout(ctx, p, v.Route, "")
+		} else {
+			err = s.approved(ctx, p)
+		}
+		if err != nil {
 			return Case{}, err
 		}
 	case OutcomeReject:
@@ -553,6 +576,25 @@ func (s *Service) Decide(ctx context.Context, caseID int64, actor string, v Verd
 		return Case{}, FieldError("outcome", "outcome must be approve, reject or needs_info")
 	}
 	p.notice.Note = e.Note
+	return p.apply(ctx)
+}
+
+// Note adds an agent's internal note to a case's log. Buyers never see
+// notes; they are for the team and the audit trail.
+func (s *Service) Note(ctx context.Context, caseID int64, actor, note string) (Case, error) {
+	note = strings.TrimSpace(note)
+	switch {
+	case !strings.HasPrefix(actor, "agent:"):
+		return Case{}, FieldError("actor", "notes are by agents")
+	case note == "" || utf8.RuneCountInString(note) > MaxStatementRunes:
+		return Case{}, FieldError("note", "a note is 1-%d characters", MaxStatementRunes)
+	}
+	c, o, err := s.load(ctx, caseID, 0)
+	if err != nil {
+		return Case{}, err
+	}
+	p := s.plan(c, o, actor)
+	p.note(EventAgentNote, EventDraft{Note: note})
 	return p.apply(ctx)
 }
 

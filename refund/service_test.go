@@ -443,8 +443,14 @@ func TestSweepDeadlines(t *testing.T) {
 		if !c.ReviewOverdue || c.Due.Kind != "" {
 			t.Fatalf("overdue %v due %+v", c.ReviewOverdue, c.Due)
 		}
-		if len(f.outbox(refund.OutboxAgent)) != 1 {
-			t.Fatal("agents were not told")
+		agents := f.outbox(refund.OutboxAgent)
+		if len(agents) != 2 {
+			t.Fatalf("%d agent notices, want the escalation and the overdue flag", len(agents))
+		}
+		for i, want := range []refund.NoticeKind{refund.NoticeEscalated, refund.NoticeReviewOverdue} {
+			if n, err := refund.DecodeNotice(agents[i]); err != nil || n.Kind != want || n.CaseID != c.ID {
+				t.Fatalf("agent notice %d = %+v, %v; want %s", i, n, err, want)
+			}
 		}
 		if n, _ := f.svc.Sweep(f.ctx, 10); n != 0 {
 			t.Fatalf("swept %d again", n)

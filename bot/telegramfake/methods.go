@@ -127,6 +127,12 @@ func (s *Server) sendLocked(r *request, method string, out outgoing, attach func
 		FileID:         fileID,
 		At:             now,
 	}
+	switch {
+	case msg.Photo != nil:
+		sent.FileKind = kindPhoto
+	case msg.Document != nil:
+		sent.FileKind = kindDocument
+	}
 	if replyTo != nil {
 		rt := replyTo.msg
 		rt.ReplyToMessage = nil // Telegram nests one level only

@@ -50,6 +50,7 @@ var ErrClosed = errors.New("telegramfake: server closed")
 type User struct {
 	ID           int64
 	FirstName    string
+	LastName     string
 	Username     string
 	LanguageCode string
 	IsBot        bool
@@ -72,7 +73,8 @@ type Button struct {
 type SentMessage struct {
 	MessageID int
 	ChatID    int64
-	// Text is the text (or, for media, the caption) exactly as the bot sent it, markup included.
+	// Text is the text exactly as the bot sent it, markup included; for a photo or document it
+	// is the caption, so a relayed file and its words are checked in one place.
 	Text string
 	// PlainText is what the user reads: for parse_mode HTML the tags are removed and entities
 	// decoded; other parse modes are not modelled and leave it equal to Text.
@@ -81,14 +83,18 @@ type SentMessage struct {
 	// Keyboard is the inline keyboard currently attached; nil when there is none.
 	Keyboard [][]Button
 	// RemoveKeyboard records that the message asked the client to remove its reply keyboard.
-	RemoveKeyboard   bool
+	RemoveKeyboard bool
+	// ReplyToMessageID is the message this one replies to. It is 0 when the bot asked to reply to
+	// a message that is gone with allow_sending_without_reply, as Telegram then sends it unthreaded.
 	ReplyToMessageID int
 	// Method is the Bot API method that created the message: sendMessage, sendPhoto, ...
 	Method string
-	// FileID is the file a media message carries (the largest size of a photo).
-	FileID  string
-	Edits   int
-	Deleted bool
+	// FileID is the file a media message carries (the largest size of a photo), and FileKind
+	// what Telegram shows it as: "photo" or "document"; both are empty for a text message.
+	FileID   string
+	FileKind string
+	Edits    int
+	Deleted  bool
 	// At is when the bot sent the message; edits do not change it.
 	At time.Time
 }

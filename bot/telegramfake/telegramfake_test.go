@@ -938,3 +938,284 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("Pending = %d, want %d", p, 2*chats*perChat)
 	}
 }
+
+var (
+	teamChat = telegramfake.Chat{ID: -1001234567890, Type: "supergroup", Title: "Refund agents"}
+	agent    = telegramfake.User{ID: 2001, FirstName: "Kim", LastName: "Lee", Username: "kim_cs", LanguageCode: "en"}
+)
+
+// onlyUpdate polls once and returns the single message the bot receives, as decoded from the wire.
+func onlyUpdate(t *testing.T, bot *tgbotapi.BotAPI, updateID int) *tgbotapi.Message {
+	t.Helper()
+	ups, err := bot.GetUpdates(tgbotapi.UpdateConfig{Offset: updateID})
+	if err != nil || len(ups) != 1 || ups[0].UpdateID != updateID || ups[0].Message == nil {
+		t.Fatalf("GetUpdates = %+v, %v; want update %d with a message", ups, err, updateID)
+	}
+	return ups[0].Message
+}
+
+func TestReplyText(t *testing.T) {
+	srv, bot := startWithChat(t)
+	card := tgbotapi.NewMessage(aliceChat.ID, "Case R-1")
+	card.ReplyMarkup = keyboard()
+	sent, err := bot.Send(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first := srv.SendText(aliceChat, alice, "first words")
+	if _, err := bot.Send(tgbotapi.NewEditMessageTextAndMarkup(aliceChat.ID, sent.MessageID, "Case R-1: taken", keyboard())); err != nil {
+		t.Fatal(err)
+	}
+	_, userReply := srv.ReplyText(aliceChat, alice, first.MessageID, "replying to myself")
+	_, gone := srv.SendText(aliceChat, alice, "to be deleted")
+	if _, err := bot.Request(tgbotapi.NewDeleteMessage(aliceChat.ID, gone.MessageID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bot.GetUpdates(tgbotapi.UpdateConfig{Offset: 1 << 30}); err != nil { // confirm the setup's updates
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name      string
+		replyTo   int
+		wantReply *tgbotapi.Message // nil: not a reply
+	}{
+		{"to the bot's message, as edited", sent.MessageID, &tgbotapi.Message{MessageID: sent.MessageID, Text: "Case R-1: taken"}},
+		{"to a user's message", first.MessageID, &tgbotapi.Message{MessageID: first.MessageID, Text: "first words"}},
+		{"to a reply: one level only", userReply.MessageID, &tgbotapi.Message{MessageID: userReply.MessageID, Text: "replying to myself"}},
+		{"to an unknown message", 9999, nil},
+		{"to a deleted message", gone.MessageID, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, ret := srv.ReplyText(aliceChat, alice, tt.replyTo, "/status R-1")
+			m := onlyUpdate(t, bot, id)
+			if !m.IsCommand() || m.Command() != "status" || m.From.ID != alice.ID {
+				t.Errorf("message = %+v", m)
+			}
+			if tt.wantReply == nil {
+				if m.ReplyToMessage != nil || ret.ReplyToMessage != nil {
+					t.Errorf("reply_to_message = %+v, want none", m.ReplyToMessage)
+				}
+				return
+			}
+			rt := m.ReplyToMessage
+			if rt == nil || rt.MessageID != tt.wantReply.MessageID || rt.Text != tt.wantReply.Text || rt.Chat.ID != aliceChat.ID ||
+				rt.ReplyToMessage != nil {
+				t.Fatalf("reply_to_message = %+v, want %+v", rt, tt.wantReply)
+			}
+			if ret.ReplyToMessage == nil || ret.ReplyToMessage.MessageID != rt.MessageID {
+				t.Errorf("returned message's reply = %+v", ret.ReplyToMessage)
+			}
+		})
+	}
+	t.Run("the bot's message keeps its sender and buttons", func(t *testing.T) {
+		id, _ := srv.ReplyText(aliceChat, alice, sent.MessageID, "ok")
+		rt := onlyUpdate(t, bot, id).ReplyToMessage
+		if rt == nil || rt.From == nil || rt.From.ID != telegramfake.BotID || rt.ReplyMarkup == nil || rt.EditDate == 0 {
+			t.Errorf("reply_to_message = %+v", rt)
+		}
+	})
+}
+
+func TestReplyPhoto(t *testing.T) {
+	srv, bot := startWithChat(t)
+	sent, err := bot.Send(tgbotapi.NewMessage(aliceChat.ID, "Send a photo of the parcel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pngBytes(t, 64, 48)
+	id, ret := srv.ReplyPhoto(aliceChat, alice, sent.MessageID, data, "here")
+	m := onlyUpdate(t, bot, id)
+	if len(m.Photo) != 2 || m.Caption != "here" || m.ReplyToMessage == nil || m.ReplyToMessage.MessageID != sent.MessageID ||
+		m.ReplyToMessage.Text != "Send a photo of the parcel" {
+		t.Fatalf("message = %+v", m)
+	}
+	if ret.Photo[1].FileID != m.Photo[1].FileID {
+		t.Errorf("returned %+v, delivered %+v", ret.Photo, m.Photo)
+	}
+	f, err := bot.GetFile(tgbotapi.FileConfig{FileID: m.Photo[1].FileID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := download(t, srv.FileURL(f.FilePath)); !bytes.Equal(b, data) {
+		t.Error("downloaded bytes differ from the reply's photo")
+	}
+}
+
+func TestForwardText(t *testing.T) {
+	srv := start(t)
+	bot := newBot(t, srv)
+	tests := []struct {
+		name       string
+		hidden     bool
+		wantFrom   *tgbotapi.User
+		wantSender string
+	}{
+		{"visible account", false, &tgbotapi.User{ID: agent.ID, FirstName: "Kim", LastName: "Lee", UserName: "kim_cs", LanguageCode: "en"}, ""},
+		{"hidden account", true, nil, "Kim Lee"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, ret := srv.ForwardText(aliceChat, alice, agent, tt.hidden, "Pay the deposit to card 1234")
+			m := onlyUpdate(t, bot, id)
+			if m.From.ID != alice.ID || m.Chat.ID != aliceChat.ID || m.Text != "Pay the deposit to card 1234" {
+				t.Errorf("message = %+v", m)
+			}
+			if !reflect.DeepEqual(m.ForwardFrom, tt.wantFrom) || m.ForwardSenderName != tt.wantSender {
+				t.Errorf("forward_from = %+v, forward_sender_name = %q; want %+v, %q", m.ForwardFrom, m.ForwardSenderName, tt.wantFrom, tt.wantSender)
+			}
+			if m.ForwardDate == 0 || m.ForwardDate > m.Date || ret.ForwardDate != m.ForwardDate {
+				t.Errorf("forward_date = %d, date = %d", m.ForwardDate, m.Date)
+			}
+		})
+	}
+}
+
+func TestSupergroup(t *testing.T) {
+	srv := start(t)
+	bot := newBot(t, srv)
+	id, _ := srv.SendText(teamChat, agent, "/take 7")
+	m := onlyUpdate(t, bot, id)
+	if m.Chat.ID != teamChat.ID || !m.Chat.IsSuperGroup() || m.Chat.Title != "Refund agents" || m.Chat.FirstName != "" ||
+		m.From.ID != agent.ID || m.From.LastName != "Lee" || m.Command() != "take" {
+		t.Fatalf("message = %+v, chat = %+v", m, m.Chat)
+	}
+
+	card := tgbotapi.NewMessage(teamChat.ID, "Case R-7 needs an agent")
+	card.ReplyMarkup = keyboard()
+	card.ReplyToMessageID = m.MessageID
+	sent, err := bot.Send(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.Chat.ID != teamChat.ID || sent.Chat.Type != "supergroup" || sent.ReplyToMessage == nil {
+		t.Errorf("answer = %+v", sent)
+	}
+	data := pngBytes(t, 10, 10)
+	_, photo := srv.SendPhoto(aliceChat, alice, data, "", "")
+	if _, err := bot.Send(tgbotapi.NewPhoto(teamChat.ID, tgbotapi.FileID(photo.Photo[1].FileID))); err != nil {
+		t.Errorf("photo by file_id into the supergroup: %v", err)
+	}
+
+	id, _ = srv.ReplyText(teamChat, agent, sent.MessageID, "on it")
+	if rt := onlyUpdate(t, bot, id).ReplyToMessage; rt == nil || rt.MessageID != sent.MessageID || rt.Chat.ID != teamChat.ID {
+		t.Errorf("reply_to_message = %+v", rt)
+	}
+	id, _ = srv.PressButton(teamChat, agent, sent.MessageID, "refund:yes")
+	ups, err := bot.GetUpdates(tgbotapi.UpdateConfig{Offset: id})
+	if err != nil || len(ups) != 1 || ups[0].CallbackQuery == nil || ups[0].CallbackQuery.Message.Chat.ID != teamChat.ID {
+		t.Fatalf("GetUpdates = %+v, %v", ups, err)
+	}
+	if ms := srv.Messages(teamChat.ID); len(ms) != 2 || ms[0].ReplyToMessageID != m.MessageID || ms[1].FileKind != "photo" {
+		t.Errorf("Messages = %+v", ms)
+	}
+	if got, err := bot.GetChat(tgbotapi.ChatInfoConfig{ChatConfig: tgbotapi.ChatConfig{ChatID: teamChat.ID}}); err != nil || got.Type != "supergroup" {
+		t.Errorf("getChat = %+v, %v", got, err)
+	}
+}
+
+func TestResendFileByID(t *testing.T) {
+	data := pngBytes(t, 30, 20)
+	type sendFunc func(chatID int64, fileID string) tgbotapi.Chattable
+	photo := func(caption string, replyTo int, allow bool) sendFunc {
+		return func(chatID int64, fileID string) tgbotapi.Chattable {
+			c := tgbotapi.NewPhoto(chatID, tgbotapi.FileID(fileID))
+			c.Caption, c.ReplyToMessageID, c.AllowSendingWithoutReply = caption, replyTo, allow
+			c.ReplyMarkup = keyboard()
+			return c
+		}
+	}
+	document := func(caption string, replyTo int, allow bool) sendFunc {
+		return func(chatID int64, fileID string) tgbotapi.Chattable {
+			c := tgbotapi.NewDocument(chatID, tgbotapi.FileID(fileID))
+			c.Caption, c.ReplyToMessageID, c.AllowSendingWithoutReply = caption, replyTo, allow
+			c.ReplyMarkup = keyboard()
+			return c
+		}
+	}
+	const (
+		replyToOrigin = -1 // replaced by the user's message id
+		missing       = 9999
+	)
+	tests := []struct {
+		name        string
+		doc         bool
+		send        func(caption string, replyTo int, allow bool) sendFunc
+		caption     string
+		replyTo     int
+		allow       bool
+		wantErr     string
+		wantReplyTo int // replyToOrigin, or 0
+		wantKind    string
+	}{
+		{"photo replying", false, photo, "from buyer", replyToOrigin, true, "", replyToOrigin, "photo"},
+		{"document replying", true, document, "from buyer", replyToOrigin, false, "", replyToOrigin, "document"},
+		{"photo, reply target gone, sent anyway", false, photo, "x", missing, true, "", 0, "photo"},
+		{"document, reply target gone, refused", true, document, "x", missing, false, "Bad Request: message to be replied not found", 0, ""},
+		{"caption of 1024 characters", false, photo, strings.Repeat("a", 1024), 0, false, "", 0, "photo"},
+		{"caption of 1025 characters", false, photo, strings.Repeat("a", 1025), 0, false, "Bad Request: message caption is too long", 0, ""},
+		{"caption of 513 emoji is 1026 units", true, document, strings.Repeat("😀", 513), 0, false, "Bad Request: message caption is too long", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, bot := startWithChat(t)
+			var fileID string
+			var origin tgbotapi.Message
+			if tt.doc {
+				_, origin = srv.SendDocument(aliceChat, alice, []byte("%PDF-1.4"), "receipt.pdf", "", "", "")
+				fileID = origin.Document.FileID
+			} else {
+				_, origin = srv.SendPhoto(aliceChat, alice, data, "", "")
+				fileID = origin.Photo[len(origin.Photo)-1].FileID
+			}
+			replyTo := tt.replyTo
+			if replyTo == replyToOrigin {
+				replyTo = origin.MessageID
+			}
+			got, err := bot.Send(tt.send(tt.caption, replyTo, tt.allow)(aliceChat.ID, fileID))
+			ms := srv.Messages(aliceChat.ID)
+			if tt.wantErr != "" {
+				if e := apiError(t, err); e.Code != 400 || e.Message != tt.wantErr {
+					t.Errorf("got %d %q, want 400 %q", e.Code, e.Message, tt.wantErr)
+				}
+				if len(ms) != 0 {
+					t.Errorf("a refused send stored %+v", ms)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantReplyTo := tt.wantReplyTo
+			if wantReplyTo == replyToOrigin {
+				wantReplyTo = origin.MessageID
+			}
+			if len(ms) != 1 {
+				t.Fatalf("Messages = %+v", ms)
+			}
+			m := ms[0]
+			if m.MessageID != got.MessageID || m.FileID != fileID || m.FileKind != tt.wantKind || m.Text != tt.caption ||
+				m.ReplyToMessageID != wantReplyTo || len(m.Keyboard) != 1 {
+				t.Errorf("SentMessage = %+v", m)
+			}
+			if (got.ReplyToMessage != nil) != (wantReplyTo != 0) || got.Caption != tt.caption {
+				t.Errorf("answer = %+v", got)
+			}
+		})
+	}
+}
+
+func TestReplyToMissingText(t *testing.T) {
+	srv, bot := startWithChat(t)
+	m := tgbotapi.NewMessage(aliceChat.ID, "answer")
+	m.ReplyToMessageID = 9999
+	m.AllowSendingWithoutReply = true
+	got, err := bot.Send(m)
+	if err != nil || got.ReplyToMessage != nil {
+		t.Fatalf("send = %+v, %v", got, err)
+	}
+	if ms := srv.Messages(aliceChat.ID); len(ms) != 1 || ms[0].ReplyToMessageID != 0 || ms[0].FileKind != "" {
+		t.Errorf("Messages = %+v", ms)
+	}
+}

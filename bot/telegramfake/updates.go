@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -264,7 +265,7 @@ func intParam(r *request, name string, def int) (int, *apiError) {
 
 // tgUser is u as Telegram describes a user.
 func tgUser(u User) tgbotapi.User {
-	return tgbotapi.User{ID: u.ID, IsBot: u.IsBot, FirstName: u.FirstName, UserName: u.Username, LanguageCode: u.LanguageCode}
+	return tgbotapi.User{ID: u.ID, IsBot: u.IsBot, FirstName: u.FirstName, LastName: u.LastName, UserName: u.Username, LanguageCode: u.LanguageCode}
 }
 
 func botUser() tgbotapi.User {
@@ -279,7 +280,7 @@ func (s *Server) chatLocked(chat Chat, from User) tgbotapi.Chat {
 		c.Type = "private"
 	}
 	if c.Type == "private" {
-		c.FirstName, c.UserName = from.FirstName, from.Username
+		c.FirstName, c.LastName, c.UserName = from.FirstName, from.LastName, from.Username
 	}
 	s.chats[c.ID] = c
 	return c
@@ -298,12 +299,18 @@ func (s *Server) AddChat(chat Chat) {
 	s.changedLocked()
 }
 
-// userMessage completes msg as sent by from in chat, stores it and queues it as an update.
-func (s *Server) userMessage(chat Chat, from User, msg tgbotapi.Message) (int, tgbotapi.Message) {
+// userMessage completes msg as sent by from in chat, as a reply to message replyTo when that is
+// not 0, stores it and queues it as an update.
+func (s *Server) userMessage(chat Chat, from User, replyTo int, msg tgbotapi.Message) (int, tgbotapi.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.chatLocked(chat, from)
 	u := tgUser(from)
+	if rt := s.messages[msgKey{c.ID, replyTo}]; replyTo != 0 && rt != nil && !rt.deleted {
+		orig := rt.msg
+		orig.ReplyToMessage = nil // Telegram nests one level only
+		msg.ReplyToMessage = &orig
+	}
 	msg.MessageID = s.nextMessageID
 	s.nextMessageID++
 	msg.From, msg.Chat, msg.Date = &u, &c, int(time.Now().Unix())
@@ -324,7 +331,39 @@ func cloneMessage(m tgbotapi.Message) tgbotapi.Message {
 // SendText simulates from writing text in chat. A text that starts with a command gets a
 // bot_command entity as on Telegram, so Message.IsCommand, Command and CommandArguments work.
 func (s *Server) SendText(chat Chat, from User, text string) (updateID int, msg tgbotapi.Message) {
-	return s.userMessage(chat, from, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
+	return s.userMessage(chat, from, 0, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
+}
+
+// ReplyText simulates from answering message replyTo of chat with text, the way agents answer a
+// relayed message in their group. The update carries the replied-to message as the fake holds it
+// now (edits included, one level deep), as Telegram does. A replyTo the fake does not know, or
+// that was deleted, leaves the message without a reply: no client can reply to it.
+func (s *Server) ReplyText(chat Chat, from User, replyTo int, text string) (updateID int, msg tgbotapi.Message) {
+	return s.userMessage(chat, from, replyTo, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
+}
+
+// ReplyPhoto is ReplyText for a photo with a caption.
+func (s *Server) ReplyPhoto(chat Chat, from User, replyTo int, data []byte, caption string) (updateID int, msg tgbotapi.Message) {
+	data = bytes.Clone(data)
+	s.mu.Lock()
+	sizes := s.storePhotoLocked(data)
+	s.mu.Unlock()
+	return s.userMessage(chat, from, replyTo, tgbotapi.Message{Photo: sizes, Caption: caption})
+}
+
+// ForwardText simulates from forwarding into chat a text that origin wrote. Telegram names
+// origin's account in forward_from; when origin's privacy settings hide it (hidden), only their
+// name comes, in forward_sender_name, so the bot cannot tell who they really are.
+func (s *Server) ForwardText(chat Chat, from, origin User, hidden bool, text string) (updateID int, msg tgbotapi.Message) {
+	// forward_date is when origin wrote the text, which was before it was forwarded.
+	m := tgbotapi.Message{Text: text, Entities: commandEntities(text), ForwardDate: int(time.Now().Add(-time.Hour).Unix())}
+	if hidden {
+		m.ForwardSenderName = strings.TrimSpace(origin.FirstName + " " + origin.LastName)
+	} else {
+		u := tgUser(origin)
+		m.ForwardFrom = &u
+	}
+	return s.userMessage(chat, from, 0, m)
 }
 
 // SendPhoto simulates from sending a photo; the bot can getFile and download it. The same
@@ -334,7 +373,7 @@ func (s *Server) SendPhoto(chat Chat, from User, data []byte, caption, mediaGrou
 	s.mu.Lock()
 	sizes := s.storePhotoLocked(data)
 	s.mu.Unlock()
-	return s.userMessage(chat, from, tgbotapi.Message{Photo: sizes, Caption: caption, MediaGroupID: mediaGroupID})
+	return s.userMessage(chat, from, 0, tgbotapi.Message{Photo: sizes, Caption: caption, MediaGroupID: mediaGroupID})
 }
 
 // SendDocument simulates from sending a file. An empty mimeType is guessed from fileName.
@@ -343,7 +382,7 @@ func (s *Server) SendDocument(chat Chat, from User, data []byte, fileName, mimeT
 	s.mu.Lock()
 	doc := s.storeDocumentLocked(data, fileName, mimeType)
 	s.mu.Unlock()
-	return s.userMessage(chat, from, tgbotapi.Message{Document: doc, Caption: caption, MediaGroupID: mediaGroupID})
+	return s.userMessage(chat, from, 0, tgbotapi.Message{Document: doc, Caption: caption, MediaGroupID: mediaGroupID})
 }
 
 // SendSticker simulates from sending a sticker: a message without text the bot must cope with.
@@ -352,7 +391,7 @@ func (s *Server) SendSticker(chat Chat, from User) (int, tgbotapi.Message) {
 	f := s.storeFileLocked(kindSticker, "", []byte("RIFF\x00\x00\x00\x00WEBPVP8 telegramfake sticker"), ".webp")
 	s.mu.Unlock()
 	st := &tgbotapi.Sticker{FileID: f.file.FileID, FileUniqueID: f.file.FileUniqueID, Width: 512, Height: 512, Emoji: "👍", SetName: "telegramfake", FileSize: f.file.FileSize}
-	return s.userMessage(chat, from, tgbotapi.Message{Sticker: st})
+	return s.userMessage(chat, from, 0, tgbotapi.Message{Sticker: st})
 }
 
 // SendVoice simulates from sending a voice note.
@@ -361,7 +400,7 @@ func (s *Server) SendVoice(chat Chat, from User) (int, tgbotapi.Message) {
 	f := s.storeFileLocked(kindVoice, "", []byte("OggS telegramfake voice note"), ".oga")
 	s.mu.Unlock()
 	v := &tgbotapi.Voice{FileID: f.file.FileID, FileUniqueID: f.file.FileUniqueID, Duration: 3, MimeType: "audio/ogg", FileSize: f.file.FileSize}
-	return s.userMessage(chat, from, tgbotapi.Message{Voice: v})
+	return s.userMessage(chat, from, 0, tgbotapi.Message{Voice: v})
 }
 
 // PressButton simulates from pressing an inline button with callback data under the message

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/refundbot/refundbot/bot"
@@ -33,6 +34,12 @@ type Config struct {
 	ShopWebhookSecret string
 	// SweepInterval is how often deadlines are checked.
 	SweepInterval time.Duration
+	// AgentChatID is the agents' team chat; 0 means no human desk.
+	AgentChatID int64
+	// Agents bootstraps the staff list (AGENT_USER_IDS).
+	Agents []refund.Agent
+	// AgentHoldTimeout returns a silent hold to the queue.
+	AgentHoldTimeout time.Duration
 }
 
 // Sandbox reports whether the bot runs without Telegram, Redis and
@@ -94,6 +101,26 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Errorf("POLICY_FILE: %w", err))
 		}
 		c.Policy = p
+	}
+	if v := getenv("AGENT_CHAT_ID"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id == 0 {
+			problems = append(problems, fmt.Errorf("AGENT_CHAT_ID: want the team chat's numeric id (e.g. -1001234567890), got %q", v))
+		}
+		c.AgentChatID = id
+	}
+	agents, err := parseAgentList(getenv("AGENT_USER_IDS"))
+	if err != nil {
+		problems = append(problems, fmt.Errorf("AGENT_USER_IDS: %w", err))
+	}
+	c.Agents = agents
+	c.AgentHoldTimeout = 15 * time.Minute
+	if v := getenv("AGENT_HOLD_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Errorf("AGENT_HOLD_TIMEOUT: want a positive duration such as 15m, got %q", v))
+		}
+		c.AgentHoldTimeout = d
 	}
 	if c.ShopWebhookURL != "" && c.ShopWebhookSecret == "" {
 		problems = append(problems, errors.New("SHOP_WEBHOOK_SECRET is required with SHOP_WEBHOOK_URL"))

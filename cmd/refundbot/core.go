@@ -19,19 +19,33 @@ import (
 // is worked off over several sweeps instead of one long transaction burst.
 const sweepBatch = 200
 
-// core is the running refund core: the service and its background work.
+// store is everything the bot keeps in its database.
+type store interface {
+	refund.LifecycleStore
+	refund.AgentStore
+	refund.EscalationStore
+}
+
+// core is the refund core: the service and its background work.
 type core struct {
-	service *refund.Service
-	wg      sync.WaitGroup
+	service  *refund.Service
+	notices  *outbox.Worker
+	payouts  *outbox.Worker
+	agents   *outbox.Worker
+	dialog   *flows.Dialog
+	sender   flows.Sender
+	interval time.Duration
+	wg       sync.WaitGroup
 }
 
 // wait blocks until the background work has stopped; it stops when the
 // context given to startCore ends.
 func (c *core) wait() { c.wg.Wait() }
 
-// startCore builds the refund service and starts its outbox workers and
-// deadline sweeper, which run until ctx ends.
-func (m *Main) startCore(ctx context.Context, store refund.LifecycleStore, texts *locales.Bundle, send flows.Sender) (*core, error) {
+// newCore builds the refund service and its outbox workers; start runs
+// them once the dialog they deliver through exists.
+func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, send flows.Sender) (*core, error) {
+	c := &core{sender: send, interval: m.Config.SweepInterval}
 	notifier := flows.NewNotifier(texts, m.Config.Location, send)
 	notices := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxNotice, Logger: m.Logger,
 		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
@@ -53,11 +67,19 @@ func (m *Main) startCore(ctx context.Context, store refund.LifecycleStore, texts
 	} else {
 		m.Logger.WarnContext(ctx, "SHOP_WEBHOOK_URL is not set: original-route payouts wait in the outbox")
 	}
+	// The agents' notices open escalations through the dialog, which is
+	// built after the core: c.dialog is set before start runs the worker.
+	agents := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxAgent, Logger: m.Logger,
+		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
+			return c.dialog.DeliverAgentNotice(ctx, item, send)
+		}})
 	service, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: m.Config.Policy,
 		Location: m.Config.Location, Kick: func(k refund.OutboxKind) {
 			switch {
 			case k == refund.OutboxNotice:
 				notices.Kick()
+			case k == refund.OutboxAgent:
+				agents.Kick()
 			case k == refund.OutboxPayout && payouts != nil:
 				payouts.Kick()
 			}
@@ -65,7 +87,13 @@ func (m *Main) startCore(ctx context.Context, store refund.LifecycleStore, texts
 	if err != nil {
 		return nil, err
 	}
-	c := &core{service: service}
+	c.service, c.notices, c.payouts, c.agents = service, notices, payouts, agents
+	return c, nil
+}
+
+// start runs the outbox workers and the deadline sweeper until ctx ends.
+func (c *core) start(ctx context.Context, dialog *flows.Dialog, m *Main) {
+	c.dialog = dialog
 	run := func(name string, f func(context.Context) error) {
 		c.wg.Add(1)
 		go func() {
@@ -75,30 +103,37 @@ func (m *Main) startCore(ctx context.Context, store refund.LifecycleStore, texts
 			}
 		}()
 	}
-	run("notice outbox", notices.Run)
-	if payouts != nil {
-		run("payout outbox", payouts.Run)
+	run("notice outbox", c.notices.Run)
+	run("agent outbox", c.agents.Run)
+	if c.payouts != nil {
+		run("payout outbox", c.payouts.Run)
 	}
-	run("deadline sweeper", func(ctx context.Context) error {
-		return sweep(ctx, service, m.Config.SweepInterval, m)
-	})
-	return c, nil
+	run("deadline sweeper", func(ctx context.Context) error { return c.sweep(ctx, m) })
 }
 
-// sweep acts on passed deadlines every interval until ctx ends.
-func sweep(ctx context.Context, service *refund.Service, interval time.Duration, m *Main) error {
+// sweep acts on passed deadlines every interval until ctx ends: the
+// cases' deadlines, and agents' holds gone silent.
+func (c *core) sweep(ctx context.Context, m *Main) error {
+	interval := c.interval
 	if interval <= 0 {
 		interval = time.Minute
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		moved, err := service.Sweep(ctx, sweepBatch)
+		moved, err := c.service.Sweep(ctx, sweepBatch)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			m.Logger.ErrorContext(ctx, "deadline sweep", "err", err, "moved", moved)
 		case moved > 0:
 			m.Logger.InfoContext(ctx, "deadline sweep", "moved", moved)
+		}
+		released, err := c.dialog.ReleaseStaleHolds(ctx, c.sender)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Logger.ErrorContext(ctx, "release silent holds", "err", err, "released", released)
+		case released > 0:
+			m.Logger.InfoContext(ctx, "release silent holds", "released", released)
 		}
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,9 @@
 //
 //	refundbot                     run the bot (or the sandbox)
 //	refundbot import-orders FILE  load orders from a JSON-lines file
+//	refundbot agents add USER_ID NAME STAFF_NO [@username]
+//	refundbot agents remove USER_ID
+//	refundbot agents list
 package main
 
 import (
@@ -58,7 +61,23 @@ func run(args []string) int {
 			return 1
 		}
 		return 0
+	case args[0] == "agents":
+		if cfg.DatabaseURL == "" {
+			fmt.Fprintln(os.Stderr, "refundbot: DATABASE_URL is required for agents")
+			return 2
+		}
+		db, err := openPostgres(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "refundbot:", err)
+			return 1
+		}
+		defer db.Close()
+		if err := agentsCommand(ctx, db, args[1:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "refundbot:", err)
+			return 1
+		}
+		return 0
 	}
-	fmt.Fprintln(os.Stderr, "usage: refundbot [import-orders FILE]")
+	fmt.Fprintln(os.Stderr, "usage: refundbot [import-orders FILE | agents add|remove|list]")
 	return 2
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/locales"
-	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/httpapi"
 	"github.com/refundbot/refundbot/refund/postgres"
 )
@@ -107,7 +106,7 @@ func openPostgres(ctx context.Context, cfg Config) (*postgres.DB, error) {
 
 // serve wires the dialog to Telegram and the shop API and runs both. It is
 // the one wiring used by production, the sandbox and the tests.
-func (m *Main) serve(ctx context.Context, store refund.LifecycleStore, rdb redis.UniversalClient, token, endpoint string,
+func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient, token, endpoint string,
 	ready func(context.Context) error) error {
 	texts, err := locales.Load()
 	if err != nil {
@@ -123,14 +122,21 @@ func (m *Main) serve(ctx context.Context, store refund.LifecycleStore, rdb redis
 	}
 	defer conn.Close()
 	sender := bot.NewSender(conn.API, m.Logger)
-	core, err := m.startCore(ctx, store, texts, sender)
+	if err := bootstrapAgents(ctx, store, m.Config.Agents); err != nil {
+		return err
+	}
+	core, err := m.newCore(ctx, store, texts, sender)
 	if err != nil {
 		return err
 	}
-	defer core.wait()
+	var desk *flows.Desk
+	if m.Config.AgentChatID != 0 {
+		desk = &flows.Desk{Agents: store, Escalations: store, ChatID: m.Config.AgentChatID, Lang: "zh-CN",
+			HoldTimeout: m.Config.AgentHoldTimeout}
+	}
 	sessions := redisstore.New(rdb, m.Config.RedisPrefix, m.Config.IdleTTL)
 	dialog, err := flows.New(flows.Config{
-		Core:  core.service,
+		Core: core.service, Desk: desk,
 		Store: store, Sessions: sessions, Attempts: sessions, Texts: texts, Location: m.Config.Location,
 		IdleTTL: m.Config.IdleTTL, OrderIDPattern: m.Config.OrderIDPattern, BotUsername: conn.API.Self.UserName,
 		Logger: m.Logger,
@@ -138,6 +144,11 @@ func (m *Main) serve(ctx context.Context, store refund.LifecycleStore, rdb redis
 	if err != nil {
 		return err
 	}
+	// The workers stop with ctx, or when serve returns early on an error.
+	coreCtx, stopCore := context.WithCancel(ctx)
+	core.start(coreCtx, dialog, m)
+	defer core.wait()
+	defer stopCore()
 	poller, err := bot.NewPoller(bot.Config{
 		Connection: conn, Handler: dialog, Sender: sender, Logger: m.Logger,
 		PollTimeout: pollTimeout,

@@ -22,8 +22,9 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Store is an in-memory refund.LifecycleStore. It is safe for concurrent
-// use. Its data is lost with the process.
+// Store is an in-memory refund.LifecycleStore, AgentStore and
+// EscalationStore. It is safe for concurrent use. Its data is lost with
+// the process.
 type Store struct {
 	// now is the clock, a field so that every Store reads its own and no
 	// package state is shared.
@@ -51,9 +52,22 @@ type Store struct {
 	// outbox is indexed by item ID - 1.
 	outbox     []outboxRow
 	outboxKeys map[outboxKey]bool
+
+	agents      map[int64]refund.Agent
+	escalations map[int64]refund.Escalation
+	// openByChat is the one open escalation of each buyer chat, the
+	// PostgreSQL store's escalations_one_open_per_chat index.
+	openByChat map[int64]int64
+	// messages maps agents'-chat message IDs to their escalation.
+	messages         map[int]int64
+	lastEscalationID int64
 }
 
-var _ refund.LifecycleStore = (*Store)(nil)
+var (
+	_ refund.LifecycleStore  = (*Store)(nil)
+	_ refund.AgentStore      = (*Store)(nil)
+	_ refund.EscalationStore = (*Store)(nil)
+)
 
 // ledgerEntry is one credit to a buyer's platform balance.
 type ledgerEntry struct {
@@ -96,6 +110,10 @@ func New() *Store {
 		payoutsByCase: make(map[int64][]string),
 		credited:      make(map[creditRef]bool),
 		outboxKeys:    make(map[outboxKey]bool),
+		agents:        make(map[int64]refund.Agent),
+		escalations:   make(map[int64]refund.Escalation),
+		openByChat:    make(map[int64]int64),
+		messages:      make(map[int]int64),
 	}
 }
 

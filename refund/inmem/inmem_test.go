@@ -11,3 +11,7 @@ import (
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) refund.LifecycleStore { return inmem.New() })
 }
+
+func TestAgentsContract(t *testing.T) {
+	storetest.RunAgents(t, func(*testing.T) storetest.AgentEscalationStore { return inmem.New() })
+}

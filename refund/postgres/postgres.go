@@ -18,13 +18,17 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// DB is a PostgreSQL-backed refund.LifecycleStore. It is safe for
-// concurrent use.
+// DB is a PostgreSQL-backed refund.LifecycleStore, AgentStore and
+// EscalationStore. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
 }
 
-var _ refund.LifecycleStore = (*DB)(nil)
+var (
+	_ refund.LifecycleStore  = (*DB)(nil)
+	_ refund.AgentStore      = (*DB)(nil)
+	_ refund.EscalationStore = (*DB)(nil)
+)
 
 // Option configures Open.
 type Option func(*options)

@@ -22,6 +22,10 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) refund.LifecycleStore { return pgtest.Open(t) })
 }
 
+func TestAgentsContract(t *testing.T) {
+	storetest.RunAgents(t, func(t *testing.T) storetest.AgentEscalationStore { return pgtest.Open(t) })
+}
+
 // openInSchema opens a store in a fresh schema together with a plain
 // connection to the same schema, for checks that bypass the store.
 func openInSchema(t *testing.T) (*postgres.DB, *pgx.Conn) {
@@ -448,4 +452,52 @@ func TestAppliedPayoutsReserveOnTheOrder(t *testing.T) {
 	if got := reserved(); got != 9500 {
 		t.Errorf("reserved %d after a confirmed payout, want 9500", got)
 	}
+}
+
+// insertEscalation adds an escalation by hand, as a buggy or hand-typed
+// query would, so that the constraints are seen to hold without the store.
+func insertEscalation(ctx context.Context, conn *pgx.Conn, chat int64, status refund.EscalationStatus, agent *int64) (int64, error) {
+	var id int64
+	err := conn.QueryRow(ctx, `
+		INSERT INTO escalations (buyer_chat_id, buyer_user_id, language, reason, status, agent_user_id,
+			created_at, taken_at, closed_at)
+		VALUES ($1, $1, 'en', 'asked', $2, $3, now(),
+			CASE WHEN $3::bigint IS NOT NULL THEN now() END,
+			CASE WHEN $2 = 'closed' THEN now() END)
+		RETURNING id`, chat, string(status), agent).Scan(&id)
+	return id, err
+}
+
+// TestDatabaseAllowsOneOpenEscalationPerChat shows the partial unique
+// index doing what OpenEscalation's race safety rests on, and the CHECKs
+// keeping a hold's fields consistent with its status.
+func TestDatabaseAllowsOneOpenEscalationPerChat(t *testing.T) {
+	t.Parallel()
+	_, conn := openInSchema(t)
+	ctx := t.Context()
+	agent := int64(7_100_000_001)
+	first, err := insertEscalation(ctx, conn, 1001, refund.EscalationQueued, nil)
+	if err != nil {
+		t.Fatalf("first escalation: %v", err)
+	}
+	_, err = insertEscalation(ctx, conn, 1001, refund.EscalationHeld, &agent)
+	wantPgError(t, err, "23505", "escalations_one_open_per_chat")
+	if _, err := insertEscalation(ctx, conn, 1001, refund.EscalationClosed, nil); err != nil {
+		t.Errorf("closed escalation next to an open one: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE escalations SET status = 'closed', closed_at = now() WHERE id = $1`, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insertEscalation(ctx, conn, 1001, refund.EscalationHeld, &agent); err != nil {
+		t.Fatalf("escalation after closing the first: %v", err)
+	}
+	_, err = conn.Exec(ctx, `UPDATE escalations SET status = 'queued', closed_at = NULL WHERE id = $1`, first)
+	wantPgError(t, err, "23505", "escalations_one_open_per_chat")
+
+	_, err = insertEscalation(ctx, conn, 1002, refund.EscalationHeld, nil)
+	wantPgError(t, err, "23514", "escalations_held_check")
+	_, err = insertEscalation(ctx, conn, 1003, refund.EscalationQueued, &agent)
+	wantPgError(t, err, "23514", "escalations_queued_check")
+	_, err = insertEscalation(ctx, conn, 1004, "waiting", nil)
+	wantPgError(t, err, "23514", "escalations_status_check")
 }

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/refundbot/refundbot/refund"
+)
+
+// parseAgentList reads AGENT_USER_IDS: comma-separated entries of
+// "user_id[:display name[:staff number[:@username]]]". The bare form is
+// enough to bootstrap; names default so that replies are still signed.
+func parseAgentList(v string) ([]refund.Agent, error) {
+	var agents []refund.Agent
+	for _, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		parts := strings.Split(entry, ":")
+		id, err := strconv.ParseInt(strings.TrimSpace(parts[0]), 10, 64)
+		if err != nil || id <= 0 || len(parts) > 4 {
+			return nil, fmt.Errorf("%q: want user_id[:name[:staff number[:@username]]]", entry)
+		}
+		a := refund.Agent{UserID: id, DisplayName: "客服", StaffNumber: "S" + strconv.FormatInt(id%100000, 10), Active: true}
+		if len(parts) > 1 && strings.TrimSpace(parts[1]) != "" {
+			a.DisplayName = strings.TrimSpace(parts[1])
+		}
+		if len(parts) > 2 && strings.TrimSpace(parts[2]) != "" {
+			a.StaffNumber = strings.TrimSpace(parts[2])
+		}
+		if len(parts) > 3 {
+			a.Username = refund.NormalizeUsername(parts[3])
+		}
+		if err := a.Validate(); err != nil {
+			return nil, fmt.Errorf("%q: %s", entry, refund.ErrorMessage(err))
+		}
+		agents = append(agents, a)
+	}
+	return agents, nil
+}
+
+// bootstrapAgents makes sure the agents of AGENT_USER_IDS exist. Agents
+// added or removed with the agents command since are left as they are:
+// only agents the database does not know yet are added.
+func bootstrapAgents(ctx context.Context, store refund.AgentStore, agents []refund.Agent) error {
+	for _, a := range agents {
+		_, err := store.Agent(ctx, a.UserID)
+		switch refund.ErrorCode(err) {
+		case "":
+			continue
+		case refund.ENOTFOUND:
+			if err := store.PutAgent(ctx, a); err != nil {
+				return fmt.Errorf("bootstrap agent %d: %w", a.UserID, err)
+			}
+		default:
+			return fmt.Errorf("bootstrap agent %d: %w", a.UserID, err)
+		}
+	}
+	return nil
+}
+
+// agentsCommand runs "refundbot agents add|remove|list".
+func agentsCommand(ctx context.Context, store refund.AgentStore, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: refundbot agents add USER_ID NAME STAFF_NO [@username] | remove USER_ID | list")
+	}
+	switch args[0] {
+	case "list":
+		agents, err := store.Agents(ctx)
+		if err != nil {
+			return fmt.Errorf("list agents: %w", err)
+		}
+		for _, a := range agents {
+			user := ""
+			if a.Username != "" {
+				user = " @" + a.Username
+			}
+			fmt.Fprintf(out, "%s\t%d\t%s%s\n", a.StaffNumber, a.UserID, a.DisplayName, user)
+		}
+		return nil
+	case "add":
+		if len(args) < 4 || len(args) > 5 {
+			return errors.New("usage: refundbot agents add USER_ID NAME STAFF_NO [@username]")
+		}
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("user id %q: not a number", args[1])
+		}
+		a := refund.Agent{UserID: id, DisplayName: args[2], StaffNumber: args[3], Active: true}
+		if len(args) == 5 {
+			a.Username = refund.NormalizeUsername(args[4])
+		}
+		if err := store.PutAgent(ctx, a); err != nil {
+			return fmt.Errorf("add agent %d: %w", id, err)
+		}
+		fmt.Fprintf(out, "added %s %s (%d)\n", a.StaffNumber, a.DisplayName, a.UserID)
+		return nil
+	case "remove":
+		if len(args) != 2 {
+			return errors.New("usage: refundbot agents remove USER_ID")
+		}
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("user id %q: not a number", args[1])
+		}
+		if err := store.RemoveAgent(ctx, id); err != nil {
+			return fmt.Errorf("remove agent %d: %w", id, err)
+		}
+		fmt.Fprintf(out, "removed %d\n", id)
+		return nil
+	}
+	return fmt.Errorf("unknown agents command %q: want add, remove or list", args[0])
+}

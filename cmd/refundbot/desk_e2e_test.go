@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/refundbot/refundbot/bot/telegramfake"
+	"github.com/refundbot/refundbot/refund"
+)
+
+const teamChatID = -1001234567890
+
+// agent is a staff member in the agents' supergroup.
+type agent struct {
+	e    *env
+	user telegramfake.User
+}
+
+var team = telegramfake.Chat{ID: teamChatID, Type: "supergroup", Title: "退款客服组"}
+
+// newDeskEnv starts a deployment with an agents' chat and two agents,
+// 张三 (K017, @cs_zhang) and 李四 (K018).
+func newDeskEnv(t *testing.T) (*env, *agent, *agent) {
+	e := newEnvWith(t, map[string]string{
+		"AGENT_CHAT_ID":  fmt.Sprint(teamChatID),
+		"AGENT_USER_IDS": "9017:张三:K017:@cs_zhang,9018:李四:K018",
+	})
+	e.fake.AddChat(team)
+	return e, &agent{e: e, user: telegramfake.User{ID: 9017, FirstName: "张三", Username: "cs_zhang"}},
+		&agent{e: e, user: telegramfake.User{ID: 9018, FirstName: "李四"}}
+}
+
+// teamExpect waits for the next message in the agents' chat containing
+// want, after the ones already seen.
+func (e *env) teamExpect(seen *int, want string) telegramfake.SentMessage {
+	e.t.Helper()
+	team := &buyer{e: e, chat: team, seen: *seen}
+	m := team.expect(want)
+	*seen = team.seen
+	return m
+}
+
+func (a *agent) press(m telegramfake.SentMessage, label string) string {
+	a.e.t.Helper()
+	for _, row := range m.Keyboard {
+		for _, btn := range row {
+			if strings.Contains(btn.Text, label) {
+				_, id := a.e.fake.PressButton(team, a.user, m.MessageID, btn.CallbackData)
+				return id
+			}
+		}
+	}
+	a.e.t.Fatalf("no button %q on %q", label, m.Text)
+	return ""
+}
+
+func (a *agent) reply(to telegramfake.SentMessage, text string) {
+	a.e.fake.ReplyText(team, a.user, to.MessageID, text)
+}
+
+// escalatedCase submits a ¥300 card refund, above the fast-lane limit, so
+// it goes to human review and to the agents.
+func escalatedCase(t *testing.T, e *env, b *buyer, orderID string) string {
+	t.Helper()
+	e.putOrder(orderID, b.user.ID, "13800138000", "Steam 充值卡 300", "game_card", "300.00")
+	number := b.submitRefund(orderID, "卡密无效", true)
+	b.expect(number + "（订单 " + orderID + "）已转人工审核")
+	b.expect("您前面还有 0 位")
+	return number
+}
+
+func TestEscalationCardTakeRelayAndApprove(t *testing.T) {
+	e, zhang, li := newDeskEnv(t)
+	b := e.buyer(1101, "zh-hans")
+	number := escalatedCase(t, e, b, "KM20261123101")
+
+	seen := 0
+	card := e.teamExpect(&seen, "#")
+	for _, want := range []string{number, "KM20261123101", "Steam 充值卡 300", "¥300.00", "支付宝", "卡密无效/已被使用",
+		"卡密提示", "1 个文件", "处理期限", "金额超过自动审核额度"} {
+		if !strings.Contains(card.Text, want) {
+			t.Errorf("card lacks %q:\n%s", want, card.Text)
+		}
+	}
+	var labels []string
+	for _, row := range card.Keyboard {
+		for _, btn := range row {
+			labels = append(labels, btn.Text)
+		}
+	}
+	if got := strings.Join(labels, "|"); got != "🙋 接手|✅ 通过|✖️ 驳回|📎 要求补充" {
+		t.Errorf("card buttons = %s", got)
+	}
+	evidence := e.teamExpect(&seen, "")
+	if evidence.FileID == "" || evidence.ReplyToMessageID != card.MessageID {
+		t.Fatalf("evidence not re-sent under the card: %+v", evidence)
+	}
+
+	// Two agents press Take at once: one holds the chat.
+	var wg sync.WaitGroup
+	answers := make([]string, 2)
+	for i, a := range []*agent{zhang, li} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = e.answer(a.press(card, "接手"))
+		}()
+	}
+	wg.Wait()
+	joined := strings.Join(answers, "|")
+	if !strings.Contains(joined, "已接手") || !strings.Contains(joined, "已被") {
+		t.Fatalf("take answers = %q, want one taken and one taken-by", answers)
+	}
+	holder, other := zhang, li
+	if strings.Contains(answers[0], "已被") {
+		holder, other = li, zhang
+	}
+	joinedMsg := b.expect("已接入")
+	if !strings.Contains(joinedMsg.Text, holder.user.FirstName) {
+		t.Errorf("buyer told %q, want the holder %s", joinedMsg.Text, holder.user.FirstName)
+	}
+
+	// Buyer -> agent, text and photo.
+	b.say("我的卡密是 ABCD-1234，提示已被使用")
+	relayed := e.teamExpect(&seen, "ABCD-1234")
+	if relayed.ReplyToMessageID != card.MessageID {
+		t.Errorf("buyer message not threaded under the card: %+v", relayed)
+	}
+	_, sent := e.fake.SendPhoto(b.chat, b.user, []byte("\x89PNG second screenshot"), "再补一张", "")
+	photo := e.teamExpect(&seen, "再补一张")
+	if photo.FileID == "" || photo.FileID != sent.Photo[len(sent.Photo)-1].FileID {
+		t.Errorf("photo relayed as %+v, want file %s", photo, sent.Photo[len(sent.Photo)-1].FileID)
+	}
+
+	// Agent -> buyer, signed; only the holder may talk.
+	other.reply(relayed, "我来看看")
+	e.teamExpect(&seen, "请先接手")
+	holder.reply(relayed, "已核实，马上为您处理")
+	signed := b.expect("已核实，马上为您处理")
+	if !strings.Contains(signed.Text, holder.user.FirstName) || !strings.Contains(signed.Text, "（K01") {
+		t.Errorf("agent reply not signed: %q", signed.Text)
+	}
+	// A reply asking for money is held back.
+	holder.reply(relayed, "请先转账 50 元保证金到这个账户")
+	e.teamExpect(&seen, "已拦截")
+	b.quiet()
+
+	// /approve with an amount and a route goes through the refund core.
+	holder.reply(card, "/approve 280.00 balance")
+	e.teamExpect(&seen, number+" → 已退款")
+	b.expect(number + "（订单 KM20261123101）已通过审核，¥280.00 已退到您的平台余额")
+	id, _ := refund.ParseCaseNumber(number)
+	events, err := e.db().Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approvedBy string
+	for _, ev := range events {
+		if ev.Status == refund.StatusApproved && ev.Type == refund.EventStatusChanged {
+			approvedBy = ev.Actor
+		}
+	}
+	if approvedBy != refund.ActorAgent(holder.user.ID) {
+		t.Errorf("approval logged as %q, want %s", approvedBy, refund.ActorAgent(holder.user.ID))
+	}
+	// The chat is back with the bot.
+	b.say("/status " + number)
+	b.expect("当前状态：已退款")
+}
+
+func TestNonAgentCannotDecide(t *testing.T) {
+	e, _, _ := newDeskEnv(t)
+	b := e.buyer(1102, "zh-hans")
+	number := escalatedCase(t, e, b, "KM20261123102")
+	seen := 0
+	card := e.teamExpect(&seen, number)
+	intruder := &agent{e: e, user: telegramfake.User{ID: 6666, FirstName: "Mallory"}}
+	if got := e.answer(intruder.press(card, "通过")); !strings.Contains(got, "仅限平台客服") {
+		t.Fatalf("non-agent press answered %q", got)
+	}
+	intruder.reply(card, "/approve")
+	e.teamExpect(&seen, "仅限平台客服")
+	id, _ := refund.ParseCaseNumber(number)
+	if c, err := e.db().Case(context.Background(), id); err != nil || c.Status != refund.StatusHumanReview {
+		t.Fatalf("case after a non-agent's attempts: %+v, %v", c.Status, err)
+	}
+}
+
+func TestReleaseResumesTheDialogAndHoldSurvivesRestart(t *testing.T) {
+	e, zhang, _ := newDeskEnv(t)
+	e.putOrder("KM20261123103", 1103, "13800138000", "网易点卡 50元", "game_card", "48.00")
+	b := e.buyer(1103, "zh-hans")
+	b.say("我要退款 订单号KM20261123103 卡密无效")
+	b.expect("时间 + 事件 + 诉求")
+	b.say("/agent")
+	b.expect("您前面还有 0 位")
+	seen := 0
+	card := e.teamExpect(&seen, "买家要求人工")
+	zhang.press(card, "接手")
+	b.expect("张三（工号 K017）已接入")
+
+	e.restart()
+	b.say("重启之后还能收到吗")
+	relayed := e.teamExpect(&seen, "重启之后还能收到吗")
+	zhang.reply(relayed, "能收到")
+	b.expect("能收到")
+
+	zhang.reply(card, "/release")
+	e.teamExpect(&seen, "已交还机器人")
+	b.expect("已结束本次会话")
+	// The dialog was waiting for the statement; it still is.
+	b.say("11月23日买的点卡提示已被使用，申请退款")
+	b.expect("请上传凭证")
+}
+
+func TestVerifyAgent(t *testing.T) {
+	e, _, _ := newDeskEnv(t)
+	b := e.buyer(1104, "zh-hans")
+	b.say("/verify @CS_Zhang")
+	b.expect("✅ @CS_Zhang 是平台客服：张三（工号 K017）")
+	b.say("/verify @cs_zhang_official")
+	b.expect("⚠️ @cs_zhang_official 不是平台客服")
+	e.fake.ForwardText(b.chat, b.user, telegramfake.User{ID: 777, FirstName: "官方客服", Username: "kefu_refund"}, false,
+		"您好，退款需要先缴纳解冻费")
+	b.expect("不是平台客服")
+	e.fake.ForwardText(b.chat, b.user, telegramfake.User{ID: 9018, FirstName: "李四"}, false, "您好")
+	b.expect("是平台客服：李四（工号 K018）")
+	e.fake.ForwardText(b.chat, b.user, telegramfake.User{ID: 778, FirstName: "客服小美"}, true, "加我微信")
+	b.expect("无法确认")
+}

@@ -1,0 +1,123 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// DeliverAgentNotice takes one notice from the agents' outbox: a case sent
+// to human review opens an escalation with its case card (and evidence)
+// in the team chat and tells the buyer their place in the queue; a late
+// review is announced on the card. Delivery is at least once, so a card
+// already posted is not posted again.
+func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, send Sender) error {
+	desk := d.cfg.Desk
+	if desk == nil || desk.ChatID == 0 {
+		return nil
+	}
+	n, err := refund.DecodeNotice(item.Payload)
+	if err != nil {
+		return fmt.Errorf("outbox item %d: %w", item.ID, err)
+	}
+	reason := refund.EscalateHumanReview
+	if n.Kind == refund.NoticeReviewOverdue {
+		reason = refund.EscalateOverdue
+	}
+	e, _, err := desk.Escalations.OpenEscalation(ctx, refund.Escalation{CaseID: n.CaseID, BuyerChatID: n.ChatID,
+		BuyerUserID: n.UserID, Language: n.Language, Reason: reason, Status: refund.EscalationQueued,
+		Due: n.Deadline, CreatedAt: d.cfg.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("escalate case %s: %w", n.Number(), err)
+	}
+	team := d.cfg.Texts.Match(desk.Lang)
+	if e.CardMessageID != 0 {
+		if n.Kind == refund.NoticeReviewOverdue {
+			_, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID,
+				Text: d.cfg.Texts.Text(team, locales.DeskOverdue, map[string]any{"ID": e.ID, "Case": n.Number()})})
+			return err
+		}
+		return nil
+	}
+	c, err := d.cfg.Store.Case(ctx, n.CaseID)
+	if err != nil {
+		return fmt.Errorf("load case %s: %w", n.Number(), err)
+	}
+	o, err := d.cfg.Store.Order(ctx, c.OrderID)
+	if err != nil {
+		return fmt.Errorf("load order %s: %w", c.OrderID, err)
+	}
+	card := cardFor(d.cfg.Texts, desk.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
+	if len(n.Rules) > 0 {
+		data := map[string]any{"Amount": formatMoney(c.Decided.Refund, c.Currency), "Paid": formatMoney(o.AmountPaid, c.Currency),
+			"Fee": formatMoney(c.Decided.Fee, c.Currency), "Deduction": formatMoney(c.Decided.Deduction, c.Currency),
+			"UsedPercent": n.UsedPercent}
+		card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil)
+		for _, r := range n.Rules {
+			card.Text += "\n• " + d.cfg.Texts.Text(team, locales.RuleText(r), data)
+		}
+	}
+	cardID, err := send.Post(ctx, desk.ChatID, card)
+	if err != nil {
+		return fmt.Errorf("post card of case %s: %w", n.Number(), err)
+	}
+	if err := desk.Escalations.LinkMessage(ctx, e.ID, cardID, true); err != nil {
+		return fmt.Errorf("link card of case %s: %w", n.Number(), err)
+	}
+	for _, f := range c.Evidence {
+		file := f
+		id, err := send.Post(ctx, desk.ChatID, Message{Text: f.Caption, File: &file, ReplyTo: cardID})
+		if err != nil {
+			return fmt.Errorf("post evidence of case %s: %w", n.Number(), err)
+		}
+		if err := desk.Escalations.LinkMessage(ctx, e.ID, id, false); err != nil {
+			return fmt.Errorf("link evidence of case %s: %w", n.Number(), err)
+		}
+	}
+	pos, err := desk.Escalations.QueuePosition(ctx, e.ID)
+	if err != nil {
+		return fmt.Errorf("queue position of escalation %d: %w", e.ID, err)
+	}
+	buyer := d.cfg.Texts.Match(n.Language)
+	return send.Send(ctx, n.ChatID, Message{Text: d.cfg.Texts.Text(buyer, locales.QueuedForAgent,
+		map[string]any{"Ahead": max(pos-1, 0)})})
+}
+
+// ReleaseStaleHolds returns to the queue every chat whose agent has not
+// answered within the hold timeout, and says so on the card. It returns
+// how many it released.
+func (d *Dialog) ReleaseStaleHolds(ctx context.Context, send Sender) (int, error) {
+	desk := d.cfg.Desk
+	if desk == nil || desk.ChatID == 0 {
+		return 0, nil
+	}
+	timeout := desk.HoldTimeout
+	if timeout <= 0 {
+		timeout = DefaultHoldTimeout
+	}
+	stale, err := desk.Escalations.StaleHolds(ctx, d.cfg.Now().UTC().Add(-timeout))
+	if err != nil {
+		return 0, fmt.Errorf("stale holds: %w", err)
+	}
+	released := 0
+	team := d.cfg.Texts.Match(desk.Lang)
+	for _, e := range stale {
+		_, err := desk.Escalations.Release(ctx, e.ID, e.AgentUserID)
+		switch refund.ErrorCode(err) {
+		case "":
+		case refund.ECONFLICT:
+			continue // answered, released or closed meanwhile
+		default:
+			return released, fmt.Errorf("release escalation %d: %w", e.ID, err)
+		}
+		released++
+		if _, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID,
+			Text: d.cfg.Texts.Text(team, locales.DeskHoldExpired, map[string]any{"ID": e.ID,
+				"Minutes": int(timeout.Minutes())})}); err != nil {
+			return released, fmt.Errorf("announce release of escalation %d: %w", e.ID, err)
+		}
+	}
+	return released, nil
+}

@@ -1,0 +1,448 @@
+package inmem
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/refundbot/refundbot/refund"
+)
+
+// PutAgent adds an agent or updates one, making it active. Active and
+// AddedAt are the store's: AddedAt is when the agent was first put, kept
+// through updates and removals, as the PostgreSQL store keeps it. A staff
+// number or username held by another active agent is an ECONFLICT error
+// naming the field.
+func (s *Store) PutAgent(ctx context.Context, a refund.Agent) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, other := range s.agents {
+		if other.UserID == a.UserID || !other.Active {
+			continue
+		}
+		if other.StaffNumber == a.StaffNumber {
+			return &refund.Error{Code: refund.ECONFLICT, Field: "staff_number",
+				Message: fmt.Sprintf("staff number %s belongs to another agent", a.StaffNumber)}
+		}
+		if a.Username != "" && other.Username == a.Username {
+			return &refund.Error{Code: refund.ECONFLICT, Field: "username",
+				Message: fmt.Sprintf("username @%s belongs to another agent", a.Username)}
+		}
+	}
+	a.Active, a.AddedAt = true, s.clock()
+	if old, ok := s.agents[a.UserID]; ok {
+		a.AddedAt = old.AddedAt
+	}
+	s.agents[a.UserID] = a
+	return nil
+}
+
+// RemoveAgent deactivates an agent, or returns an ENOTFOUND error for a
+// user who was never one. Removing an agent twice is not an error.
+func (s *Store) RemoveAgent(ctx context.Context, userID int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.agents[userID]
+	if !ok {
+		return refund.Errorf(refund.ENOTFOUND, "agent %d not found", userID)
+	}
+	a.Active = false
+	s.agents[userID] = a
+	return nil
+}
+
+// Agent returns an active agent, or an ENOTFOUND error.
+func (s *Store) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Agent{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a, ok := s.agents[userID]
+	if !ok || !a.Active {
+		return refund.Agent{}, refund.Errorf(refund.ENOTFOUND, "agent %d not found", userID)
+	}
+	return a, nil
+}
+
+// AgentByUsername returns the active agent with this username, given in
+// any case and with or without @, or an ENOTFOUND error. An empty
+// username finds nobody, though agents without one exist.
+func (s *Store) AgentByUsername(ctx context.Context, username string) (refund.Agent, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Agent{}, err
+	}
+	name := refund.NormalizeUsername(username)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, a := range s.agents {
+		if name != "" && a.Active && a.Username == name {
+			return a, nil
+		}
+	}
+	return refund.Agent{}, refund.Errorf(refund.ENOTFOUND, "agent @%s not found", name)
+}
+
+// Agents lists active agents by staff number, compared byte by byte as
+// the PostgreSQL store's "C" collation does.
+func (s *Store) Agents(ctx context.Context) ([]refund.Agent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var agents []refund.Agent
+	for _, a := range s.agents {
+		if a.Active {
+			agents = append(agents, a)
+		}
+	}
+	slices.SortFunc(agents, func(a, b refund.Agent) int {
+		return cmp.Or(cmp.Compare(a.StaffNumber, b.StaffNumber), cmp.Compare(a.UserID, b.UserID))
+	})
+	return agents, nil
+}
+
+// validateNewEscalation holds the PostgreSQL store's checks of a new
+// escalation; the two belong in the domain, which this package cannot
+// change.
+func validateNewEscalation(e refund.Escalation) error {
+	switch {
+	case e.BuyerChatID == 0:
+		return refund.FieldError("buyer_chat_id", "an escalation needs the buyer's chat")
+	case e.Reason == "":
+		return refund.FieldError("reason", "an escalation needs a reason")
+	case e.Status != "" && e.Status != refund.EscalationQueued:
+		return refund.FieldError("status", "a new escalation is queued, not %s", e.Status)
+	case e.CaseID < 0:
+		return refund.FieldError("case_id", "case id must not be negative")
+	}
+	return nil
+}
+
+// OpenEscalation queues an escalation for a buyer chat, or returns the
+// chat's open one (created false) unchanged but for a missing case ID,
+// which it fills in. The store sets the status, holder and times; a zero
+// CreatedAt means now. An unknown case is an ENOTFOUND error, checked only
+// when the case would be stored, as the PostgreSQL foreign key is.
+func (s *Store) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
+	if err := validateNewEscalation(e); err != nil {
+		return refund.Escalation{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.openByChat[e.BuyerChatID]; ok {
+		open := s.escalations[id]
+		if open.CaseID == 0 && e.CaseID != 0 {
+			if _, ok := s.cases[e.CaseID]; !ok {
+				return refund.Escalation{}, false, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(e.CaseID))
+			}
+			open.CaseID = e.CaseID
+			s.escalations[id] = open
+		}
+		return open, false, nil
+	}
+	if _, ok := s.cases[e.CaseID]; e.CaseID != 0 && !ok {
+		return refund.Escalation{}, false, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(e.CaseID))
+	}
+	s.lastEscalationID++
+	created := refund.Escalation{
+		ID:          s.lastEscalationID,
+		CaseID:      e.CaseID,
+		BuyerChatID: e.BuyerChatID,
+		BuyerUserID: e.BuyerUserID,
+		Language:    e.Language,
+		Reason:      e.Reason,
+		Status:      refund.EscalationQueued,
+		Due:         normTime(e.Due),
+		CreatedAt:   normTime(e.CreatedAt),
+	}
+	if created.CreatedAt.IsZero() {
+		created.CreatedAt = s.clock()
+	}
+	s.escalations[created.ID] = created
+	s.openByChat[created.BuyerChatID] = created.ID
+	return created, true, nil
+}
+
+// Escalation returns an escalation by ID, or an ENOTFOUND error.
+func (s *Store) Escalation(ctx context.Context, id int64) (refund.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.escalations[id]
+	if !ok {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	return e, nil
+}
+
+// OpenEscalationByChat returns a buyer chat's open escalation, or an
+// ENOTFOUND error.
+func (s *Store) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (refund.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.openByChat[buyerChatID]
+	if !ok {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "chat %d has no open escalation", buyerChatID)
+	}
+	return s.escalations[id], nil
+}
+
+// LinkMessage records that a message in the agents' chat belongs to an
+// escalation; with card set it also becomes the escalation's card.
+// Linking a message again is a no-op; a message already linked to another
+// escalation is an ECONFLICT error, checked before the escalation's
+// existence as the PostgreSQL store meets them.
+func (s *Store) LinkMessage(ctx context.Context, escalationID int64, messageID int, card bool) error {
+	if messageID <= 0 {
+		return refund.FieldError("message_id", "message id must be positive")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if owner, ok := s.messages[messageID]; ok && owner != escalationID {
+		return refund.Errorf(refund.ECONFLICT, "message %d belongs to escalation %d", messageID, owner)
+	}
+	e, ok := s.escalations[escalationID]
+	if !ok {
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", escalationID)
+	}
+	s.messages[messageID] = escalationID
+	if card {
+		e.CardMessageID = messageID
+		s.escalations[escalationID] = e
+	}
+	return nil
+}
+
+// EscalationByMessage finds the escalation a message in the agents' chat
+// belongs to, or returns an ENOTFOUND error.
+func (s *Store) EscalationByMessage(ctx context.Context, messageID int) (refund.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.messages[messageID]
+	if !ok {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "message %d belongs to no escalation", messageID)
+	}
+	return s.escalations[id], nil
+}
+
+// Take gives a queued escalation to an agent, or hands a held one back to
+// its holder, keeping the time it was first taken. One held by another
+// agent, or closed, is an ECONFLICT error; an unknown one ENOTFOUND.
+func (s *Store) Take(ctx context.Context, id, agentUserID int64, at time.Time) (refund.Escalation, error) {
+	if agentUserID <= 0 {
+		return refund.Escalation{}, refund.FieldError("agent_user_id", "an agent's Telegram user id is required")
+	}
+	if at.IsZero() {
+		return refund.Escalation{}, refund.FieldError("at", "time is required")
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	switch {
+	case !ok:
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case e.Status == refund.EscalationHeld && e.AgentUserID == agentUserID:
+		return e, nil
+	case e.Status != refund.EscalationQueued:
+		return refund.Escalation{}, refusal(e, "take")
+	}
+	e.Status, e.AgentUserID, e.TakenAt = refund.EscalationHeld, agentUserID, normTime(at)
+	s.escalations[id] = e
+	return e, nil
+}
+
+// Release puts a held escalation back in the queue with nothing left of
+// the holder. Anyone but the holder, or an escalation not held, is an
+// ECONFLICT error; an unknown one ENOTFOUND.
+func (s *Store) Release(ctx context.Context, id, agentUserID int64) (refund.Escalation, error) {
+	if agentUserID <= 0 {
+		return refund.Escalation{}, refund.FieldError("agent_user_id", "an agent's Telegram user id is required")
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	switch {
+	case !ok:
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case e.Status != refund.EscalationHeld || e.AgentUserID != agentUserID:
+		return refund.Escalation{}, refusal(e, "release")
+	}
+	e.Status, e.AgentUserID = refund.EscalationQueued, 0
+	e.TakenAt, e.LastAgentReplyAt = time.Time{}, time.Time{}
+	s.escalations[id] = e
+	return e, nil
+}
+
+// refusal says why an escalation cannot be taken, released or touched, in
+// the PostgreSQL store's words.
+func refusal(e refund.Escalation, verb string) error {
+	if e.Status == refund.EscalationHeld {
+		return refund.Errorf(refund.ECONFLICT, "cannot %s escalation %d: held by agent %d", verb, e.ID, e.AgentUserID)
+	}
+	return refund.Errorf(refund.ECONFLICT, "cannot %s escalation %d: it is %s", verb, e.ID, e.Status)
+}
+
+// CloseEscalation ends an escalation, keeping its last holder, or returns
+// an ENOTFOUND error. Closing it again keeps the first closing time.
+func (s *Store) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
+	if at.IsZero() {
+		return refund.FieldError("at", "time is required")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	switch {
+	case !ok:
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case e.Status == refund.EscalationClosed:
+		return nil
+	}
+	e.Status, e.ClosedAt = refund.EscalationClosed, normTime(at)
+	s.escalations[id] = e
+	delete(s.openByChat, e.BuyerChatID)
+	return nil
+}
+
+// TouchAgentReply records that the holder answered the buyer; the time
+// only moves forward. An escalation not held is an ECONFLICT error, and
+// an unknown one ENOTFOUND.
+func (s *Store) TouchAgentReply(ctx context.Context, id int64, at time.Time) error {
+	if at.IsZero() {
+		return refund.FieldError("at", "time is required")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	switch {
+	case !ok:
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case e.Status != refund.EscalationHeld:
+		return refusal(e, "touch")
+	}
+	if at := normTime(at); at.After(e.LastAgentReplyAt) {
+		e.LastAgentReplyAt = at
+		s.escalations[id] = e
+	}
+	return nil
+}
+
+// queueOrder is the PostgreSQL store's "due NULLS LAST, created_at, id".
+func queueOrder(a, b refund.Escalation) int {
+	if a.Due.IsZero() != b.Due.IsZero() {
+		if a.Due.IsZero() {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Or(a.Due.Compare(b.Due), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+}
+
+// openEscalations returns the open escalations with a status in statuses,
+// in queue order. The caller holds the lock.
+func (s *Store) openEscalations(statuses ...refund.EscalationStatus) []refund.Escalation {
+	var es []refund.Escalation
+	for _, id := range s.openByChat {
+		if e := s.escalations[id]; slices.Contains(statuses, e.Status) {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, queueOrder)
+	return es
+}
+
+// QueuePosition is the escalation's place among queued ones, by due time
+// then creation (1 is next); 0 when it is held or closed; an ENOTFOUND
+// error when there is no such escalation.
+func (s *Store) QueuePosition(ctx context.Context, id int64) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.escalations[id]
+	switch {
+	case !ok:
+		return 0, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case e.Status != refund.EscalationQueued:
+		return 0, nil
+	}
+	queue := s.openEscalations(refund.EscalationQueued)
+	return slices.IndexFunc(queue, func(q refund.Escalation) bool { return q.ID == id }) + 1, nil
+}
+
+// OpenEscalations lists queued and held escalations in the queue's order.
+func (s *Store) OpenEscalations(ctx context.Context) ([]refund.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.openEscalations(refund.EscalationQueued, refund.EscalationHeld), nil
+}
+
+// StaleHolds lists held escalations whose holder has said nothing to the
+// buyer since before the given time, longest silent first.
+func (s *Store) StaleHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	silentSince := func(e refund.Escalation) time.Time {
+		if !e.LastAgentReplyAt.IsZero() {
+			return e.LastAgentReplyAt
+		}
+		return e.TakenAt
+	}
+	// Compared at the stored precision, as PostgreSQL compares them.
+	before = normTime(before)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var stale []refund.Escalation
+	for _, e := range s.openEscalations(refund.EscalationHeld) {
+		if silentSince(e).Before(before) {
+			stale = append(stale, e)
+		}
+	}
+	slices.SortFunc(stale, func(a, b refund.Escalation) int {
+		return cmp.Or(silentSince(a).Compare(silentSince(b)), cmp.Compare(a.ID, b.ID))
+	})
+	return stale, nil
+}
