@@ -238,10 +238,17 @@ func (t *turn) relayToBuyer(ctx context.Context, agent refund.Agent, e refund.Es
 		t.deskSay(locales.DeskCannotRelay, nil)
 		return nil
 	}
-	if err := t.desk().Escalations.TouchAgentReply(ctx, e.ID, t.d.cfg.Now().UTC()); err != nil {
-		return fmt.Errorf("touch escalation %d: %w", e.ID, err)
+	err := t.desk().Escalations.TouchAgentReply(ctx, e.ID, agent.UserID, t.d.cfg.Now().UTC())
+	switch refund.ErrorCode(err) {
+	case "":
+		return nil
+	case refund.ECONFLICT:
+		// Released (or timed out) a moment ago: the reply is not sent.
+		t.postings = nil
+		t.deskSay(locales.DeskTakeFirst, map[string]any{"ID": e.ID})
+		return nil
 	}
-	return nil
+	return fmt.Errorf("touch escalation %d: %w", e.ID, err)
 }
 
 // parseApprove reads "/approve [amount] [balance|original]".

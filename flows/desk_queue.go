@@ -97,27 +97,17 @@ func (d *Dialog) ReleaseStaleHolds(ctx context.Context, send Sender) (int, error
 	if timeout <= 0 {
 		timeout = DefaultHoldTimeout
 	}
-	stale, err := desk.Escalations.StaleHolds(ctx, d.cfg.Now().UTC().Add(-timeout))
+	released, err := desk.Escalations.ReleaseSilentHolds(ctx, d.cfg.Now().UTC().Add(-timeout))
 	if err != nil {
-		return 0, fmt.Errorf("stale holds: %w", err)
+		return 0, fmt.Errorf("release silent holds: %w", err)
 	}
-	released := 0
 	team := d.cfg.Texts.Match(desk.Lang)
-	for _, e := range stale {
-		_, err := desk.Escalations.Release(ctx, e.ID, e.AgentUserID)
-		switch refund.ErrorCode(err) {
-		case "":
-		case refund.ECONFLICT:
-			continue // answered, released or closed meanwhile
-		default:
-			return released, fmt.Errorf("release escalation %d: %w", e.ID, err)
-		}
-		released++
+	for i, e := range released {
 		if _, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID,
 			Text: d.cfg.Texts.Text(team, locales.DeskHoldExpired, map[string]any{"ID": e.ID,
 				"Minutes": int(timeout.Minutes())})}); err != nil {
-			return released, fmt.Errorf("announce release of escalation %d: %w", e.ID, err)
+			return i, fmt.Errorf("announce release of escalation %d: %w", e.ID, err)
 		}
 	}
-	return released, nil
+	return len(released), nil
 }

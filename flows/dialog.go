@@ -173,6 +173,8 @@ type turn struct {
 	afterDelivery []func(context.Context)
 	// postings go to other chats than the input's (buyer <-> agents).
 	postings []posting
+	// queued is the buyer's escalation waiting for an agent, if any.
+	queued *refund.Escalation
 }
 
 func (d *Dialog) newTurn(in Input, sess Session) *turn {
@@ -235,6 +237,8 @@ func (t *turn) run(ctx context.Context) error {
 		return err
 	} else if held {
 		return t.relayToAgent(ctx, e)
+	} else if e.Open() {
+		t.queued = &e
 	}
 	if t.expired() {
 		orderID := t.sess.PendingOrderID
@@ -458,6 +462,10 @@ func (t *turn) idleText(ctx context.Context, text string) error {
 	}
 	if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
 		return t.status(ctx, text)
+	}
+	if t.queued != nil {
+		// Waiting for a person: say where they are rather than the menu.
+		return t.escalate(ctx, t.queued.Reason)
 	}
 	if t.repeated(text) {
 		return t.escalate(ctx, refund.EscalateRepeated)

@@ -29,8 +29,10 @@ func (a Agent) Validate() error {
 		return FieldError("user_id", "an agent needs a Telegram user id")
 	case strings.TrimSpace(a.DisplayName) == "" || len([]rune(a.DisplayName)) > 64:
 		return FieldError("display_name", "display name must be 1-64 characters")
-	case strings.TrimSpace(a.StaffNumber) == "" || len(a.StaffNumber) > 16:
-		return FieldError("staff_number", "staff number must be 1-16 characters")
+	case strings.TrimSpace(a.StaffNumber) == "" || len(a.StaffNumber) > 16 || a.StaffNumber != strings.ToUpper(a.StaffNumber):
+		// Upper case only, so that K017 and k017 cannot be two people a
+		// buyer would take for one.
+		return FieldError("staff_number", "staff number must be 1-16 characters, upper case")
 	case len(a.Username) > 32 || a.Username != NormalizeUsername(a.Username):
 		return FieldError("username", "username must be a Telegram username without @, lower case")
 	}
@@ -108,6 +110,32 @@ type Escalation struct {
 	ClosedAt         time.Time
 }
 
+// Valid reports whether r is a known reason.
+func (r EscalationReason) Valid() bool {
+	switch r {
+	case EscalateHumanReview, EscalateOverdue, EscalateAsked, EscalateRepeated, EscalateFlagged:
+		return true
+	}
+	return false
+}
+
+// ValidateNew checks an escalation about to be opened.
+func (e Escalation) ValidateNew() error {
+	switch {
+	case e.BuyerChatID == 0:
+		return FieldError("buyer_chat_id", "an escalation needs the buyer's chat")
+	case e.BuyerUserID <= 0:
+		return FieldError("buyer_user_id", "an escalation needs the buyer")
+	case !e.Reason.Valid():
+		return FieldError("reason", "unknown escalation reason %q", e.Reason)
+	case e.Status != "" && e.Status != EscalationQueued:
+		return FieldError("status", "a new escalation is queued")
+	case e.CaseID < 0:
+		return FieldError("case_id", "case id must not be negative")
+	}
+	return nil
+}
+
 // Open reports whether the escalation still wants or has an agent.
 func (e Escalation) Open() bool { return e.Status == EscalationQueued || e.Status == EscalationHeld }
 
@@ -139,14 +167,18 @@ type EscalationStore interface {
 	Release(ctx context.Context, id, agentUserID int64) (Escalation, error)
 	// CloseEscalation ends an escalation; closing a closed one is a no-op.
 	CloseEscalation(ctx context.Context, id int64, at time.Time) error
-	// TouchAgentReply records that the holder answered the buyer.
-	TouchAgentReply(ctx context.Context, id int64, at time.Time) error
+	// TouchAgentReply records that the holder answered the buyer; a reply
+	// by anyone else (a holder released meanwhile) is an ECONFLICT error.
+	TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error
 	// QueuePosition is the escalation's place among queued ones, by Due
 	// then creation (1 is next); 0 when it is not queued.
 	QueuePosition(ctx context.Context, id int64) (int, error)
 	// OpenEscalations lists open escalations, by Due then creation.
 	OpenEscalations(ctx context.Context) ([]Escalation, error)
-	// StaleHolds lists held escalations whose holder has not answered
-	// (since taking, or since the last reply) before the given time.
-	StaleHolds(ctx context.Context, before time.Time) ([]Escalation, error)
+	// ReleaseSilentHolds puts back in the queue, atomically, every held
+	// escalation whose holder has not answered (since taking, or since the
+	// last reply) before the given time, and returns them as they were
+	// held (with AgentUserID), longest silent first. A reply that lands
+	// first keeps its hold.
+	ReleaseSilentHolds(ctx context.Context, before time.Time) ([]Escalation, error)
 }

@@ -31,7 +31,7 @@ func parseAgentList(v string) ([]refund.Agent, error) {
 			a.DisplayName = strings.TrimSpace(parts[1])
 		}
 		if len(parts) > 2 && strings.TrimSpace(parts[2]) != "" {
-			a.StaffNumber = strings.TrimSpace(parts[2])
+			a.StaffNumber = strings.ToUpper(strings.TrimSpace(parts[2]))
 		}
 		if len(parts) > 3 {
 			a.Username = refund.NormalizeUsername(parts[3])
@@ -44,20 +44,23 @@ func parseAgentList(v string) ([]refund.Agent, error) {
 	return agents, nil
 }
 
-// bootstrapAgents makes sure the agents of AGENT_USER_IDS exist. Agents
-// added or removed with the agents command since are left as they are:
-// only agents the database does not know yet are added.
+// bootstrapAgents adds the agents of AGENT_USER_IDS when the staff list is
+// empty: it starts a new deployment, and never brings back an agent
+// removed with the agents command later (a fired agent must stay out
+// however the environment was left).
 func bootstrapAgents(ctx context.Context, store refund.AgentStore, agents []refund.Agent) error {
+	if len(agents) == 0 {
+		return nil
+	}
+	existing, err := store.Agents(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap agents: %w", err)
+	}
+	if len(existing) > 0 {
+		return nil
+	}
 	for _, a := range agents {
-		_, err := store.Agent(ctx, a.UserID)
-		switch refund.ErrorCode(err) {
-		case "":
-			continue
-		case refund.ENOTFOUND:
-			if err := store.PutAgent(ctx, a); err != nil {
-				return fmt.Errorf("bootstrap agent %d: %w", a.UserID, err)
-			}
-		default:
+		if err := store.PutAgent(ctx, a); err != nil {
 			return fmt.Errorf("bootstrap agent %d: %w", a.UserID, err)
 		}
 	}
@@ -91,7 +94,7 @@ func agentsCommand(ctx context.Context, store refund.AgentStore, args []string, 
 		if err != nil {
 			return fmt.Errorf("user id %q: not a number", args[1])
 		}
-		a := refund.Agent{UserID: id, DisplayName: args[2], StaffNumber: args[3], Active: true}
+		a := refund.Agent{UserID: id, DisplayName: args[2], StaffNumber: strings.ToUpper(args[3]), Active: true}
 		if len(args) == 5 {
 			a.Username = refund.NormalizeUsername(args[4])
 		}

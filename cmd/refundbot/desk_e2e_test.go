@@ -231,3 +231,57 @@ func TestVerifyAgent(t *testing.T) {
 	e.fake.ForwardText(b.chat, b.user, telegramfake.User{ID: 778, FirstName: "客服小美"}, true, "加我微信")
 	b.expect("无法确认")
 }
+
+func TestQueueRepeatedComplaintScamFlagAndSilentHold(t *testing.T) {
+	e := newEnvWith(t, map[string]string{
+		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017",
+		"AGENT_HOLD_TIMEOUT": "1s", "SWEEP_INTERVAL": "100ms",
+	})
+	e.fake.AddChat(team)
+	zhang := &agent{e: e, user: telegramfake.User{ID: 9017, FirstName: "张三"}}
+	seen := 0
+
+	// The same complaint three times brings in a person.
+	b := e.buyer(1201, "zh-hans")
+	for range 2 {
+		b.say("钱呢？？")
+		b.expect("我可以帮您申请退款或查询进度")
+	}
+	b.say("钱呢？？")
+	b.expect("您前面还有 0 位")
+	e.teamExpect(&seen, "买家重复投诉")
+
+	// A second buyer asks in words, and is second in the queue.
+	c := e.buyer(1202, "zh-hans")
+	c.say("转人工")
+	c.expect("您前面还有 1 位")
+	second := e.teamExpect(&seen, "买家要求人工")
+
+	// A buyer talking of a deposit is flagged to the team.
+	c.say("有人让我先交500保证金才能退款")
+	c.expect("防骗提醒")
+	e.teamExpect(&seen, "疑似骗局")
+
+	zhang.press(second, "接手")
+	c.expect("已接入")
+	e.fake.SendText(team, zhang.user, "/queue")
+	q := e.teamExpect(&seen, "待处理队列")
+	if !strings.Contains(q.Text, "买家重复投诉") || !strings.Contains(q.Text, "张三（K017）处理中") {
+		t.Errorf("queue = %q", q.Text)
+	}
+	e.fake.SendText(team, zhang.user, "/mine")
+	mine := e.teamExpect(&seen, "我接手的会话")
+	if strings.Contains(mine.Text, "买家重复投诉") || !strings.Contains(mine.Text, "买家要求人工") {
+		t.Errorf("mine = %q", mine.Text)
+	}
+
+	// No answer to the buyer within the hold timeout: back to the queue.
+	e.teamExpect(&seen, "未回复买家，已退回队列")
+	c.say("还在吗")
+	c.expect("您前面还有 1 位") // queued again, behind the first buyer
+	b.say("还有人吗")
+	b.expect("您前面还有 0 位")
+	if got := e.fake.Messages(teamChatID); strings.Contains(got[len(got)-1].Text, "还在吗") {
+		t.Error("a queued buyer's message was relayed as if held")
+	}
+}

@@ -114,30 +114,13 @@ func (s *Store) Agents(ctx context.Context) ([]refund.Agent, error) {
 	return agents, nil
 }
 
-// validateNewEscalation holds the PostgreSQL store's checks of a new
-// escalation; the two belong in the domain, which this package cannot
-// change.
-func validateNewEscalation(e refund.Escalation) error {
-	switch {
-	case e.BuyerChatID == 0:
-		return refund.FieldError("buyer_chat_id", "an escalation needs the buyer's chat")
-	case e.Reason == "":
-		return refund.FieldError("reason", "an escalation needs a reason")
-	case e.Status != "" && e.Status != refund.EscalationQueued:
-		return refund.FieldError("status", "a new escalation is queued, not %s", e.Status)
-	case e.CaseID < 0:
-		return refund.FieldError("case_id", "case id must not be negative")
-	}
-	return nil
-}
-
 // OpenEscalation queues an escalation for a buyer chat, or returns the
 // chat's open one (created false) unchanged but for a missing case ID,
 // which it fills in. The store sets the status, holder and times; a zero
 // CreatedAt means now. An unknown case is an ENOTFOUND error, checked only
 // when the case would be stored, as the PostgreSQL foreign key is.
 func (s *Store) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
-	if err := validateNewEscalation(e); err != nil {
+	if err := e.ValidateNew(); err != nil {
 		return refund.Escalation{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -340,9 +323,13 @@ func (s *Store) CloseEscalation(ctx context.Context, id int64, at time.Time) err
 }
 
 // TouchAgentReply records that the holder answered the buyer; the time
-// only moves forward. An escalation not held is an ECONFLICT error, and
-// an unknown one ENOTFOUND.
-func (s *Store) TouchAgentReply(ctx context.Context, id int64, at time.Time) error {
+// only moves forward. A reply by anyone but the holder, or to an
+// escalation not held, is an ECONFLICT error and refreshes nothing; an
+// unknown escalation is ENOTFOUND.
+func (s *Store) TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error {
+	if agentUserID <= 0 {
+		return refund.FieldError("agent_user_id", "an agent's Telegram user id is required")
+	}
 	if at.IsZero() {
 		return refund.FieldError("at", "time is required")
 	}
@@ -355,7 +342,7 @@ func (s *Store) TouchAgentReply(ctx context.Context, id int64, at time.Time) err
 	switch {
 	case !ok:
 		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
-	case e.Status != refund.EscalationHeld:
+	case e.Status != refund.EscalationHeld || e.AgentUserID != agentUserID:
 		return refusal(e, "touch")
 	}
 	if at := normTime(at); at.After(e.LastAgentReplyAt) {
@@ -419,9 +406,12 @@ func (s *Store) OpenEscalations(ctx context.Context) ([]refund.Escalation, error
 	return s.openEscalations(refund.EscalationQueued, refund.EscalationHeld), nil
 }
 
-// StaleHolds lists held escalations whose holder has said nothing to the
-// buyer since before the given time, longest silent first.
-func (s *Store) StaleHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
+// ReleaseSilentHolds puts back in the queue every held escalation whose
+// holder has said nothing to the buyer since before the given time, and
+// returns them as they were held, longest silent first. Finding and
+// releasing them is one critical section, so a reply that lands first
+// keeps its hold and concurrent calls release each hold once.
+func (s *Store) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -433,16 +423,21 @@ func (s *Store) StaleHolds(ctx context.Context, before time.Time) ([]refund.Esca
 	}
 	// Compared at the stored precision, as PostgreSQL compares them.
 	before = normTime(before)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var stale []refund.Escalation
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var silent []refund.Escalation
 	for _, e := range s.openEscalations(refund.EscalationHeld) {
 		if silentSince(e).Before(before) {
-			stale = append(stale, e)
+			silent = append(silent, e)
 		}
 	}
-	slices.SortFunc(stale, func(a, b refund.Escalation) int {
+	slices.SortFunc(silent, func(a, b refund.Escalation) int {
 		return cmp.Or(silentSince(a).Compare(silentSince(b)), cmp.Compare(a.ID, b.ID))
 	})
-	return stale, nil
+	for _, e := range silent {
+		e.Status, e.AgentUserID = refund.EscalationQueued, 0
+		e.TakenAt, e.LastAgentReplyAt = time.Time{}, time.Time{}
+		s.escalations[e.ID] = e
+	}
+	return silent, nil
 }

@@ -22,23 +22,6 @@ const (
 // third lap means something is wrong rather than unlucky.
 const openAttempts = 3
 
-// validateNewEscalation refuses an escalation no agent could act on. The
-// in-memory store has the same checks; they belong in the domain next to
-// Agent.Validate, which this package cannot change.
-func validateNewEscalation(e refund.Escalation) error {
-	switch {
-	case e.BuyerChatID == 0:
-		return refund.FieldError("buyer_chat_id", "an escalation needs the buyer's chat")
-	case e.Reason == "":
-		return refund.FieldError("reason", "an escalation needs a reason")
-	case e.Status != "" && e.Status != refund.EscalationQueued:
-		return refund.FieldError("status", "a new escalation is queued, not %s", e.Status)
-	case e.CaseID < 0:
-		return refund.FieldError("case_id", "case id must not be negative")
-	}
-	return nil
-}
-
 const escalationColumns = `id, COALESCE(case_id, 0), buyer_chat_id, buyer_user_id, language, reason, status,
 	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), due, created_at, taken_at,
 	last_agent_reply_at, closed_at`
@@ -80,7 +63,7 @@ func collectEscalations(rows pgx.Rows) ([]refund.Escalation, error) {
 // the winner to commit, so the row is there to be found — unless it was
 // closed in between, in which case the loop tries the insert again.
 func (db *DB) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
-	if err := validateNewEscalation(e); err != nil {
+	if err := e.ValidateNew(); err != nil {
 		return refund.Escalation{}, false, err
 	}
 	for range openAttempts {
@@ -313,15 +296,21 @@ func (db *DB) CloseEscalation(ctx context.Context, id int64, at time.Time) error
 // TouchAgentReply records that the holder answered the buyer, which
 // restarts the hold's timeout. The time only moves forward, so that a
 // reply stamped by a replica with a slow clock cannot make the hold look
-// staler than it is. An escalation not held is an ECONFLICT error (its
-// holder was released meanwhile), and an unknown one ENOTFOUND.
-func (db *DB) TouchAgentReply(ctx context.Context, id int64, at time.Time) error {
+// staler than it is. A reply by anyone but the holder, or to an
+// escalation not held, is an ECONFLICT error and refreshes nothing: the
+// hold was released, perhaps by ReleaseSilentHolds, and perhaps taken by
+// someone else, whose silence this reply must not excuse. An unknown
+// escalation is ENOTFOUND.
+func (db *DB) TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error {
+	if err := validateHold(agentUserID); err != nil {
+		return err
+	}
 	if at.IsZero() {
 		return refund.FieldError("at", "time is required")
 	}
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE escalations SET last_agent_reply_at = GREATEST(last_agent_reply_at, $2)
-		WHERE id = $1 AND status = 'held'`, id, at)
+		UPDATE escalations SET last_agent_reply_at = GREATEST(last_agent_reply_at, $3)
+		WHERE id = $1 AND status = 'held' AND agent_user_id = $2`, id, agentUserID, at)
 	if err != nil {
 		return fmt.Errorf("touch escalation %d: %w", id, err)
 	}
@@ -366,19 +355,40 @@ func (db *DB) OpenEscalations(ctx context.Context) ([]refund.Escalation, error) 
 	return es, nil
 }
 
-// StaleHolds lists held escalations whose holder has said nothing to the
-// buyer since before the given time — since taking the chat, or since the
-// last reply — longest silent first, for the sweeper to hand back.
-func (db *DB) StaleHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+escalationColumns+` FROM escalations
-		WHERE status = 'held' AND COALESCE(last_agent_reply_at, taken_at) < $1
+// ReleaseSilentHolds puts back in the queue every held escalation whose
+// holder has said nothing to the buyer since before the given time — since
+// taking the chat, or since the last reply — and returns them as they were
+// held, holder included, longest silent first, for the sweeper to tell
+// the agents.
+//
+// The check and the release are one statement. The CTE locks the silent
+// rows in ID order (so that two sweeps cannot deadlock) and, as UPDATE
+// does, re-checks a row that a concurrent statement changed once that
+// commits: a reply that landed first has moved the row out of the
+// condition and keeps its hold, and a row another sweep released is no
+// longer held, so each hold is released, and reported, once. The CTE's
+// rows are the locked versions, as held, which the UPDATE's RETURNING
+// could not give.
+func (db *DB) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
+	rows, err := db.pool.Query(ctx, `
+		WITH silent AS (
+			SELECT * FROM escalations
+			WHERE status = 'held' AND COALESCE(last_agent_reply_at, taken_at) < $1
+			ORDER BY id
+			FOR UPDATE
+		), released AS (
+			UPDATE escalations e SET status = 'queued', agent_user_id = NULL, taken_at = NULL, last_agent_reply_at = NULL
+			FROM silent WHERE e.id = silent.id
+			RETURNING silent.*
+		)
+		SELECT `+escalationColumns+` FROM released
 		ORDER BY COALESCE(last_agent_reply_at, taken_at), id`, before)
 	if err != nil {
-		return nil, fmt.Errorf("list holds stale before %v: %w", before, err)
+		return nil, fmt.Errorf("release holds silent since before %v: %w", before, err)
 	}
 	es, err := collectEscalations(rows)
 	if err != nil {
-		return nil, fmt.Errorf("list holds stale before %v: %w", before, err)
+		return nil, fmt.Errorf("release holds silent since before %v: %w", before, err)
 	}
 	return es, nil
 }

@@ -49,9 +49,11 @@ func RunAgents(t *testing.T, open func(t *testing.T) AgentEscalationStore) {
 		{"Take by the holder keeps the hold; anyone else is ECONFLICT", testTake},
 		{"Release by the holder only, back to the queue", testRelease},
 		{"CloseEscalation is idempotent and frees the chat", testCloseEscalation},
-		{"TouchAgentReply moves forward on held escalations only", testTouchAgentReply},
+		{"TouchAgentReply moves forward, by the holder of a held escalation only", testTouchAgentReply},
 		{"queue positions and OpenEscalations follow due, then creation", testQueueOrder},
-		{"StaleHolds lists holds silent since before the time", testStaleHolds},
+		{"ReleaseSilentHolds releases holds silent since before the time", testReleaseSilentHolds},
+		{"concurrent ReleaseSilentHolds release each hold once", testConcurrentReleaseSilentHolds},
+		{"ReleaseSilentHolds racing replies: a hold is kept or released, never both", testReleaseSilentHoldsRacingReplies},
 		{"unknown escalation is ENOTFOUND", testUnknownEscalation},
 		{"a cancelled context fails the call and changes nothing", testAgentsCancelledContext},
 	}
@@ -187,6 +189,8 @@ func testInvalidAgent(t *testing.T, s AgentEscalationStore) {
 		{"display name of 65 characters", "display_name", func(a *refund.Agent) { a.DisplayName = strings.Repeat("名", 65) }},
 		{"no staff number", "staff_number", func(a *refund.Agent) { a.StaffNumber = "" }},
 		{"staff number of 17 bytes", "staff_number", func(a *refund.Agent) { a.StaffNumber = strings.Repeat("9", 17) }},
+		// K017 and k017 would be two agents a buyer takes for one.
+		{"staff number in lower case", "staff_number", func(a *refund.Agent) { a.StaffNumber = "k017" }},
 		{"username with @", "username", func(a *refund.Agent) { a.Username = "@alice_cs" }},
 		{"username in upper case", "username", func(a *refund.Agent) { a.Username = "Alice_CS" }},
 		{"username of 33 characters", "username", func(a *refund.Agent) { a.Username = strings.Repeat("a", 33) }},
@@ -348,15 +352,16 @@ func testConcurrentAgents(t *testing.T, s AgentEscalationStore) {
 }
 
 func testAgentsOrder(t *testing.T, s AgentEscalationStore) {
-	// Byte order, whatever the server's locale: upper case before lower,
-	// "K017" before "K2".
-	for i, staff := range []string{"a001", "K2", "Z9", "K0170", "K017", "K001"} {
+	// Byte order, whatever the server's locale: "K017" before "K2", and
+	// punctuation counts ("K-9" before "K1"; a locale's collation skips
+	// the hyphen and would put it after "K2").
+	for i, staff := range []string{"K-9", "K2", "Z9", "K0170", "K017", "K001"} {
 		mustPutAgent(t, s, newAgent(i, staff, ""))
 	}
 	if err := s.RemoveAgent(t.Context(), agentID(5)); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"K017", "K0170", "K2", "Z9", "a001"}
+	want := []string{"K-9", "K017", "K0170", "K2", "Z9"}
 	if got := staffNumbers(t, s); !reflect.DeepEqual(got, want) {
 		t.Errorf("Agents by staff number = %v, want %v", got, want)
 	}
@@ -462,7 +467,7 @@ func testEscalationRoundTrip(t *testing.T, s AgentEscalationStore) {
 	// caller's are ignored.
 	full.ID, full.AgentUserID, full.CardMessageID = 99, agentID(1), 1001
 	full.TakenAt, full.LastAgentReplyAt, full.ClosedAt = desk0, desk0, desk0
-	bare := refund.Escalation{BuyerChatID: buyerChat + 1, Reason: refund.EscalateFlagged}
+	bare := refund.Escalation{BuyerChatID: buyerChat + 1, BuyerUserID: buyerChat + 1, Reason: refund.EscalateFlagged}
 	tests := []struct {
 		name string
 		in   refund.Escalation
@@ -472,7 +477,7 @@ func testEscalationRoundTrip(t *testing.T, s AgentEscalationStore) {
 			Language: full.Language, Reason: full.Reason, Status: refund.EscalationQueued,
 			Due: norm(full.Due), CreatedAt: norm(full.CreatedAt)}},
 		{"no deadline, no creation time, no status", bare, refund.Escalation{BuyerChatID: bare.BuyerChatID,
-			Reason: bare.Reason, Status: refund.EscalationQueued}},
+			BuyerUserID: bare.BuyerUserID, Reason: bare.Reason, Status: refund.EscalationQueued}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -586,7 +591,10 @@ func testInvalidEscalation(t *testing.T, s AgentEscalationStore) {
 		change func(e *refund.Escalation)
 	}{
 		{"no chat", "buyer_chat_id", func(e *refund.Escalation) { e.BuyerChatID = 0 }},
+		{"no buyer", "buyer_user_id", func(e *refund.Escalation) { e.BuyerUserID = 0 }},
+		{"negative buyer", "buyer_user_id", func(e *refund.Escalation) { e.BuyerUserID = -1 }},
 		{"no reason", "reason", func(e *refund.Escalation) { e.Reason = "" }},
+		{"unknown reason", "reason", func(e *refund.Escalation) { e.Reason = "bored" }},
 		{"held", "status", func(e *refund.Escalation) { e.Status = refund.EscalationHeld }},
 		{"closed", "status", func(e *refund.Escalation) { e.Status = refund.EscalationClosed }},
 		{"negative case", "case_id", func(e *refund.Escalation) { e.CaseID = -1 }},
@@ -782,7 +790,7 @@ func testRelease(t *testing.T, s AgentEscalationStore) {
 	e := mustOpenEscalation(t, s, newEscalation(buyerChat))
 	alice, bob := agentID(1), agentID(2)
 	mustTake(t, s, e.ID, alice, desk0)
-	if err := s.TouchAgentReply(t.Context(), e.ID, desk0.Add(5*time.Minute)); err != nil {
+	if err := s.TouchAgentReply(t.Context(), e.ID, alice, desk0.Add(5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	held := mustEscalation(t, s, e.ID)
@@ -865,32 +873,48 @@ func testCloseEscalation(t *testing.T, s AgentEscalationStore) {
 }
 
 func testTouchAgentReply(t *testing.T, s AgentEscalationStore) {
+	alice, bob := agentID(1), agentID(2)
 	e := mustOpenEscalation(t, s, newEscalation(buyerChat))
-	wantCode(t, s.TouchAgentReply(t.Context(), e.ID, desk0), refund.ECONFLICT)
-	mustTake(t, s, e.ID, agentID(1), desk0)
+	wantCode(t, s.TouchAgentReply(t.Context(), e.ID, alice, desk0), refund.ECONFLICT)
+	mustTake(t, s, e.ID, alice, desk0)
 	steps := []struct {
-		name string
-		at   time.Time
-		code string
-		want time.Time
+		name  string
+		agent int64
+		at    time.Time
+		code  string
+		want  time.Time
 	}{
-		{"a reply", time.Date(2026, 11, 22, 18, 10, 0, 999, shanghai()), "", desk0.Add(10 * time.Minute)},
-		{"a later reply", desk0.Add(20 * time.Minute), "", desk0.Add(20 * time.Minute)},
+		{"a reply", alice, time.Date(2026, 11, 22, 18, 10, 0, 999, shanghai()), "", desk0.Add(10 * time.Minute)},
+		{"a later reply", alice, desk0.Add(20 * time.Minute), "", desk0.Add(20 * time.Minute)},
 		// A replica with a slow clock must not make the hold look staler.
-		{"an earlier reply", desk0.Add(15 * time.Minute), "", desk0.Add(20 * time.Minute)},
-		{"no time", time.Time{}, refund.EINVALID, desk0.Add(20 * time.Minute)},
+		{"an earlier reply", alice, desk0.Add(15 * time.Minute), "", desk0.Add(20 * time.Minute)},
+		// Another agent's reply must not excuse the holder's silence.
+		{"a reply by another agent", bob, desk0.Add(30 * time.Minute), refund.ECONFLICT, desk0.Add(20 * time.Minute)},
+		{"no agent", 0, desk0.Add(30 * time.Minute), refund.EINVALID, desk0.Add(20 * time.Minute)},
+		{"no time", alice, time.Time{}, refund.EINVALID, desk0.Add(20 * time.Minute)},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			wantCode(t, s.TouchAgentReply(t.Context(), e.ID, st.at), st.code)
+			wantCode(t, s.TouchAgentReply(t.Context(), e.ID, st.agent, st.at), st.code)
 			got := mustEscalation(t, s, e.ID)
-			if !got.LastAgentReplyAt.Equal(st.want) || !got.TakenAt.Equal(desk0) {
-				t.Errorf("LastAgentReplyAt, TakenAt = %v, %v; want %v, %v", got.LastAgentReplyAt, got.TakenAt, st.want, desk0)
+			if !got.LastAgentReplyAt.Equal(st.want) || !got.TakenAt.Equal(desk0) || got.AgentUserID != alice {
+				t.Errorf("LastAgentReplyAt, TakenAt, holder = %v, %v, %d; want %v, %v, %d",
+					got.LastAgentReplyAt, got.TakenAt, got.AgentUserID, st.want, desk0, alice)
 			}
 		})
 	}
+	t.Run("the released holder's late reply", func(t *testing.T) {
+		if _, err := s.Release(t.Context(), e.ID, alice); err != nil {
+			t.Fatal(err)
+		}
+		mustTake(t, s, e.ID, bob, desk0.Add(40*time.Minute))
+		wantCode(t, s.TouchAgentReply(t.Context(), e.ID, alice, desk0.Add(45*time.Minute)), refund.ECONFLICT)
+		if got := mustEscalation(t, s, e.ID); !got.LastAgentReplyAt.IsZero() || got.AgentUserID != bob {
+			t.Errorf("after Alice's late reply: held by %d, last reply %v; want Bob's hold untouched", got.AgentUserID, got.LastAgentReplyAt)
+		}
+	})
 	mustClose(t, s, e.ID, desk0.Add(time.Hour))
-	wantCode(t, s.TouchAgentReply(t.Context(), e.ID, desk0.Add(time.Hour)), refund.ECONFLICT)
+	wantCode(t, s.TouchAgentReply(t.Context(), e.ID, bob, desk0.Add(time.Hour)), refund.ECONFLICT)
 }
 
 func testQueueOrder(t *testing.T, s AgentEscalationStore) {
@@ -939,58 +963,204 @@ func testQueueOrder(t *testing.T, s AgentEscalationStore) {
 	})
 }
 
-func testStaleHolds(t *testing.T, s AgentEscalationStore) {
+func mustReleaseSilentHolds(t *testing.T, s refund.EscalationStore, before time.Time) []refund.Escalation {
+	t.Helper()
+	released, err := s.ReleaseSilentHolds(t.Context(), before)
+	if err != nil {
+		t.Fatalf("ReleaseSilentHolds(%v): %v", before, err)
+	}
+	return released
+}
+
+func testReleaseSilentHolds(t *testing.T, s AgentEscalationStore) {
+	// hold opens an escalation for a chat and gives it to that chat's
+	// agent, who replies at replied unless it is 0.
 	hold := func(chat int64, taken, replied time.Duration) refund.Escalation {
 		e := mustOpenEscalation(t, s, newEscalation(chat))
 		mustTake(t, s, e.ID, agentID(int(chat)), desk0.Add(taken))
 		if replied != 0 {
-			if err := s.TouchAgentReply(t.Context(), e.ID, desk0.Add(replied)); err != nil {
+			if err := s.TouchAgentReply(t.Context(), e.ID, agentID(int(chat)), desk0.Add(replied)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return e
+		return mustEscalation(t, s, e.ID)
 	}
 	silent := hold(1, 0, 0)
 	answered := hold(2, 0, 20*time.Minute)
 	takenLate := hold(3, 20*time.Minute, 0)
 	answeredEarly := hold(4, 5*time.Minute, 10*time.Minute)
 	takenAtCutoff := hold(5, 15*time.Minute, 0)
-	mustOpenEscalation(t, s, newEscalation(6)) // queued: nobody's silence
+	queued := mustOpenEscalation(t, s, newEscalation(6)) // nobody's silence
 	closed := hold(7, 0, 0)
 	mustClose(t, s, closed.ID, desk0)
+	closed = mustEscalation(t, s, closed.ID)
+	// Silent for most of the time, but the reply landed before the sweep.
+	repliedLast := hold(8, 0, 0)
+	if err := s.TouchAgentReply(t.Context(), repliedLast.ID, repliedLast.AgentUserID, desk0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	repliedLast = mustEscalation(t, s, repliedLast.ID)
+	// Replied a microsecond before the cut-off, and exactly at it.
+	justBefore := hold(9, 0, 90*time.Minute-time.Microsecond)
+	atCutoff := hold(10, 0, 90*time.Minute)
 
-	tests := []struct {
+	held := map[int64]refund.Escalation{}
+	for _, e := range []refund.Escalation{silent, answered, takenLate, answeredEarly, takenAtCutoff,
+		repliedLast, justBefore, atCutoff} {
+		held[e.ID] = e
+	}
+	// Each step releases what has fallen silent since the last one.
+	steps := []struct {
 		name   string
 		before time.Time
 		want   []int64
 	}{
 		{"before any hold", desk0, nil},
-		// Strictly before: a hold taken at the cut-off is not stale yet.
+		// Strictly before: a hold taken at the cut-off is not silent yet.
 		{"a quarter hour in", desk0.Add(15 * time.Minute), []int64{silent.ID, answeredEarly.ID}},
+		{"again", desk0.Add(15 * time.Minute), nil},
 		// Compared at the stored precision: nanoseconds do not count.
-		{"less than a microsecond later", desk0.Add(15*time.Minute + 999*time.Nanosecond),
-			[]int64{silent.ID, answeredEarly.ID}},
-		{"a microsecond later", desk0.Add(15*time.Minute + time.Microsecond),
-			[]int64{silent.ID, answeredEarly.ID, takenAtCutoff.ID}},
+		{"less than a microsecond later", desk0.Add(15*time.Minute + 999*time.Nanosecond), nil},
+		{"a microsecond later", desk0.Add(15*time.Minute + time.Microsecond), []int64{takenAtCutoff.ID}},
 		// Longest silent first; equally silent by ID.
-		{"an hour in", desk0.Add(time.Hour),
-			[]int64{silent.ID, answeredEarly.ID, takenAtCutoff.ID, answered.ID, takenLate.ID}},
+		{"an hour in", desk0.Add(time.Hour), []int64{answered.ID, takenLate.ID}},
+		{"an hour and a half in", desk0.Add(90 * time.Minute), []int64{justBefore.ID}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			stale, err := s.StaleHolds(t.Context(), tt.before)
-			if err != nil {
-				t.Fatalf("StaleHolds: %v", err)
+	released := map[int64]bool{}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			got := mustReleaseSilentHolds(t, s, st.before)
+			if !slices.Equal(ids(got), st.want) {
+				t.Fatalf("ReleaseSilentHolds(%v) = %v, want %v", st.before, ids(got), st.want)
 			}
-			if got := ids(stale); !slices.Equal(got, tt.want) {
-				t.Errorf("StaleHolds(%v) = %v, want %v", tt.before, got, tt.want)
+			for _, e := range got {
+				// As it was held, so that the sweeper can tell the agent.
+				wantEscalation(t, e, held[e.ID])
+				released[e.ID] = true
 			}
-			for _, e := range stale {
-				if e.Status != refund.EscalationHeld || e.AgentUserID == 0 {
-					t.Errorf("stale hold %d is %s by %d, want held", e.ID, e.Status, e.AgentUserID)
+			for id, h := range held {
+				if !released[id] {
+					wantEscalation(t, mustEscalation(t, s, id), h)
+					continue
+				}
+				// Back in the queue with nothing of the silent holder.
+				want := h
+				want.Status, want.AgentUserID, want.TakenAt, want.LastAgentReplyAt = refund.EscalationQueued, 0, time.Time{}, time.Time{}
+				wantEscalation(t, mustEscalation(t, s, id), want)
+				if pos, err := s.QueuePosition(t.Context(), id); err != nil || pos == 0 {
+					t.Errorf("QueuePosition of released escalation %d = %d, %v; want a place in the queue", id, pos, err)
 				}
 			}
+			wantEscalation(t, mustEscalation(t, s, queued.ID), queued)
+			wantEscalation(t, mustEscalation(t, s, closed.ID), closed)
 		})
+	}
+	t.Run("the released holder's late reply is ECONFLICT", func(t *testing.T) {
+		err := s.TouchAgentReply(t.Context(), silent.ID, silent.AgentUserID, desk0.Add(3*time.Hour))
+		wantCode(t, err, refund.ECONFLICT)
+		if got := mustEscalation(t, s, silent.ID); got.Status != refund.EscalationQueued || !got.LastAgentReplyAt.IsZero() {
+			t.Errorf("after a late reply: %+v, want queued with no reply", got)
+		}
+	})
+	for _, e := range []refund.Escalation{repliedLast, atCutoff} {
+		if got := mustEscalation(t, s, e.ID); got.Status != refund.EscalationHeld {
+			t.Errorf("escalation %d replied to at %v is %s, want still held", e.ID, e.LastAgentReplyAt, got.Status)
+		}
+	}
+}
+
+func testConcurrentReleaseSilentHolds(t *testing.T, s AgentEscalationStore) {
+	const silentHolds, callers = 12, 8
+	before := desk0.Add(time.Hour)
+	for i := range silentHolds {
+		e := mustOpenEscalation(t, s, newEscalation(buyerChat+int64(i)))
+		mustTake(t, s, e.ID, agentID(i), desk0.Add(time.Duration(i)*time.Minute))
+	}
+	// Held but not silent, and queued: neither is released.
+	busy := mustOpenEscalation(t, s, newEscalation(buyerChat+100))
+	mustTake(t, s, busy.ID, agentID(100), before)
+	queued := mustOpenEscalation(t, s, newEscalation(buyerChat+101))
+
+	got := make([][]refund.Escalation, callers)
+	errs := make([]error, callers)
+	concurrently(callers, func(i int) { got[i], errs[i] = s.ReleaseSilentHolds(t.Context(), before) })
+	seen := map[int64]int{}
+	total := 0
+	for i := range callers {
+		if errs[i] != nil {
+			t.Errorf("caller %d: %v", i, errs[i])
+			continue
+		}
+		total += len(got[i])
+		for _, e := range got[i] {
+			if prev, ok := seen[e.ID]; ok {
+				t.Errorf("escalation %d released by callers %d and %d", e.ID, prev, i)
+			}
+			seen[e.ID] = i
+			if e.Status != refund.EscalationHeld || e.AgentUserID == 0 {
+				t.Errorf("released escalation %d returned as %s by %d, want as held", e.ID, e.Status, e.AgentUserID)
+			}
+		}
+	}
+	if total != silentHolds {
+		t.Errorf("callers released %d holds in all, want %d", total, silentHolds)
+	}
+	open, err := s.OpenEscalations(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range open {
+		wantHeld := e.ID == busy.ID
+		if (e.Status == refund.EscalationHeld) != wantHeld {
+			t.Errorf("escalation %d is %s after the sweeps", e.ID, e.Status)
+		}
+	}
+	wantEscalation(t, mustEscalation(t, s, queued.ID), queued)
+}
+
+func testReleaseSilentHoldsRacingReplies(t *testing.T, s AgentEscalationStore) {
+	const n = 10
+	before := desk0.Add(time.Hour)
+	holds := make([]refund.Escalation, n)
+	for i := range holds {
+		e := mustOpenEscalation(t, s, newEscalation(buyerChat+int64(i)))
+		holds[i] = mustTake(t, s, e.ID, agentID(i), desk0)
+	}
+	// Every holder replies, at a time that keeps the hold, while a sweep
+	// runs: each reply either lands first and keeps the hold, or finds the
+	// hold released.
+	var released []refund.Escalation
+	var sweepErr error
+	touchErrs := make([]error, n)
+	concurrently(n+1, func(i int) {
+		if i == n {
+			released, sweepErr = s.ReleaseSilentHolds(t.Context(), before)
+			return
+		}
+		touchErrs[i] = s.TouchAgentReply(t.Context(), holds[i].ID, holds[i].AgentUserID, before)
+	})
+	if sweepErr != nil {
+		t.Fatalf("ReleaseSilentHolds: %v", sweepErr)
+	}
+	wasReleased := map[int64]bool{}
+	for _, e := range released {
+		wasReleased[e.ID] = true
+	}
+	for i, h := range holds {
+		got := mustEscalation(t, s, h.ID)
+		switch code := refund.ErrorCode(touchErrs[i]); {
+		case touchErrs[i] == nil:
+			if wasReleased[h.ID] || got.Status != refund.EscalationHeld || !got.LastAgentReplyAt.Equal(before) {
+				t.Errorf("escalation %d: reply recorded, but released %v, now %s, last reply %v",
+					h.ID, wasReleased[h.ID], got.Status, got.LastAgentReplyAt)
+			}
+		case code == refund.ECONFLICT:
+			if !wasReleased[h.ID] || got.Status != refund.EscalationQueued {
+				t.Errorf("escalation %d: reply refused, but released %v, now %s", h.ID, wasReleased[h.ID], got.Status)
+			}
+		default:
+			t.Errorf("reply to escalation %d: %v, want success or ECONFLICT", h.ID, touchErrs[i])
+		}
 	}
 }
 
@@ -1014,7 +1184,7 @@ func testUnknownEscalation(t *testing.T, s AgentEscalationStore) {
 		{"Take", func(ctx context.Context) error { _, err := s.Take(ctx, unknown, agentID(1), desk0); return err }},
 		{"Release", func(ctx context.Context) error { _, err := s.Release(ctx, unknown, agentID(1)); return err }},
 		{"CloseEscalation", func(ctx context.Context) error { return s.CloseEscalation(ctx, unknown, desk0) }},
-		{"TouchAgentReply", func(ctx context.Context) error { return s.TouchAgentReply(ctx, unknown, desk0) }},
+		{"TouchAgentReply", func(ctx context.Context) error { return s.TouchAgentReply(ctx, unknown, agentID(1), desk0) }},
 		{"QueuePosition", func(ctx context.Context) error { _, err := s.QueuePosition(ctx, unknown); return err }},
 	}
 	for _, tt := range tests {
@@ -1048,10 +1218,10 @@ func testAgentsCancelledContext(t *testing.T, s AgentEscalationStore) {
 		{"Take", func() error { _, err := s.Take(ctx, e.ID, alice.UserID, desk0); return err }},
 		{"Release", func() error { _, err := s.Release(ctx, e.ID, alice.UserID); return err }},
 		{"CloseEscalation", func() error { return s.CloseEscalation(ctx, e.ID, desk0) }},
-		{"TouchAgentReply", func() error { return s.TouchAgentReply(ctx, e.ID, desk0) }},
+		{"TouchAgentReply", func() error { return s.TouchAgentReply(ctx, e.ID, alice.UserID, desk0) }},
 		{"QueuePosition", func() error { _, err := s.QueuePosition(ctx, e.ID); return err }},
 		{"OpenEscalations", func() error { _, err := s.OpenEscalations(ctx); return err }},
-		{"StaleHolds", func() error { _, err := s.StaleHolds(ctx, desk0); return err }},
+		{"ReleaseSilentHolds", func() error { _, err := s.ReleaseSilentHolds(ctx, desk0.Add(time.Hour)); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,7 +55,7 @@ CREATE TABLE escalations (
 CREATE UNIQUE INDEX escalations_one_open_per_chat ON escalations (buyer_chat_id)
     WHERE status IN ('queued', 'held');
 
--- Serves the queue: QueuePosition, OpenEscalations and StaleHolds only
+-- Serves the queue: QueuePosition, OpenEscalations and ReleaseSilentHolds only
 -- ever look at open escalations.
 CREATE INDEX escalations_open_idx ON escalations (due, created_at, id)
     WHERE status IN ('queued', 'held');
