@@ -11,6 +11,60 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// update is an update as tgbotapi decodes it, with the forum fields it
+// does not know (Bot API 6.3 came after tgbotapi 5.5.1), read from the same
+// JSON.
+type update struct {
+	tgbotapi.Update
+	forum forumFields
+}
+
+// forumFields is the part of an update's JSON that tells where in a forum
+// its message was written.
+type forumFields struct {
+	UpdateID      int            `json:"update_id"`
+	Message       *topicMessage  `json:"message"`
+	CallbackQuery *topicCallback `json:"callback_query"`
+}
+
+type topicCallback struct {
+	Message *topicMessage `json:"message"`
+}
+
+type topicMessage struct {
+	MessageThreadID int         `json:"message_thread_id"`
+	IsTopicMessage  bool        `json:"is_topic_message"`
+	ReplyToMessage  *topicReply `json:"reply_to_message"`
+}
+
+type topicReply struct {
+	// ForumTopicCreated is set on the service message that opened a topic.
+	ForumTopicCreated *struct{} `json:"forum_topic_created"`
+}
+
+// threadID is the forum topic m was written in. Outside forums Telegram
+// uses message_thread_id for threads of replies too, which are no topic.
+func (m *topicMessage) threadID() int {
+	if m == nil || !m.IsTopicMessage {
+		return 0
+	}
+	return m.MessageThreadID
+}
+
+// repliesToTopicStart tells Telegram's implicit reply, which every message
+// of a topic makes to the topic's opening service message, from a reply
+// someone chose to write.
+func (m *topicMessage) repliesToTopicStart() bool {
+	return m != nil && m.IsTopicMessage && m.ReplyToMessage != nil && m.ReplyToMessage.ForumTopicCreated != nil
+}
+
+func (u update) callbackMessage() *topicMessage {
+	if u.forum.CallbackQuery == nil {
+		return nil
+	}
+	return u.forum.CallbackQuery.Message
+}
+
 // item is one update turned into a dialog input, with what the loop needs
 // to order and merge it.
 type item struct {
@@ -20,7 +74,7 @@ type item struct {
 
 // toInput converts an update; ok is false for updates the bot ignores
 // (edits, channel posts, service messages).
-func toInput(u tgbotapi.Update) (item, bool) {
+func toInput(u update) (item, bool) {
 	switch {
 	case u.CallbackQuery != nil:
 		return callbackInput(u)
@@ -30,7 +84,7 @@ func toInput(u tgbotapi.Update) (item, bool) {
 	return item{}, false
 }
 
-func callbackInput(u tgbotapi.Update) (item, bool) {
+func callbackInput(u update) (item, bool) {
 	q := u.CallbackQuery
 	if q.From == nil {
 		return item{}, false
@@ -44,6 +98,7 @@ func callbackInput(u tgbotapi.Update) (item, bool) {
 		in.ChatID = q.Message.Chat.ID
 		in.Chat = chatKind(q.Message.Chat)
 		in.Callback.MessageID = q.Message.MessageID
+		in.ThreadID = u.callbackMessage().threadID()
 	} else {
 		// A button on an inline message has no chat; the buyer's private
 		// chat is their user ID.
@@ -59,7 +114,7 @@ func chatKind(c *tgbotapi.Chat) flows.ChatKind {
 	return flows.ChatGroup
 }
 
-func messageInput(u tgbotapi.Update) (item, bool) {
+func messageInput(u update) (item, bool) {
 	m := u.Message
 	if m.Chat == nil || m.From == nil || m.Chat.Type == "channel" {
 		return item{}, false
@@ -68,13 +123,9 @@ func messageInput(u tgbotapi.Update) (item, bool) {
 		UpdateIDs: []int{u.UpdateID}, ChatID: m.Chat.ID, Chat: chatKind(m.Chat), UserID: m.From.ID,
 		FirstName: m.From.FirstName, LastName: m.From.LastName, Username: m.From.UserName,
 		LanguageCode: m.From.LanguageCode, At: time.Unix(int64(m.Date), 0),
-		Text: m.Text, Forward: forwardOf(m),
+		Text: m.Text, Forward: forwardOf(m), ThreadID: u.forum.Message.threadID(),
 	}
-	if m.ReplyToMessage != nil {
-		// In a forum supergroup Telegram also sets reply_to_message on every
-		// message of a topic, pointing at the topic's first message, and
-		// marks it with is_topic_message. tgbotapi 5.5.1 decodes neither, so
-		// such a message reads as a reply to that first message.
+	if m.ReplyToMessage != nil && !u.forum.Message.repliesToTopicStart() {
 		in.ReplyToMessageID = m.ReplyToMessage.MessageID
 	}
 	if cmd, target, args, ok := parseCommand(m); ok {

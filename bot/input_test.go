@@ -1,6 +1,9 @@
 package bot
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -59,7 +62,7 @@ func TestToInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			it, ok := toInput(tt.update)
+			it, ok := toInput(update{Update: tt.update})
 			if ok != tt.ok || len(it.in.Files) != tt.files || it.in.Unsupported != tt.unsupported {
 				t.Fatalf("toInput = %+v, %v", it.in, ok)
 			}
@@ -105,7 +108,7 @@ func TestToInputSender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			it, ok := toInput(tt.update)
+			it, ok := toInput(update{Update: tt.update})
 			if !ok {
 				t.Fatal("update ignored")
 			}
@@ -121,6 +124,21 @@ func TestToInputSender(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onlyInput polls from updateID the way the loop does and converts the one
+// update that comes.
+func onlyInput(t *testing.T, api *tgbotapi.BotAPI, updateID int) flows.Input {
+	t.Helper()
+	ups, err := (&Poller{api: api}).poll(updateID, 0)
+	if err != nil || len(ups) != 1 || ups[0].UpdateID != updateID {
+		t.Fatalf("poll = %+v, %v; want update %d", ups, err, updateID)
+	}
+	it, ok := toInput(ups[0])
+	if !ok {
+		t.Fatal("update ignored")
+	}
+	return it.in
 }
 
 // TestToInputFromTheWire reads updates as the fake Telegram writes them,
@@ -155,16 +173,7 @@ func TestToInputFromTheWire(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id := tt.act()
-			ups, err := api.GetUpdates(tgbotapi.UpdateConfig{Offset: id})
-			if err != nil || len(ups) != 1 {
-				t.Fatalf("GetUpdates = %+v, %v", ups, err)
-			}
-			it, ok := toInput(ups[0])
-			if !ok {
-				t.Fatal("update ignored")
-			}
-			in := it.in
+			in := onlyInput(t, api, tt.act())
 			if in.LastName != "Lee" || in.Username != "kim_cs" || in.Chat != flows.ChatGroup || in.ReplyToMessageID != tt.wantReplyTo ||
 				!reflect.DeepEqual(in.Forward, tt.wantForward) || len(in.Files) != tt.wantFiles {
 				t.Errorf("input = %+v, forward %+v", in, in.Forward)
@@ -178,10 +187,10 @@ func TestMergeAlbums(t *testing.T) {
 		u := tgbotapi.Update{UpdateID: id, Message: &tgbotapi.Message{Chat: &tgbotapi.Chat{ID: 1, Type: "private"},
 			From: &tgbotapi.User{ID: 1}, MediaGroupID: group,
 			Photo: []tgbotapi.PhotoSize{{FileID: "f", FileUniqueID: string(rune('a' + id))}}}}
-		it, _ := toInput(u)
+		it, _ := toInput(update{Update: u})
 		return it
 	}
-	text, _ := toInput(tgbotapi.Update{UpdateID: 9, Message: &tgbotapi.Message{Chat: &tgbotapi.Chat{ID: 1, Type: "private"}, From: &tgbotapi.User{ID: 1}, Text: "x"}})
+	text, _ := toInput(update{Update: tgbotapi.Update{UpdateID: 9, Message: &tgbotapi.Message{Chat: &tgbotapi.Chat{ID: 1, Type: "private"}, From: &tgbotapi.User{ID: 1}, Text: "x"}}})
 	got := mergeAlbums([]item{photo(1, "g1"), photo(2, "g1"), photo(3, "g1"), text, photo(4, "g2"), photo(5, ""), photo(6, "")})
 	want := []int{3, 0, 1, 1, 1} // files per input: album, text, other album, two single photos
 	if len(got) != len(want) {
@@ -194,5 +203,114 @@ func TestMergeAlbums(t *testing.T) {
 	}
 	if ids := got[0].UpdateIDs; len(ids) != 3 || ids[0] != 1 || ids[2] != 3 {
 		t.Errorf("merged update IDs = %v", ids)
+	}
+}
+
+// TestToInputForum covers what tgbotapi cannot decode: the forum fields
+// read beside it from the same update.
+func TestToInputForum(t *testing.T) {
+	forum := &tgbotapi.Chat{ID: -1003, Type: "supergroup", Title: "Desk"}
+	kim := &tgbotapi.User{ID: 7, FirstName: "Kim"}
+	opening := &tgbotapi.Message{MessageID: 40, Chat: forum}
+	card := &tgbotapi.Message{MessageID: 41, Chat: forum}
+	inTopic := func(thread int, replyTo *tgbotapi.Message, opensTopic bool) update {
+		m := tgbotapi.Message{MessageID: 50, Chat: forum, From: kim, Text: "hi", ReplyToMessage: replyTo}
+		tm := &topicMessage{MessageThreadID: thread, IsTopicMessage: true}
+		if replyTo != nil {
+			tm.ReplyToMessage = &topicReply{}
+			if opensTopic {
+				tm.ReplyToMessage.ForumTopicCreated = &struct{}{}
+			}
+		}
+		return update{Update: tgbotapi.Update{UpdateID: 1, Message: &m}, forum: forumFields{UpdateID: 1, Message: tm}}
+	}
+	replyThread := inTopic(41, card, false) // a thread of replies in a group that is no forum
+	replyThread.forum.Message.IsTopicMessage = false
+	callback := func(tm *topicMessage) update {
+		q := tgbotapi.CallbackQuery{ID: "q", From: kim, Data: "d", Message: card}
+		f := forumFields{UpdateID: 2, CallbackQuery: &topicCallback{Message: tm}}
+		return update{Update: tgbotapi.Update{UpdateID: 2, CallbackQuery: &q}, forum: f}
+	}
+	tests := []struct {
+		name        string
+		update      update
+		wantThread  int
+		wantReplyTo int
+	}{
+		{"topic message: the implicit reply is dropped", inTopic(40, opening, true), 40, 0},
+		{"reply inside a topic", inTopic(40, card, false), 40, 41},
+		{"topic message without reply_to_message", inTopic(40, nil, false), 40, 0},
+		{"thread of replies outside forums", replyThread, 0, 41},
+		{"callback on a topic message", callback(&topicMessage{MessageThreadID: 40, IsTopicMessage: true}), 40, 0},
+		{"callback outside topics", callback(nil), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			it, ok := toInput(tt.update)
+			if !ok {
+				t.Fatal("update ignored")
+			}
+			if it.in.ThreadID != tt.wantThread || it.in.ReplyToMessageID != tt.wantReplyTo {
+				t.Errorf("thread %d, reply to %d; want %d, %d", it.in.ThreadID, it.in.ReplyToMessageID, tt.wantThread, tt.wantReplyTo)
+			}
+		})
+	}
+}
+
+// TestToInputInTopicFromTheWire polls forum updates the way the loop does,
+// from messages the fake writes as Telegram does.
+func TestToInputInTopicFromTheWire(t *testing.T) {
+	srv, s := startSender(t)
+	srv.AddChat(forumChat)
+	ctx := context.Background()
+	thread, err := s.CreateTopic(ctx, forumChat.ID, "#1 R-000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := s.Post(ctx, forumChat.ID, flows.Message{Text: "Case R-1", ThreadID: thread, Buttons: twoButtons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := telegramfake.User{ID: 7, FirstName: "Kim"}
+	// In a group that is no forum, Telegram gives a reply's thread a
+	// message_thread_id too, without is_topic_message.
+	repliesThread := fmt.Sprintf(`{"update_id": %%d, "message": {"message_id": 900, "date": 1700000000, "text": "re",
+		"message_thread_id": 800, "from": {"id": 7, "is_bot": false, "first_name": "Kim"},
+		"chat": {"id": %d, "type": "supergroup", "title": "Agents"},
+		"reply_to_message": {"message_id": 800, "date": 1700000000, "text": "x", "chat": {"id": %d, "type": "supergroup"}}}}`,
+		teamChat.ID, teamChat.ID)
+
+	tests := []struct {
+		name         string
+		act          func() int
+		wantThread   int
+		wantReplyTo  int
+		wantFiles    int
+		wantCallback bool
+	}{
+		{"text", func() int { id, _ := srv.SendTextInTopic(forumChat, agent, thread, "/take"); return id }, thread, 0, 0, false},
+		{"reply to the card", func() int { id, _ := srv.ReplyTextInTopic(forumChat, agent, thread, card, "on it"); return id }, thread, card, 0, false},
+		{"photo", func() int {
+			id, _ := srv.SendPhotoInTopic(forumChat, agent, thread, []byte("jpeg"), "label", "")
+			return id
+		}, thread, 0, 1, false},
+		{"General topic", func() int { id, _ := srv.SendText(forumChat, agent, "hi all"); return id }, 0, 0, 0, false},
+		{"button on the card", func() int { id, _ := srv.PressButton(forumChat, agent, card, "desk:take:1"); return id }, thread, 0, 0, true},
+		{"thread of replies outside forums", func() int {
+			id := 1000
+			if err := srv.EnqueueRaw(json.RawMessage(fmt.Sprintf(repliesThread, id))); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}, 0, 800, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := onlyInput(t, s.api, tt.act())
+			if in.ThreadID != tt.wantThread || in.ReplyToMessageID != tt.wantReplyTo || len(in.Files) != tt.wantFiles ||
+				(in.Callback != nil) != tt.wantCallback {
+				t.Errorf("input = %+v; want thread %d, reply to %d", in, tt.wantThread, tt.wantReplyTo)
+			}
+		})
 	}
 }

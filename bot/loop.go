@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,14 +109,40 @@ func (p *Poller) Run(ctx, handleCtx context.Context) error {
 	return nil
 }
 
-func (p *Poller) poll(offset, timeoutSeconds int) ([]tgbotapi.Update, error) {
-	cfg := tgbotapi.NewUpdate(offset)
-	cfg.Timeout = timeoutSeconds
-	cfg.Limit = 100
-	cfg.AllowedUpdates = []string{"message", "callback_query"}
-	updates, err := p.api.GetUpdates(cfg)
+// allowedUpdates are the updates the bot asks for; sent with every poll, as
+// Telegram keeps the list of the last call that gave one.
+const allowedUpdates = `["message","callback_query"]`
+
+// poll calls getUpdates itself rather than through tgbotapi.GetUpdates,
+// because tgbotapi's Update has no forum fields: the answer is decoded once
+// into tgbotapi's types and once for those fields, update by update.
+func (p *Poller) poll(offset, timeoutSeconds int) ([]update, error) {
+	params := tgbotapi.Params{"limit": "100", "allowed_updates": allowedUpdates}
+	params.AddNonZero("offset", offset)
+	params.AddNonZero("timeout", timeoutSeconds)
+	resp, err := p.api.MakeRequest("getUpdates", params)
 	if err != nil {
 		return nil, fmt.Errorf("get updates from %d: %w", offset, err)
+	}
+	var (
+		plain []tgbotapi.Update
+		forum []forumFields
+	)
+	if err := json.Unmarshal(resp.Result, &plain); err != nil {
+		return nil, fmt.Errorf("get updates from %d: %w", offset, err)
+	}
+	if err := json.Unmarshal(resp.Result, &forum); err != nil {
+		return nil, fmt.Errorf("get updates from %d: forum fields: %w", offset, err)
+	}
+	if len(forum) != len(plain) { // the same array decoded twice: a guard, not an expected case
+		return nil, fmt.Errorf("get updates from %d: %d updates read as %d", offset, len(plain), len(forum))
+	}
+	updates := make([]update, len(plain))
+	for i, u := range plain {
+		if forum[i].UpdateID != u.UpdateID {
+			return nil, fmt.Errorf("get updates from %d: update %d read as %d", offset, u.UpdateID, forum[i].UpdateID)
+		}
+		updates[i] = update{Update: u, forum: forum[i]}
 	}
 	sort.Slice(updates, func(i, j int) bool { return updates[i].UpdateID < updates[j].UpdateID })
 	return updates, nil
@@ -123,7 +150,7 @@ func (p *Poller) poll(offset, timeoutSeconds int) ([]tgbotapi.Update, error) {
 
 // restOfAlbum waits briefly for album items that arrived after the poll
 // returned, re-reading from the same offset (nothing is confirmed by it).
-func (p *Poller) restOfAlbum(ctx context.Context, offset int, updates []tgbotapi.Update) []tgbotapi.Update {
+func (p *Poller) restOfAlbum(ctx context.Context, offset int, updates []update) []update {
 	p.sleep(ctx, p.cfg.AlbumWait)
 	more, err := p.poll(offset, 0)
 	if err != nil || len(more) < len(updates) {
@@ -154,7 +181,7 @@ func (p *Poller) sleep(ctx context.Context, d time.Duration) {
 // in order. When some chat's replies could not be delivered it returns the
 // first update ID to poll from again; the updates handled meanwhile are
 // marked in Redis and will be dropped as duplicates.
-func (p *Poller) handleBatch(ctx context.Context, updates []tgbotapi.Update) (retryFrom int, retry bool) {
+func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom int, retry bool) {
 	var chats []int64
 	byChat := map[int64][]item{}
 	for _, u := range updates {

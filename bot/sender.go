@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -32,8 +33,12 @@ type Sender struct {
 	backoff time.Duration
 }
 
-// The dialogs hold a flows.Sender; break the build here, not in main.
-var _ flows.Sender = (*Sender)(nil)
+// The dialogs hold a flows.Sender, and the desk a flows.TopicCreator;
+// break the build here, not in main.
+var (
+	_ flows.Sender       = (*Sender)(nil)
+	_ flows.TopicCreator = (*Sender)(nil)
+)
 
 // NewSender returns a Sender using api.
 func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger) *Sender {
@@ -70,26 +75,56 @@ func (s *Sender) Send(ctx context.Context, chatID int64, m flows.Message) error 
 // the first one's, which carries the reply. A file's caption too long for
 // Telegram is cut, and the rest follows as text replying to the file,
 // whose ID is returned and which keeps the buttons. When a later part
-// fails, the ID of what was already sent comes back with the error.
+// fails, the ID of what was already sent comes back with the error. Every
+// part goes to the forum topic m.ThreadID names, if any.
 func (s *Sender) Post(ctx context.Context, chatID int64, m flows.Message) (int, error) {
+	to := destination{chatID: chatID, threadID: m.ThreadID}
 	if m.File != nil {
-		return s.postFile(ctx, chatID, m)
+		return s.postFile(ctx, to, m)
 	}
-	return s.postText(ctx, chatID, m.Text, m.ReplyTo, m.Buttons)
+	return s.postText(ctx, to, m.Text, m.ReplyTo, m.Buttons)
 }
 
-func (s *Sender) postText(ctx context.Context, chatID int64, text string, replyTo int, buttons [][]flows.Button) (int, error) {
+// destination is where a message goes: a chat, and a topic when the chat
+// is a forum.
+type destination struct {
+	chatID   int64
+	threadID int
+}
+
+// params starts a send's parameters. Sends are built as raw parameters,
+// not tgbotapi's configs, because those have no message_thread_id and
+// their encoding cannot be extended from outside the library.
+//
+// A reply is sent even when its message was deleted meanwhile, which
+// Telegram refuses unless told: an answer that lost its thread beats one
+// that never arrives.
+func (d destination) params(replyTo int) tgbotapi.Params {
+	p := tgbotapi.Params{"chat_id": strconv.FormatInt(d.chatID, 10)}
+	if d.threadID > 0 {
+		p.AddNonZero("message_thread_id", d.threadID)
+	}
+	if replyTo > 0 {
+		p.AddNonZero("reply_to_message_id", replyTo)
+		p.AddBool("allow_sending_without_reply", true)
+	}
+	return p
+}
+
+func (s *Sender) postText(ctx context.Context, to destination, text string, replyTo int, buttons [][]flows.Button) (int, error) {
 	parts := splitText(text, maxTextLen)
 	first := 0
 	for i, part := range parts {
-		cfg := tgbotapi.NewMessage(chatID, part)
+		reply := 0 // only the first part answers; the others follow it
 		if i == 0 {
-			replyToBase(&cfg.BaseChat, replyTo)
+			reply = replyTo
 		}
-		if i == len(parts)-1 && len(buttons) > 0 {
-			cfg.ReplyMarkup = keyboard(buttons)
+		p := to.params(reply)
+		p["text"] = part
+		if i == len(parts)-1 {
+			addKeyboard(p, buttons)
 		}
-		sent, err := s.send(ctx, "sendMessage", cfg)
+		sent, err := s.send(ctx, "sendMessage", p)
 		if err != nil {
 			return first, err
 		}
@@ -100,50 +135,30 @@ func (s *Sender) postText(ctx context.Context, chatID int64, text string, replyT
 	return first, nil
 }
 
-func (s *Sender) postFile(ctx context.Context, chatID int64, m flows.Message) (int, error) {
+func (s *Sender) postFile(ctx context.Context, to destination, m flows.Message) (int, error) {
 	caption, rest := cutText(m.Text, maxCaptionLen)
-	var (
-		cfg    tgbotapi.Chattable
-		method string
-		markup any
-	)
-	if len(m.Buttons) > 0 {
-		markup = keyboard(m.Buttons)
-	}
+	p := to.params(m.ReplyTo)
+	p.AddNonEmpty("caption", caption)
+	addKeyboard(p, m.Buttons)
+	var method string
 	switch m.File.Kind {
 	case refund.EvidencePhoto:
-		c := tgbotapi.NewPhoto(chatID, tgbotapi.FileID(m.File.FileID))
-		c.Caption, c.ReplyMarkup = caption, markup
-		replyToBase(&c.BaseChat, m.ReplyTo)
-		cfg, method = c, "sendPhoto"
+		method, p["photo"] = "sendPhoto", m.File.FileID
 	case refund.EvidenceDocument:
-		c := tgbotapi.NewDocument(chatID, tgbotapi.FileID(m.File.FileID))
-		c.Caption, c.ReplyMarkup = caption, markup
-		replyToBase(&c.BaseChat, m.ReplyTo)
-		cfg, method = c, "sendDocument"
+		method, p["document"] = "sendDocument", m.File.FileID
 	default:
 		return 0, fmt.Errorf("send file %q of kind %q: %w", m.File.FileID, m.File.Kind, errFileKind)
 	}
-	sent, err := s.send(ctx, method, cfg)
+	sent, err := s.send(ctx, method, p)
 	if err != nil {
 		return 0, err
 	}
 	if strings.TrimSpace(rest) != "" {
-		if _, err := s.postText(ctx, chatID, rest, sent.MessageID, nil); err != nil {
+		if _, err := s.postText(ctx, to, rest, sent.MessageID, nil); err != nil {
 			return sent.MessageID, err
 		}
 	}
 	return sent.MessageID, nil
-}
-
-// replyToBase threads a send under message id. Telegram refuses a reply to
-// a message that was deleted meanwhile unless told to send it anyway, and
-// an answer that lost its thread beats one that never arrives.
-func replyToBase(c *tgbotapi.BaseChat, id int) {
-	if id > 0 {
-		c.ReplyToMessageID = id
-		c.AllowSendingWithoutReply = true
-	}
 }
 
 // splitText cuts text into messages of at most limit UTF-16 units.
@@ -198,19 +213,30 @@ func cutText(text string, limit int) (head, tail string) {
 
 // AnswerCallback implements flows.Sender.
 func (s *Sender) AnswerCallback(ctx context.Context, callbackID, text string) error {
-	return s.call(ctx, "answerCallbackQuery", tgbotapi.NewCallback(callbackID, text))
+	p := tgbotapi.Params{"callback_query_id": callbackID}
+	p.AddNonEmpty("text", text)
+	return s.call(ctx, "answerCallbackQuery", p)
 }
 
 // RemoveKeyboard implements flows.Sender.
 func (s *Sender) RemoveKeyboard(ctx context.Context, chatID int64, messageID int) error {
-	edit := tgbotapi.NewEditMessageReplyMarkup(chatID, messageID,
-		tgbotapi.InlineKeyboardMarkup{InlineKeyboard: [][]tgbotapi.InlineKeyboardButton{}})
-	err := s.call(ctx, "editMessageReplyMarkup", edit)
+	p := tgbotapi.Params{"chat_id": strconv.FormatInt(chatID, 10), "reply_markup": `{"inline_keyboard":[]}`}
+	p.AddNonZero("message_id", messageID)
+	err := s.call(ctx, "editMessageReplyMarkup", p)
 	var tgErr *tgbotapi.Error
 	if errors.As(err, &tgErr) && strings.Contains(tgErr.Message, "message is not modified") {
 		return nil // already without buttons: the goal is met
 	}
 	return err
+}
+
+// addKeyboard attaches rows as an inline keyboard, if there are any.
+func addKeyboard(p tgbotapi.Params, rows [][]flows.Button) {
+	if len(rows) == 0 {
+		return
+	}
+	b, _ := json.Marshal(keyboard(rows)) // strings and pointers to strings: cannot fail
+	p["reply_markup"] = string(b)
 }
 
 func keyboard(rows [][]flows.Button) tgbotapi.InlineKeyboardMarkup {
@@ -230,8 +256,8 @@ func keyboard(rows [][]flows.Button) tgbotapi.InlineKeyboardMarkup {
 }
 
 // send makes a call that creates a message and returns that message.
-func (s *Sender) send(ctx context.Context, method string, c tgbotapi.Chattable) (tgbotapi.Message, error) {
-	resp, err := s.request(ctx, method, c)
+func (s *Sender) send(ctx context.Context, method string, p tgbotapi.Params) (tgbotapi.Message, error) {
+	resp, err := s.request(ctx, method, p)
 	if err != nil {
 		return tgbotapi.Message{}, err
 	}
@@ -242,17 +268,17 @@ func (s *Sender) send(ctx context.Context, method string, c tgbotapi.Chattable) 
 	return m, nil
 }
 
-func (s *Sender) call(ctx context.Context, method string, c tgbotapi.Chattable) error {
-	_, err := s.request(ctx, method, c)
+func (s *Sender) call(ctx context.Context, method string, p tgbotapi.Params) error {
+	_, err := s.request(ctx, method, p)
 	return err
 }
 
-func (s *Sender) request(ctx context.Context, method string, c tgbotapi.Chattable) (*tgbotapi.APIResponse, error) {
+func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
 	wait := s.backoff
 	var err error
 	for attempt := 1; attempt <= maxSendAttempts; attempt++ {
 		var resp *tgbotapi.APIResponse
-		if resp, err = s.api.Request(c); err == nil {
+		if resp, err = s.api.MakeRequest(method, p); err == nil {
 			return resp, nil
 		}
 		var tgErr *tgbotapi.Error

@@ -3,10 +3,12 @@ package bot
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -21,6 +23,7 @@ var (
 	buyer     = telegramfake.User{ID: 501, FirstName: "Bo", Username: "bo"}
 	buyerChat = telegramfake.Chat{ID: 501, Type: "private"}
 	teamChat  = telegramfake.Chat{ID: -100777, Type: "supergroup", Title: "Agents"}
+	forumChat = telegramfake.Chat{ID: -100888, Type: "supergroup", Title: "Refund desk", IsForum: true}
 )
 
 // startFake starts a fake Telegram and the real tgbotapi client on it.
@@ -284,5 +287,266 @@ func TestSendDeliversLikePost(t *testing.T) {
 	}
 	if ms := srv.Messages(buyerChat.ID); len(ms) != 2 || ms[0].Keyboard != nil || ms[1].Keyboard == nil {
 		t.Errorf("Messages = %+v", ms)
+	}
+}
+
+// openTopic starts a Sender on a fake whose forum has one topic.
+func openTopic(t *testing.T) (*telegramfake.Server, *Sender, int) {
+	t.Helper()
+	srv, s := startSender(t)
+	srv.AddChat(forumChat)
+	thread, err := s.CreateTopic(context.Background(), forumChat.ID, "#1 R-000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, s, thread
+}
+
+func TestPostInTopic(t *testing.T) {
+	srv, s, thread := openTopic(t)
+	ctx := context.Background()
+	card, err := s.Post(ctx, forumChat.ID, flows.Message{Text: "Case R-1", ThreadID: thread})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, photo := srv.SendPhoto(buyerChat, buyer, []byte("jpeg bytes"), "", "")
+	big := photo.Photo[len(photo.Photo)-1]
+	doc := srv.AddFile([]byte("%PDF-1.4"), "receipt.pdf")
+	longCaption := strings.TrimSpace(strings.Repeat("refund ", 300))
+
+	photoFile := &refund.Evidence{Kind: refund.EvidencePhoto, FileID: big.FileID}
+	tests := []struct {
+		name          string
+		msg           flows.Message
+		wantMethods   []string // of the messages sent, in order
+		wantKeyboards []bool
+		wantReplyTo   int // the first message's
+	}{
+		{"text with buttons", flows.Message{Text: "hello", Buttons: twoButtons}, []string{"sendMessage"}, []bool{true}, 0},
+		{"reply", flows.Message{Text: "re", ReplyTo: card}, []string{"sendMessage"}, []bool{false}, card},
+		{"long text", flows.Message{Text: strings.Repeat("a ", 3000), ReplyTo: card, Buttons: twoButtons},
+			[]string{"sendMessage", "sendMessage"}, []bool{false, true}, card},
+		{"photo", flows.Message{Text: "From Bo", File: photoFile, ReplyTo: card, Buttons: twoButtons}, []string{"sendPhoto"}, []bool{true}, card},
+		{"document", flows.Message{File: &refund.Evidence{Kind: refund.EvidenceDocument, FileID: doc.FileID}}, []string{"sendDocument"}, []bool{false}, 0},
+		{"photo with a long caption", flows.Message{Text: longCaption, File: photoFile, Buttons: twoButtons},
+			[]string{"sendPhoto", "sendMessage"}, []bool{true, false}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(srv.Messages(forumChat.ID))
+			m := tt.msg
+			m.ThreadID = thread
+			id, err := s.Post(ctx, forumChat.ID, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := srv.Messages(forumChat.ID)[before:]
+			if len(sent) != len(tt.wantMethods) {
+				t.Fatalf("sent %+v", sent)
+			}
+			if sent[0].MessageID != id || sent[0].ReplyToMessageID != tt.wantReplyTo {
+				t.Errorf("Post = %d; first %+v", id, sent[0])
+			}
+			for i, m := range sent {
+				if m.ThreadID != thread || m.Method != tt.wantMethods[i] || (m.Keyboard != nil) != tt.wantKeyboards[i] {
+					t.Errorf("part %d: %+v, want %s in topic %d, keyboard %v", i+1, m, tt.wantMethods[i], thread, tt.wantKeyboards[i])
+				}
+			}
+		})
+	}
+	t.Run("no thread in a forum goes to General", func(t *testing.T) {
+		id, err := s.Post(ctx, forumChat.ID, flows.Message{Text: "all"})
+		ms := srv.Messages(forumChat.ID)
+		if err != nil || ms[len(ms)-1].MessageID != id || ms[len(ms)-1].ThreadID != 0 {
+			t.Errorf("Post = %d, %v; sent %+v", id, err, ms[len(ms)-1])
+		}
+	})
+	t.Run("flood control", func(t *testing.T) {
+		srv.FailNext("sendPhoto", 1, 429, 1)
+		calls := srv.Calls("sendPhoto")
+		id, err := s.Post(ctx, forumChat.ID, flows.Message{ThreadID: thread, File: &refund.Evidence{Kind: refund.EvidencePhoto, FileID: big.FileID}})
+		ms := srv.Messages(forumChat.ID)
+		if err != nil || srv.Calls("sendPhoto")-calls != 2 || ms[len(ms)-1].MessageID != id || ms[len(ms)-1].ThreadID != thread {
+			t.Errorf("Post = %d, %v after %d calls", id, err, srv.Calls("sendPhoto")-calls)
+		}
+	})
+}
+
+func TestPostInUnknownTopic(t *testing.T) {
+	srv, s, thread := openTopic(t)
+	srv.AddChat(teamChat)
+	tests := []struct {
+		name   string
+		chatID int64
+		msg    flows.Message
+		method string
+	}{
+		{"text", forumChat.ID, flows.Message{Text: "x", ThreadID: thread + 100}, "sendMessage"},
+		{"document", forumChat.ID, flows.Message{ThreadID: thread + 100, File: &refund.Evidence{Kind: refund.EvidenceDocument, FileID: srv.AddFile([]byte("x"), "x.txt").FileID}}, "sendDocument"},
+		{"a topic of another chat", teamChat.ID, flows.Message{Text: "x", ThreadID: thread}, "sendMessage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := srv.Calls(tt.method)
+			_, err := s.Post(context.Background(), tt.chatID, tt.msg)
+			var tgErr *tgbotapi.Error
+			if !errors.As(err, &tgErr) || tgErr.Message != "Bad Request: message thread not found" || Transient(err) {
+				t.Errorf("err = %v", err)
+			}
+			if n := srv.Calls(tt.method) - calls; n != 1 {
+				t.Errorf("%d calls, want 1: a 400 is final", n)
+			}
+		})
+	}
+}
+
+func TestCreateTopic(t *testing.T) {
+	long := strings.Repeat("退款😀", 100) // 200 characters, 300 UTF-16 units
+	tests := []struct {
+		name      string
+		chat      telegramfake.Chat
+		topic     string
+		fail      int // 429s before it goes through
+		wantName  string
+		wantErr   string
+		transient bool
+	}{
+		{"forum", forumChat, "#1 R-000001 damaged", 0, "#1 R-000001 damaged", "", false},
+		{"long name", forumChat, long, 0, string([]rune(long)[:128]), "", false},
+		{"flood control", forumChat, "#2", 1, "#2", "", false},
+		{"no forum", teamChat, "#3", 0, "", "Bad Request: the chat is not a forum", false},
+		{"blank name", forumChat, " \n ", 0, "", "Bad Request: title must be non-empty", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, s := startSender(t)
+			srv.AddChat(forumChat)
+			srv.FailNext("createForumTopic", tt.fail, 429, 1)
+			thread, err := s.CreateTopic(context.Background(), tt.chat.ID, tt.topic)
+			if tt.wantErr != "" {
+				var tgErr *tgbotapi.Error
+				if !errors.As(err, &tgErr) || tgErr.Message != tt.wantErr || Transient(err) != tt.transient {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []telegramfake.Topic{{ChatID: forumChat.ID, ThreadID: thread, Name: tt.wantName, IconColor: 0x6FB9F0}}
+			if got := srv.Topics(forumChat.ID); !reflect.DeepEqual(got, want) {
+				t.Errorf("Topics = %+v, want %+v", got, want)
+			}
+			if n := srv.Calls("createForumTopic"); n != tt.fail+1 {
+				t.Errorf("%d calls, want %d", n, tt.fail+1)
+			}
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		srv, s := startSender(t)
+		srv.AddChat(forumChat)
+		srv.FailNext("createForumTopic", 1, 500, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := s.CreateTopic(ctx, forumChat.ID, "x"); !errors.Is(err, context.Canceled) || Transient(err) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestTopicName(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"short", "#1 R-000001", "#1 R-000001"},
+		{"exactly 128", strings.Repeat("a", 128), strings.Repeat("a", 128)},
+		{"129 emoji", strings.Repeat("😀", 129), strings.Repeat("😀", 128)},
+		{"Chinese", strings.Repeat("退", 200), strings.Repeat("退", 128)},
+		{"space at the cut", strings.Repeat("a", 127) + " b", strings.Repeat("a", 127)},
+		{"surrounding space", "  #1  ", "#1"},
+		{"invalid UTF-8", "R-1 \xff\xfe", "R-1 \uFFFD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := topicName(tt.in)
+			if got != tt.want || !utf8.ValidString(got) || utf8.RuneCountInString(got) > 128 {
+				t.Errorf("topicName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsForum(t *testing.T) {
+	srv, err := telegramfake.Start(fakeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	conn, err := Connect(fakeToken, srv.Endpoint(), 5*time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	srv.AddChat(forumChat)
+	srv.AddChat(teamChat)
+	srv.AddChat(buyerChat)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		chatID  int64
+		want    bool
+		wantErr string
+	}{
+		{"forum", context.Background(), forumChat.ID, true, ""},
+		{"supergroup", context.Background(), teamChat.ID, false, ""},
+		{"private chat", context.Background(), buyerChat.ID, false, ""},
+		{"unknown chat", context.Background(), -1001, false, "Bad Request: chat not found"},
+		{"cancelled", cancelled, forumChat.ID, false, context.Canceled.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := conn.IsForum(tt.ctx, tt.chatID)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || Transient(err) {
+					t.Errorf("IsForum = %v, %v; want error %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("IsForum = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if n := srv.Calls("getChat"); n != 4 {
+		t.Errorf("%d getChat calls, want 4: none once ctx is done", n)
+	}
+}
+
+// TestCallbackAndKeyboard covers the calls that create no message, sent
+// as raw parameters like the rest.
+func TestCallbackAndKeyboard(t *testing.T) {
+	srv, s := startSender(t)
+	srv.AddChat(buyerChat)
+	ctx := context.Background()
+	id, err := s.Post(ctx, buyerChat.ID, flows.Message{Text: "Refund?", Buttons: twoButtons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, q := srv.PressButton(buyerChat, buyer, id, "desk:take:1")
+	if err := s.AnswerCallback(ctx, q, "Taken"); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.CallbackAnswers(); len(got) != 1 || got[0].CallbackQueryID != q || got[0].Text != "Taken" {
+		t.Errorf("CallbackAnswers = %+v", got)
+	}
+	for i := range 2 { // the second finds no buttons left, which is success
+		if err := s.RemoveKeyboard(ctx, buyerChat.ID, id); err != nil {
+			t.Fatalf("RemoveKeyboard #%d: %v", i+1, err)
+		}
+	}
+	if ms := srv.Messages(buyerChat.ID); ms[0].Keyboard != nil || ms[0].Edits != 1 {
+		t.Errorf("message = %+v", ms[0])
 	}
 }

@@ -29,6 +29,41 @@ type Desk struct {
 	// HoldTimeout returns a silent hold to the queue; DefaultHoldTimeout
 	// if 0.
 	HoldTimeout time.Duration
+	// Topics, when set, gives each escalation its own forum topic (the
+	// team chat is a forum); nil threads cards by replies instead.
+	Topics TopicCreator
+}
+
+// TopicCreator opens forum topics in a chat.
+type TopicCreator interface {
+	CreateTopic(ctx context.Context, chatID int64, name string) (threadID int, err error)
+}
+
+// place gives an escalation its forum topic, when the team chat is a
+// forum and it has none yet, and returns the topic (0 outside forums).
+func (d *Desk) place(ctx context.Context, e *refund.Escalation, name string) error {
+	if d.Topics == nil || e.ThreadID != 0 {
+		return nil
+	}
+	id, err := d.Topics.CreateTopic(ctx, d.ChatID, name)
+	if err != nil {
+		return fmt.Errorf("open topic for escalation %d: %w", e.ID, err)
+	}
+	if err := d.Escalations.SetThread(ctx, e.ID, id); err != nil {
+		return fmt.Errorf("record topic of escalation %d: %w", e.ID, err)
+	}
+	e.ThreadID = id
+	return nil
+}
+
+// topicName names an escalation's topic so the forum's list reads as a
+// queue: number, case and reason.
+func topicName(e refund.Escalation, reason string) string {
+	name := fmt.Sprintf("#%d", e.ID)
+	if e.CaseID != 0 {
+		name += " " + refund.FormatCaseNumber(e.CaseID)
+	}
+	return name + " " + reason
 }
 
 // DeskCore is what agents' decisions go through: the same rules, audit
@@ -143,7 +178,7 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 	}
 	header := t.deskText(locales.DeskFromBuyer, map[string]any{"Buyer": who})
 	if len(t.in.Files) == 0 {
-		t.post(t.desk().ChatID, Message{Text: header + "\n" + text, ReplyTo: e.CardMessageID}, link)
+		t.post(t.desk().ChatID, Message{Text: header + "\n" + text, ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, link)
 		return nil
 	}
 	for i, f := range t.in.Files {
@@ -152,7 +187,7 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 			caption += "\n" + text
 		}
 		file := f
-		t.post(t.desk().ChatID, Message{Text: caption, File: &file, ReplyTo: e.CardMessageID}, link)
+		t.post(t.desk().ChatID, Message{Text: caption, File: &file, ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, link)
 	}
 	return nil
 }
@@ -191,7 +226,11 @@ func (t *turn) escalate(ctx context.Context, reason refund.EscalationReason) err
 	}
 	t.say(locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
 	if created {
+		if err := t.desk().place(ctx, &e, topicName(e, t.deskText(locales.EscalationLabel(reason), nil))); err != nil {
+			return err
+		}
 		card := cardFor(t.d.cfg.Texts, t.desk().Lang, t.d.cfg.Location, e, nil, nil, t.buyerName(), t.in.Text)
+		card.ThreadID = e.ThreadID
 		t.post(t.desk().ChatID, card, func(ctx context.Context, id int) error {
 			return t.desk().Escalations.LinkMessage(ctx, e.ID, id, true)
 		})
@@ -205,8 +244,17 @@ func (t *turn) flagToTeam() {
 	if !t.deskEnabled() || t.in.Chat != ChatPrivate {
 		return
 	}
-	t.post(t.desk().ChatID, Message{Text: t.deskText(locales.DeskScamFlag,
+	t.post(t.desk().ChatID, Message{ThreadID: t.teamThread(), Text: t.deskText(locales.DeskScamFlag,
 		map[string]any{"Buyer": t.buyerName(), "Text": t.in.Text})}, nil)
+}
+
+// teamThread is the buyer's escalation topic, if they have one, so a
+// flag about them lands where their case is discussed.
+func (t *turn) teamThread() int {
+	if t.queued != nil {
+		return t.queued.ThreadID
+	}
+	return 0
 }
 
 // verify answers "is this account really staff?".

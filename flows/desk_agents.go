@@ -38,13 +38,7 @@ func (t *turn) agentChat(ctx context.Context) error {
 	case "queue", "mine":
 		return t.queue(ctx, agent, t.in.Command == "mine")
 	}
-	if t.in.ReplyToMessageID == 0 {
-		if t.in.Command != "" {
-			t.deskSay(locales.DeskReplyToCard, nil)
-		}
-		return nil
-	}
-	e, err := t.desk().Escalations.EscalationByMessage(ctx, t.in.ReplyToMessageID)
+	e, err := t.escalationOf(ctx)
 	switch {
 	case refund.ErrorCode(err) == refund.ENOTFOUND:
 		if t.in.Command != "" {
@@ -52,7 +46,7 @@ func (t *turn) agentChat(ctx context.Context) error {
 		}
 		return nil
 	case err != nil:
-		return fmt.Errorf("escalation of message %d: %w", t.in.ReplyToMessageID, err)
+		return err
 	}
 	switch t.in.Command {
 	case "":
@@ -85,6 +79,28 @@ func (t *turn) agentChat(ctx context.Context) error {
 	return nil
 }
 
+// escalationOf finds the escalation a team-chat message is about: by its
+// forum topic, or by the card or relayed message it replies to.
+func (t *turn) escalationOf(ctx context.Context) (refund.Escalation, error) {
+	switch {
+	case t.in.ThreadID != 0:
+		e, err := t.desk().Escalations.EscalationByThread(ctx, t.in.ThreadID)
+		if err != nil && refund.ErrorCode(err) != refund.ENOTFOUND {
+			return e, fmt.Errorf("escalation of topic %d: %w", t.in.ThreadID, err)
+		}
+		if err == nil || t.in.ReplyToMessageID == 0 {
+			return e, err
+		}
+	case t.in.ReplyToMessageID == 0:
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "not about an escalation")
+	}
+	e, err := t.desk().Escalations.EscalationByMessage(ctx, t.in.ReplyToMessageID)
+	if err != nil && refund.ErrorCode(err) != refund.ENOTFOUND {
+		return e, fmt.Errorf("escalation of message %d: %w", t.in.ReplyToMessageID, err)
+	}
+	return e, err
+}
+
 // agent returns the sender if they are active staff.
 func (t *turn) agent(ctx context.Context) (refund.Agent, bool, error) {
 	a, err := t.desk().Agents.Agent(ctx, t.in.UserID)
@@ -115,7 +131,7 @@ func (t *turn) deskSay(key locales.Key, data map[string]any) {
 	if t.in.Callback != nil {
 		reply = t.in.Callback.MessageID
 	}
-	t.out = append(t.out, Message{Text: t.deskText(key, data), ReplyTo: reply})
+	t.out = append(t.out, Message{Text: t.deskText(key, data), ReplyTo: reply, ThreadID: t.in.ThreadID})
 }
 
 func (t *turn) deskButton(ctx context.Context, agent refund.Agent, action string, id int64) error {
@@ -154,7 +170,7 @@ func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation
 		t.answer = t.deskText(locales.DeskTaken, agentData(agent))
 	}
 	t.out = append(t.out, Message{Text: t.deskText(locales.DeskTookOver, map[string]any{"ID": got.ID,
-		"Name": agent.DisplayName, "Staff": agent.StaffNumber}), ReplyTo: got.CardMessageID})
+		"Name": agent.DisplayName, "Staff": agent.StaffNumber}), ReplyTo: got.CardMessageID, ThreadID: got.ThreadID})
 	t.post(got.BuyerChatID, Message{Text: t.d.cfg.Texts.Text(t.d.cfg.Texts.Match(got.Language), locales.AgentJoined,
 		agentData(agent))}, nil)
 	if got.CaseID != 0 {
@@ -303,7 +319,7 @@ func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalati
 	if t.in.Callback != nil {
 		t.answer = t.deskText(locales.DeskDecided, data)
 	}
-	t.out = append(t.out, Message{Text: t.deskText(locales.DeskDecided, data), ReplyTo: e.CardMessageID})
+	t.out = append(t.out, Message{Text: t.deskText(locales.DeskDecided, data), ReplyTo: e.CardMessageID, ThreadID: e.ThreadID})
 	return nil
 }
 
@@ -367,6 +383,6 @@ func (t *turn) queue(ctx context.Context, agent refund.Agent, mine bool) error {
 	if n == 0 {
 		b.WriteString("\n" + t.deskText(locales.DeskQueueEmpty, nil))
 	}
-	t.out = append(t.out, Message{Text: b.String()})
+	t.out = append(t.out, Message{Text: b.String(), ThreadID: t.in.ThreadID})
 	return nil
 }

@@ -35,7 +35,7 @@ func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem,
 	team := d.cfg.Texts.Match(desk.Lang)
 	if e.CardMessageID != 0 {
 		if n.Kind == refund.NoticeReviewOverdue {
-			_, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID,
+			_, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
 				Text: d.cfg.Texts.Text(team, locales.DeskOverdue, map[string]any{"ID": e.ID, "Case": n.Number()})})
 			return err
 		}
@@ -44,6 +44,9 @@ func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem,
 	c, err := d.cfg.Store.Case(ctx, n.CaseID)
 	if err != nil {
 		return fmt.Errorf("load case %s: %w", n.Number(), err)
+	}
+	if err := desk.place(ctx, &e, topicName(e, d.cfg.Texts.Text(team, locales.EscalationLabel(reason), nil))); err != nil {
+		return err
 	}
 	o, err := d.cfg.Store.Order(ctx, c.OrderID)
 	if err != nil {
@@ -59,6 +62,7 @@ func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem,
 			card.Text += "\n• " + d.cfg.Texts.Text(team, locales.RuleText(r), data)
 		}
 	}
+	card.ThreadID = e.ThreadID
 	cardID, err := send.Post(ctx, desk.ChatID, card)
 	if err != nil {
 		return fmt.Errorf("post card of case %s: %w", n.Number(), err)
@@ -68,7 +72,7 @@ func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem,
 	}
 	for _, f := range c.Evidence {
 		file := f
-		id, err := send.Post(ctx, desk.ChatID, Message{Text: f.Caption, File: &file, ReplyTo: cardID})
+		id, err := send.Post(ctx, desk.ChatID, Message{Text: f.Caption, File: &file, ReplyTo: cardID, ThreadID: e.ThreadID})
 		if err != nil {
 			return fmt.Errorf("post evidence of case %s: %w", n.Number(), err)
 		}
@@ -103,7 +107,7 @@ func (d *Dialog) ReleaseStaleHolds(ctx context.Context, send Sender) (int, error
 	}
 	team := d.cfg.Texts.Match(desk.Lang)
 	for i, e := range released {
-		if _, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID,
+		if _, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
 			Text: d.cfg.Texts.Text(team, locales.DeskHoldExpired, map[string]any{"ID": e.ID,
 				"Minutes": int(timeout.Minutes())})}); err != nil {
 			return i, fmt.Errorf("announce release of escalation %d: %w", e.ID, err)

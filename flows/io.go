@@ -32,6 +32,9 @@ type Input struct {
 	LanguageCode string
 	// ReplyToMessageID is the message this one answers, in the same chat.
 	ReplyToMessageID int
+	// ThreadID is the forum topic the message was written in, 0 outside
+	// forums.
+	ThreadID int
 	// Forward describes where a forwarded message came from.
 	Forward *Forward
 
@@ -73,6 +76,8 @@ type Message struct {
 	Buttons [][]Button
 	// ReplyTo makes the message a reply to that message of the chat.
 	ReplyTo int
+	// ThreadID sends the message into that forum topic of the chat.
+	ThreadID int
 	// File, when set, sends that photo or document again by its Telegram
 	// file ID, with Text as its caption.
 	File *refund.Evidence

@@ -102,6 +102,9 @@ type Escalation struct {
 	AgentUserID int64
 	// CardMessageID is the case card in the agents' chat.
 	CardMessageID int
+	// ThreadID is the escalation's own forum topic when the agents' chat
+	// is a forum; 0 otherwise.
+	ThreadID int
 	// Due is when the buyer should have an answer, for the queue's order.
 	Due              time.Time
 	CreatedAt        time.Time
@@ -157,6 +160,12 @@ type EscalationStore interface {
 	// EscalationByMessage finds the escalation a message in the agents'
 	// chat belongs to, or returns an ENOTFOUND error.
 	EscalationByMessage(ctx context.Context, messageID int) (Escalation, error)
+	// SetThread records the escalation's forum topic. A topic belongs to
+	// one escalation: giving it to a second is an ECONFLICT error.
+	SetThread(ctx context.Context, id int64, threadID int) error
+	// EscalationByThread finds the escalation of a forum topic, or returns
+	// an ENOTFOUND error.
+	EscalationByThread(ctx context.Context, threadID int) (Escalation, error)
 	// Take gives a queued escalation to an agent. An escalation already
 	// held by another agent is an ECONFLICT error (the caller reads the
 	// holder from Escalation); taking one's own again succeeds; a closed

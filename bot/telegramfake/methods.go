@@ -43,17 +43,17 @@ func readOutgoing(r *request, field string, check func(string) *apiError) (outgo
 	return out, aerr
 }
 
-func (s *Server) knownChatLocked(param string) (tgbotapi.Chat, *apiError) {
+func (s *Server) knownChatLocked(param string) (wireChat, *apiError) {
 	if param == "" {
-		return tgbotapi.Chat{}, badRequest("chat_id is empty")
+		return wireChat{}, badRequest("chat_id is empty")
 	}
 	id, err := strconv.ParseInt(param, 10, 64)
 	if err != nil {
-		return tgbotapi.Chat{}, badRequest("chat not found") // @usernames are not modelled
+		return wireChat{}, badRequest("chat not found") // @usernames are not modelled
 	}
 	c, ok := s.chats[id]
 	if !ok {
-		return tgbotapi.Chat{}, badRequest("chat not found")
+		return wireChat{}, badRequest("chat not found")
 	}
 	return c, nil
 }
@@ -93,22 +93,31 @@ func (s *Server) replyTargetLocked(r *request, chatID int64) (*message, *apiErro
 	return nil, badRequest("message to be replied not found")
 }
 
-// sendLocked creates a bot message in the requested chat. attach adds the method's content once
-// the chat and reply target are known to be valid, so a failed send stores no file.
+// sendLocked creates a bot message in the requested chat, and forum topic when message_thread_id
+// names one. attach adds the method's content once the chat, topic and reply target are known to
+// be valid, so a failed send stores no file.
 func (s *Server) sendLocked(r *request, method string, out outgoing, attach func(*tgbotapi.Message) (fileID string, aerr *apiError)) (json.RawMessage, *apiError) {
 	chat, aerr := s.knownChatLocked(r.str("chat_id"))
 	if aerr != nil {
 		return nil, aerr
 	}
+	threadID, aerr := intParam(r, "message_thread_id", 0)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if threadID != 0 && s.topicRootLocked(chat.ID, threadID) == nil {
+		return nil, badRequest("message thread not found")
+	}
 	replyTo, aerr := s.replyTargetLocked(r, chat.ID)
 	if aerr != nil {
 		return nil, aerr
 	}
-	var msg tgbotapi.Message
-	fileID, aerr := attach(&msg)
+	var msg wireMessage
+	fileID, aerr := attach(&msg.Message)
 	if aerr != nil {
 		return nil, aerr
 	}
+	s.placeLocked(&msg, chat.ID, threadID, replyTo) // cannot fail: the topic was checked above
 	bot := botUser()
 	now := time.Now()
 	msg.MessageID = s.nextMessageID
@@ -123,6 +132,7 @@ func (s *Server) sendLocked(r *request, method string, out outgoing, attach func
 		ParseMode:      out.parseMode,
 		Keyboard:       buttonsOf(out.markup),
 		RemoveKeyboard: out.removeKeyboard,
+		ThreadID:       msg.MessageThreadID,
 		Method:         method,
 		FileID:         fileID,
 		At:             now,
@@ -134,10 +144,7 @@ func (s *Server) sendLocked(r *request, method string, out outgoing, attach func
 		sent.FileKind = kindDocument
 	}
 	if replyTo != nil {
-		rt := replyTo.msg
-		rt.ReplyToMessage = nil // Telegram nests one level only
-		msg.ReplyToMessage = &rt
-		sent.ReplyToMessageID = rt.MessageID
+		sent.ReplyToMessageID = replyTo.msg.MessageID
 	}
 	s.messages[msgKey{chat.ID, msg.MessageID}] = &message{msg: msg, fromBot: true, sent: sent}
 	s.sentOrder[chat.ID] = append(s.sentOrder[chat.ID], msg.MessageID)
@@ -231,7 +238,7 @@ func (s *Server) editableLocked(r *request) (*message, *apiError) {
 	if m == nil || m.deleted {
 		return nil, badRequest("message to edit not found")
 	}
-	if !m.fromBot {
+	if !m.fromBot || m.sent == nil { // a user's message, or a service message such as a topic's opening
 		return nil, badRequest("message can't be edited")
 	}
 	return m, nil

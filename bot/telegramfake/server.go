@@ -3,8 +3,8 @@
 // End-to-end tests and the terminal sandbox run the real bot through the real tgbotapi client
 // against it, so they need neither network access nor a BotFather token. It models what the bot
 // depends on, including the ways Telegram says no: getUpdates offsets and long polling, message
-// ids, edits, callback queries, file ids and downloads, Telegram's validation errors, and, on
-// demand, injected failures and delays. A method it does not model answers 404 as Telegram does,
+// ids, edits, callback queries, file ids and downloads, forum topics, Telegram's validation
+// errors, and, on demand, injected failures and delays. A method it does not model answers 404 as Telegram does,
 // rather than pretending to succeed.
 //
 // It is a fake of one bot: the token given to Start is the only one accepted, and the bot is
@@ -62,6 +62,8 @@ type Chat struct {
 	ID    int64
 	Type  string
 	Title string
+	// IsForum makes a supergroup a forum, where the bot may open topics; getChat reports it.
+	IsForum bool
 }
 
 // Button is an inline keyboard button as a test wants to assert on it.
@@ -87,6 +89,10 @@ type SentMessage struct {
 	// ReplyToMessageID is the message this one replies to. It is 0 when the bot asked to reply to
 	// a message that is gone with allow_sending_without_reply, as Telegram then sends it unthreaded.
 	ReplyToMessageID int
+	// ThreadID is the forum topic the message went to, 0 outside topics. In a topic Telegram sets
+	// reply_to_message to the topic's opening message on every message that replies to nothing
+	// else; ReplyToMessageID leaves that implicit reply out, as the reader sees none.
+	ThreadID int
 	// Method is the Bot API method that created the message: sendMessage, sendPhoto, ...
 	Method string
 	// FileID is the file a media message carries (the largest size of a photo), and FileKind
@@ -130,7 +136,8 @@ type Server struct {
 	allowed       map[string]bool // nil: Telegram's default set
 	pollGen       int             // identifies the newest getUpdates, which supersedes older ones
 
-	chats     map[int64]tgbotapi.Chat
+	chats     map[int64]wireChat
+	topics    map[int64][]Topic // chat id → its forum topics in creation order
 	messages  map[msgKey]*message
 	sentOrder map[int64][]int // chat id → ids of bot messages in send order
 	files     map[string]*storedFile
@@ -155,7 +162,7 @@ type msgKey struct {
 
 // message is any message the fake knows, the bot's and the users'.
 type message struct {
-	msg     tgbotapi.Message // as Telegram would return it now; replace fields, never mutate through pointers
+	msg     wireMessage // as Telegram would return it now; replace fields, never mutate through pointers
 	fromBot bool
 	deleted bool
 	sent    *SentMessage // bot messages only
@@ -189,7 +196,8 @@ func Start(token string) (*Server, error) {
 		changed:       make(chan struct{}),
 		nextUpdateID:  1,
 		nextMessageID: 1,
-		chats:         make(map[int64]tgbotapi.Chat),
+		chats:         make(map[int64]wireChat),
+		topics:        make(map[int64][]Topic),
 		messages:      make(map[msgKey]*message),
 		sentOrder:     make(map[int64][]int),
 		files:         make(map[string]*storedFile),
@@ -352,6 +360,8 @@ func route(method string) (string, handlerFunc) {
 		return "getWebhookInfo", (*Server).getWebhookInfo
 	case "getchat":
 		return "getChat", (*Server).getChat
+	case "createforumtopic":
+		return "createForumTopic", (*Server).createForumTopic
 	}
 	return method, nil
 }

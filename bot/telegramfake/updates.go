@@ -26,7 +26,7 @@ type queuedUpdate struct {
 }
 
 // enqueueLocked gives u the next update_id and queues it.
-func (s *Server) enqueueLocked(u tgbotapi.Update) int {
+func (s *Server) enqueueLocked(u wireUpdate) int {
 	u.UpdateID = s.nextUpdateID
 	s.nextUpdateID++
 	kind := "message"
@@ -42,7 +42,7 @@ func (s *Server) enqueueLocked(u tgbotapi.Update) int {
 // forged or repeated ones. It must be a JSON object with an integer update_id. An update_id the
 // fake already used (a duplicate delivery) is still delivered once, even when the bot has
 // confirmed past it, and the update_ids the fake hands out later stay above every id seen. Chats,
-// messages and callback queries in it become known, so the bot can answer them.
+// messages, callback queries and forum topics in it become known, so the bot can answer them.
 func (s *Server) EnqueueRaw(update json.RawMessage) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(update, &fields); err != nil {
@@ -56,12 +56,12 @@ func (s *Server) EnqueueRaw(update json.RawMessage) error {
 	if err := json.Compact(&compact, update); err != nil {
 		return fmt.Errorf("telegramfake: %w", err)
 	}
-	var u tgbotapi.Update
-	_ = json.Unmarshal(update, &u) // best effort: only used to learn chats, messages and queries
+	var u wireUpdate
+	_ = json.Unmarshal(update, &u) // best effort: only used to learn chats, messages, queries and topics
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, m := range []*tgbotapi.Message{u.Message, u.EditedMessage, u.ChannelPost, u.EditedChannelPost} {
+	for _, m := range []*wireMessage{u.Message, u.EditedMessage, u.ChannelPost, u.EditedChannelPost} {
 		if m == nil || m.Chat == nil {
 			continue
 		}
@@ -72,6 +72,7 @@ func (s *Server) EnqueueRaw(update json.RawMessage) error {
 		if _, ok := s.messages[key]; !ok {
 			s.messages[key] = &message{msg: *m}
 		}
+		s.learnTopicLocked(m)
 		s.nextMessageID = max(s.nextMessageID, m.MessageID+1)
 	}
 	if q := u.CallbackQuery; q != nil && q.ID != "" {
@@ -272,13 +273,19 @@ func botUser() tgbotapi.User {
 	return tgbotapi.User{ID: BotID, IsBot: true, FirstName: BotFirstName, UserName: BotUsername}
 }
 
-// chatLocked records chat (with from's name, for a private chat) and returns it as Telegram
-// describes it.
-func (s *Server) chatLocked(chat Chat, from User) tgbotapi.Chat {
-	c := tgbotapi.Chat{ID: chat.ID, Type: chat.Type, Title: chat.Title}
+// wireChatOf is chat as Telegram describes it.
+func wireChatOf(chat Chat) wireChat {
+	c := wireChat{Chat: tgbotapi.Chat{ID: chat.ID, Type: chat.Type, Title: chat.Title}, IsForum: chat.IsForum}
 	if c.Type == "" {
 		c.Type = "private"
 	}
+	return c
+}
+
+// chatLocked records chat (with from's name, for a private chat) and returns it as Telegram
+// describes it.
+func (s *Server) chatLocked(chat Chat, from User) wireChat {
+	c := wireChatOf(chat)
 	if c.Type == "private" {
 		c.FirstName, c.LastName, c.UserName = from.FirstName, from.LastName, from.Username
 	}
@@ -291,36 +298,37 @@ func (s *Server) chatLocked(chat Chat, from User) tgbotapi.Chat {
 func (s *Server) AddChat(chat Chat) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := tgbotapi.Chat{ID: chat.ID, Type: chat.Type, Title: chat.Title}
-	if c.Type == "" {
-		c.Type = "private"
-	}
+	c := wireChatOf(chat)
 	s.chats[c.ID] = c
 	s.changedLocked()
 }
 
-// userMessage completes msg as sent by from in chat, as a reply to message replyTo when that is
-// not 0, stores it and queues it as an update.
-func (s *Server) userMessage(chat Chat, from User, replyTo int, msg tgbotapi.Message) (int, tgbotapi.Message) {
+// userMessage completes content as sent by from in chat, in forum topic threadID when that is not
+// 0, as a reply to message replyTo when that is not 0, stores it and queues it as an update.
+func (s *Server) userMessage(chat Chat, from User, threadID, replyTo int, content tgbotapi.Message) (int, tgbotapi.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.chatLocked(chat, from)
 	u := tgUser(from)
+	msg := wireMessage{Message: content}
+	var target *message
 	if rt := s.messages[msgKey{c.ID, replyTo}]; replyTo != 0 && rt != nil && !rt.deleted {
-		orig := rt.msg
-		orig.ReplyToMessage = nil // Telegram nests one level only
-		msg.ReplyToMessage = &orig
+		target = rt
+	}
+	if !s.placeLocked(&msg, c.ID, threadID, target) {
+		panic(noTopic(c.ID, threadID)) // the deferred Unlock runs, so the Server stays usable
 	}
 	msg.MessageID = s.nextMessageID
 	s.nextMessageID++
 	msg.From, msg.Chat, msg.Date = &u, &c, int(time.Now().Unix())
 	s.messages[msgKey{c.ID, msg.MessageID}] = &message{msg: msg}
-	id := s.enqueueLocked(tgbotapi.Update{Message: &msg})
+	id := s.enqueueLocked(wireUpdate{Message: &msg})
 	return id, cloneMessage(msg)
 }
 
-// cloneMessage is a deep copy, so callers cannot reach the fake's state through pointers.
-func cloneMessage(m tgbotapi.Message) tgbotapi.Message {
+// cloneMessage is a deep copy, so callers cannot reach the fake's state through pointers. It
+// is a tgbotapi.Message, so the forum fields are left out.
+func cloneMessage(m wireMessage) tgbotapi.Message {
 	var c tgbotapi.Message
 	if err := json.Unmarshal(jsonOf(m), &c); err != nil {
 		panic(fmt.Sprintf("telegramfake: copying a message: %v", err))
@@ -331,7 +339,7 @@ func cloneMessage(m tgbotapi.Message) tgbotapi.Message {
 // SendText simulates from writing text in chat. A text that starts with a command gets a
 // bot_command entity as on Telegram, so Message.IsCommand, Command and CommandArguments work.
 func (s *Server) SendText(chat Chat, from User, text string) (updateID int, msg tgbotapi.Message) {
-	return s.userMessage(chat, from, 0, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
+	return s.userMessage(chat, from, 0, 0, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
 }
 
 // ReplyText simulates from answering message replyTo of chat with text, the way agents answer a
@@ -339,7 +347,7 @@ func (s *Server) SendText(chat Chat, from User, text string) (updateID int, msg 
 // now (edits included, one level deep), as Telegram does. A replyTo the fake does not know, or
 // that was deleted, leaves the message without a reply: no client can reply to it.
 func (s *Server) ReplyText(chat Chat, from User, replyTo int, text string) (updateID int, msg tgbotapi.Message) {
-	return s.userMessage(chat, from, replyTo, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
+	return s.userMessage(chat, from, 0, replyTo, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
 }
 
 // ReplyPhoto is ReplyText for a photo with a caption.
@@ -348,7 +356,7 @@ func (s *Server) ReplyPhoto(chat Chat, from User, replyTo int, data []byte, capt
 	s.mu.Lock()
 	sizes := s.storePhotoLocked(data)
 	s.mu.Unlock()
-	return s.userMessage(chat, from, replyTo, tgbotapi.Message{Photo: sizes, Caption: caption})
+	return s.userMessage(chat, from, 0, replyTo, tgbotapi.Message{Photo: sizes, Caption: caption})
 }
 
 // ForwardText simulates from forwarding into chat a text that origin wrote. Telegram names
@@ -363,7 +371,7 @@ func (s *Server) ForwardText(chat Chat, from, origin User, hidden bool, text str
 		u := tgUser(origin)
 		m.ForwardFrom = &u
 	}
-	return s.userMessage(chat, from, 0, m)
+	return s.userMessage(chat, from, 0, 0, m)
 }
 
 // SendPhoto simulates from sending a photo; the bot can getFile and download it. The same
@@ -373,7 +381,7 @@ func (s *Server) SendPhoto(chat Chat, from User, data []byte, caption, mediaGrou
 	s.mu.Lock()
 	sizes := s.storePhotoLocked(data)
 	s.mu.Unlock()
-	return s.userMessage(chat, from, 0, tgbotapi.Message{Photo: sizes, Caption: caption, MediaGroupID: mediaGroupID})
+	return s.userMessage(chat, from, 0, 0, tgbotapi.Message{Photo: sizes, Caption: caption, MediaGroupID: mediaGroupID})
 }
 
 // SendDocument simulates from sending a file. An empty mimeType is guessed from fileName.
@@ -382,7 +390,7 @@ func (s *Server) SendDocument(chat Chat, from User, data []byte, fileName, mimeT
 	s.mu.Lock()
 	doc := s.storeDocumentLocked(data, fileName, mimeType)
 	s.mu.Unlock()
-	return s.userMessage(chat, from, 0, tgbotapi.Message{Document: doc, Caption: caption, MediaGroupID: mediaGroupID})
+	return s.userMessage(chat, from, 0, 0, tgbotapi.Message{Document: doc, Caption: caption, MediaGroupID: mediaGroupID})
 }
 
 // SendSticker simulates from sending a sticker: a message without text the bot must cope with.
@@ -391,7 +399,7 @@ func (s *Server) SendSticker(chat Chat, from User) (int, tgbotapi.Message) {
 	f := s.storeFileLocked(kindSticker, "", []byte("RIFF\x00\x00\x00\x00WEBPVP8 telegramfake sticker"), ".webp")
 	s.mu.Unlock()
 	st := &tgbotapi.Sticker{FileID: f.file.FileID, FileUniqueID: f.file.FileUniqueID, Width: 512, Height: 512, Emoji: "👍", SetName: "telegramfake", FileSize: f.file.FileSize}
-	return s.userMessage(chat, from, 0, tgbotapi.Message{Sticker: st})
+	return s.userMessage(chat, from, 0, 0, tgbotapi.Message{Sticker: st})
 }
 
 // SendVoice simulates from sending a voice note.
@@ -400,7 +408,7 @@ func (s *Server) SendVoice(chat Chat, from User) (int, tgbotapi.Message) {
 	f := s.storeFileLocked(kindVoice, "", []byte("OggS telegramfake voice note"), ".oga")
 	s.mu.Unlock()
 	v := &tgbotapi.Voice{FileID: f.file.FileID, FileUniqueID: f.file.FileUniqueID, Duration: 3, MimeType: "audio/ogg", FileSize: f.file.FileSize}
-	return s.userMessage(chat, from, 0, tgbotapi.Message{Voice: v})
+	return s.userMessage(chat, from, 0, 0, tgbotapi.Message{Voice: v})
 }
 
 // PressButton simulates from pressing an inline button with callback data under the message
@@ -412,19 +420,21 @@ func (s *Server) PressButton(chat Chat, from User, messageID int, data string) (
 	defer s.mu.Unlock()
 	c := s.chatLocked(chat, from)
 	u := tgUser(from)
-	msg := tgbotapi.Message{MessageID: messageID, Chat: &c}
+	msg := wireMessage{Message: tgbotapi.Message{MessageID: messageID}, Chat: &c}
 	if m := s.messages[msgKey{c.ID, messageID}]; m != nil && !m.deleted {
-		msg = m.msg
+		msg = m.msg // in a topic, with its message_thread_id and is_topic_message
 	}
 	s.nextQueryNum++
 	callbackID = strconv.FormatInt(4_380_000_000_000_000_000+s.nextQueryNum, 10) // Telegram's look
 	s.queries[callbackID] = false
-	q := tgbotapi.CallbackQuery{
-		ID:           callbackID,
-		From:         &u,
-		Message:      &msg,
-		ChatInstance: strconv.FormatInt(c.ID*7919+104729, 10), // opaque, stable per chat
-		Data:         data,
+	q := wireCallbackQuery{
+		CallbackQuery: tgbotapi.CallbackQuery{
+			ID:           callbackID,
+			From:         &u,
+			ChatInstance: strconv.FormatInt(c.ID*7919+104729, 10), // opaque, stable per chat
+			Data:         data,
+		},
+		Message: &msg,
 	}
-	return s.enqueueLocked(tgbotapi.Update{CallbackQuery: &q}), callbackID
+	return s.enqueueLocked(wireUpdate{CallbackQuery: &q}), callbackID
 }

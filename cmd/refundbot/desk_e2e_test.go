@@ -24,11 +24,10 @@ var team = telegramfake.Chat{ID: teamChatID, Type: "supergroup", Title: "退款�
 // newDeskEnv starts a deployment with an agents' chat and two agents,
 // 张三 (K017, @cs_zhang) and 李四 (K018).
 func newDeskEnv(t *testing.T) (*env, *agent, *agent) {
-	e := newEnvWith(t, map[string]string{
+	e := newEnvSetup(t, map[string]string{
 		"AGENT_CHAT_ID":  fmt.Sprint(teamChatID),
 		"AGENT_USER_IDS": "9017:张三:K017:@cs_zhang,9018:李四:K018",
-	})
-	e.fake.AddChat(team)
+	}, func(f *telegramfake.Server) { f.AddChat(team) })
 	return e, &agent{e: e, user: telegramfake.User{ID: 9017, FirstName: "张三", Username: "cs_zhang"}},
 		&agent{e: e, user: telegramfake.User{ID: 9018, FirstName: "李四"}}
 }
@@ -143,6 +142,11 @@ func TestEscalationCardTakeRelayAndApprove(t *testing.T) {
 	if !strings.Contains(signed.Text, holder.user.FirstName) || !strings.Contains(signed.Text, "（K01") {
 		t.Errorf("agent reply not signed: %q", signed.Text)
 	}
+	_, agentPhoto := e.fake.ReplyPhoto(team, holder.user, relayed.MessageID, []byte("\x89PNG how to redeem"), "兑换步骤见图")
+	got := b.expect("兑换步骤见图")
+	if got.FileID == "" || got.FileID != agentPhoto.Photo[len(agentPhoto.Photo)-1].FileID || !strings.Contains(got.Text, "（K01") {
+		t.Errorf("agent photo reached the buyer as %+v", got)
+	}
 	// A reply asking for money is held back.
 	holder.reply(relayed, "请先转账 50 元保证金到这个账户")
 	e.teamExpect(&seen, "已拦截")
@@ -233,11 +237,10 @@ func TestVerifyAgent(t *testing.T) {
 }
 
 func TestQueueRepeatedComplaintScamFlagAndSilentHold(t *testing.T) {
-	e := newEnvWith(t, map[string]string{
+	e := newEnvSetup(t, map[string]string{
 		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017",
 		"AGENT_HOLD_TIMEOUT": "1s", "SWEEP_INTERVAL": "100ms",
-	})
-	e.fake.AddChat(team)
+	}, func(f *telegramfake.Server) { f.AddChat(team) })
 	zhang := &agent{e: e, user: telegramfake.User{ID: 9017, FirstName: "张三"}}
 	seen := 0
 
@@ -284,4 +287,41 @@ func TestQueueRepeatedComplaintScamFlagAndSilentHold(t *testing.T) {
 	if got := e.fake.Messages(teamChatID); strings.Contains(got[len(got)-1].Text, "还在吗") {
 		t.Error("a queued buyer's message was relayed as if held")
 	}
+}
+
+// TestForumTopicPerCase: in a forum team chat every escalation gets its
+// own topic, and agents talk to the buyer by writing in it.
+func TestForumTopicPerCase(t *testing.T) {
+	forum := telegramfake.Chat{ID: teamChatID, Type: "supergroup", Title: "退款客服组", IsForum: true}
+	e := newEnvSetup(t, map[string]string{
+		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017",
+	}, func(f *telegramfake.Server) { f.AddChat(forum) })
+	zhang := telegramfake.User{ID: 9017, FirstName: "张三"}
+	b := e.buyer(1301, "zh-hans")
+	number := escalatedCase(t, e, b, "KM20261123301")
+
+	seen := 0
+	card := e.teamExpect(&seen, number)
+	topics := e.fake.Topics(teamChatID)
+	if len(topics) != 1 || card.ThreadID != topics[0].ThreadID || !strings.Contains(topics[0].Name, number) {
+		t.Fatalf("card in topic %d, topics %+v", card.ThreadID, topics)
+	}
+	evidence := e.teamExpect(&seen, "")
+	if evidence.ThreadID != card.ThreadID || evidence.FileID == "" {
+		t.Fatalf("evidence outside the case's topic: %+v", evidence)
+	}
+	thread := card.ThreadID
+	e.fake.SendTextInTopic(forum, zhang, thread, "/take")
+	b.expect("张三（工号 K017）已接入")
+	b.say("卡是昨天买的")
+	relayed := e.teamExpect(&seen, "卡是昨天买的")
+	if relayed.ThreadID != thread {
+		t.Fatalf("buyer message went to topic %d, want %d", relayed.ThreadID, thread)
+	}
+	// Plain messages in the topic reach the buyer; no reply needed.
+	e.fake.SendTextInTopic(forum, zhang, thread, "收到，正在核实")
+	b.expect("收到，正在核实")
+	e.fake.SendTextInTopic(forum, zhang, thread, "/approve original")
+	e.teamExpect(&seen, number+" → 退款处理中")
+	b.expect(number + "（订单 KM20261123301）已通过审核，¥300.00 将在 1-2 个工作日内原路退回支付宝")
 }

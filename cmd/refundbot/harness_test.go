@@ -47,12 +47,22 @@ func newEnv(t *testing.T) *env {
 // newEnvWith starts a deployment with extra environment settings.
 func newEnvWith(t *testing.T, overrides map[string]string) *env {
 	t.Helper()
+	return newEnvSetup(t, overrides, nil)
+}
+
+// newEnvSetup is newEnvWith with a chance to prepare the fake Telegram
+// (chats that must exist when the bot starts) before the bot starts.
+func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegramfake.Server)) *env {
+	t.Helper()
 	t.Parallel()
 	fake, err := telegramfake.Start(testToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fake.Close() })
+	if setup != nil {
+		setup(fake)
+	}
 	_, prefix := redistest.Open(t)
 	schema := pgtest.NewSchema(t)
 	dbURL := pgtest.DatabaseURL()

@@ -133,6 +133,16 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	if m.Config.AgentChatID != 0 {
 		desk = &flows.Desk{Agents: store, Escalations: store, ChatID: m.Config.AgentChatID, Lang: "zh-CN",
 			HoldTimeout: m.Config.AgentHoldTimeout}
+		forum, err := conn.IsForum(ctx, m.Config.AgentChatID)
+		switch {
+		case err != nil:
+			// Cards still work as reply threads; the operator learns why
+			// topics are not used.
+			m.Logger.WarnContext(ctx, "cannot read the agents' chat; case cards will be reply threads",
+				"agent_chat_id", m.Config.AgentChatID, "err", err)
+		case forum:
+			desk.Topics = sender
+		}
 	}
 	sessions := redisstore.New(rdb, m.Config.RedisPrefix, m.Config.IdleTTL)
 	dialog, err := flows.New(flows.Config{

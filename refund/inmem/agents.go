@@ -235,6 +235,51 @@ func (s *Store) EscalationByMessage(ctx context.Context, messageID int) (refund.
 	return s.escalations[id], nil
 }
 
+// SetThread records the escalation's forum topic. Setting the same topic
+// again is a no-op; a new topic replaces the old one, which then finds
+// nothing. An unknown escalation is an ENOTFOUND error, checked before a
+// topic given to another escalation (ECONFLICT), as the PostgreSQL store
+// meets them.
+func (s *Store) SetThread(ctx context.Context, id int64, threadID int) error {
+	if threadID <= 0 {
+		return refund.FieldError("thread_id", "thread id must be positive")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	if !ok {
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	if owner, ok := s.threads[threadID]; ok && owner != id {
+		return refund.Errorf(refund.ECONFLICT, "thread %d belongs to another escalation", threadID)
+	}
+	if e.ThreadID != 0 && e.ThreadID != threadID {
+		delete(s.threads, e.ThreadID)
+	}
+	e.ThreadID = threadID
+	s.escalations[id] = e
+	s.threads[threadID] = id
+	return nil
+}
+
+// EscalationByThread finds the escalation of a forum topic, closed or
+// not, or returns an ENOTFOUND error.
+func (s *Store) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.threads[threadID]
+	if !ok {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "thread %d belongs to no escalation", threadID)
+	}
+	return s.escalations[id], nil
+}
+
 // Take gives a queued escalation to an agent, or hands a held one back to
 // its holder, keeping the time it was first taken. One held by another
 // agent, or closed, is an ECONFLICT error; an unknown one ENOTFOUND.

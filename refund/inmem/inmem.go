@@ -59,7 +59,10 @@ type Store struct {
 	// PostgreSQL store's escalations_one_open_per_chat index.
 	openByChat map[int64]int64
 	// messages maps agents'-chat message IDs to their escalation.
-	messages         map[int]int64
+	messages map[int]int64
+	// threads maps forum topics to their escalation, closed ones
+	// included: the PostgreSQL store's escalations_thread_id_key index.
+	threads          map[int]int64
 	lastEscalationID int64
 }
 
@@ -114,6 +117,7 @@ func New() *Store {
 		escalations:   make(map[int64]refund.Escalation),
 		openByChat:    make(map[int64]int64),
 		messages:      make(map[int]int64),
+		threads:       make(map[int]int64),
 	}
 }
 

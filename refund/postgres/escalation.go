@@ -17,13 +17,17 @@ const (
 	constraintMessageEscalation = "escalation_messages_escalation_id_fkey"
 )
 
+// indexEscalationThread is the unique index of 004_escalation_threads.sql
+// that gives a forum topic to one escalation.
+const indexEscalationThread = "escalations_thread_id_key"
+
 // openAttempts bounds OpenEscalation's insert-or-find loop. Each lap
 // needs the chat's open escalation to close between two statements, so a
 // third lap means something is wrong rather than unlucky.
 const openAttempts = 3
 
 const escalationColumns = `id, COALESCE(case_id, 0), buyer_chat_id, buyer_user_id, language, reason, status,
-	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), due, created_at, taken_at,
+	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), due, created_at, taken_at,
 	last_agent_reply_at, closed_at`
 
 // queueOrder is the queue's order: deadline first, escalations without
@@ -34,15 +38,16 @@ func scanEscalation(row pgx.Row) (refund.Escalation, error) {
 	var (
 		e                           refund.Escalation
 		reason, status              string
-		card                        int64
+		card, thread                int64
 		due, taken, replied, closed *time.Time
 	)
 	err := row.Scan(&e.ID, &e.CaseID, &e.BuyerChatID, &e.BuyerUserID, &e.Language, &reason, &status,
-		&e.AgentUserID, &card, &due, &e.CreatedAt, &taken, &replied, &closed)
+		&e.AgentUserID, &card, &thread, &due, &e.CreatedAt, &taken, &replied, &closed)
 	if err != nil {
 		return refund.Escalation{}, err
 	}
-	e.Reason, e.Status, e.CardMessageID = refund.EscalationReason(reason), refund.EscalationStatus(status), int(card)
+	e.Reason, e.Status = refund.EscalationReason(reason), refund.EscalationStatus(status)
+	e.CardMessageID, e.ThreadID = int(card), int(thread)
 	e.Due, e.CreatedAt, e.TakenAt = fromNull(due), e.CreatedAt.UTC(), fromNull(taken)
 	e.LastAgentReplyAt, e.ClosedAt = fromNull(replied), fromNull(closed)
 	return e, nil
@@ -184,6 +189,42 @@ func (db *DB) EscalationByMessage(ctx context.Context, messageID int) (refund.Es
 	}
 	if err != nil {
 		return refund.Escalation{}, fmt.Errorf("escalation of message %d: %w", messageID, err)
+	}
+	return e, nil
+}
+
+// SetThread records the escalation's forum topic. Setting the same topic
+// again is a no-op, since a retried topic creation sets it twice; a new
+// topic replaces the old one, which then finds nothing. A topic already
+// given to another escalation, closed or not, is an ECONFLICT error, and
+// an unknown escalation an ENOTFOUND error.
+func (db *DB) SetThread(ctx context.Context, id int64, threadID int) error {
+	if threadID <= 0 {
+		return refund.FieldError("thread_id", "thread id must be positive")
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE escalations SET thread_id = $2 WHERE id = $1`, id, threadID)
+	if pe, ok := pgError(err, uniqueViolation); ok && pe.ConstraintName == indexEscalationThread {
+		return refund.Errorf(refund.ECONFLICT, "thread %d belongs to another escalation", threadID)
+	}
+	if err != nil {
+		return fmt.Errorf("set thread %d of escalation %d: %w", threadID, id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	return nil
+}
+
+// EscalationByThread finds the escalation of a forum topic, closed or
+// not, or returns an ENOTFOUND error.
+func (db *DB) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {
+	e, err := scanEscalation(db.pool.QueryRow(ctx, `SELECT `+escalationColumns+` FROM escalations
+		WHERE thread_id = $1`, threadID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "thread %d belongs to no escalation", threadID)
+	}
+	if err != nil {
+		return refund.Escalation{}, fmt.Errorf("escalation of thread %d: %w", threadID, err)
 	}
 	return e, nil
 }
