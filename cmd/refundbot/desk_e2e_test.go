@@ -176,7 +176,7 @@ func TestEscalationCardTakeRelayAndApprove(t *testing.T) {
 }
 
 func TestNonAgentCannotDecide(t *testing.T) {
-	e, _, _ := newDeskEnv(t)
+	e, zhang, _ := newDeskEnv(t)
 	b := e.buyer(1102, "zh-hans")
 	number := escalatedCase(t, e, b, "KM20261123102")
 	seen := 0
@@ -190,6 +190,31 @@ func TestNonAgentCannotDecide(t *testing.T) {
 	id, _ := refund.ParseCaseNumber(number)
 	if c, err := e.db().Case(context.Background(), id); err != nil || c.Status != refund.StatusHumanReview {
 		t.Fatalf("case after a non-agent's attempts: %+v, %v", c.Status, err)
+	}
+
+	// A real agent's note stays internal; /info asks the buyer through the core.
+	zhang.reply(card, "/note 买家上月已退款两次，注意核实")
+	e.teamExpect(&seen, "备注已记录")
+	zhang.reply(card, "/info 请提供充值页面的完整截图")
+	e.teamExpect(&seen, number+" → 需要补充材料")
+	ask := b.expect(number + "（订单 KM20261123102）需要补充材料")
+	if !strings.Contains(ask.Text, "请提供充值页面的完整截图") {
+		t.Errorf("the agent's request did not reach the buyer: %q", ask.Text)
+	}
+	events, err := e.db().Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noted := false
+	for _, ev := range events {
+		noted = noted || (ev.Type == refund.EventAgentNote && ev.Actor == refund.ActorAgent(9017) && strings.Contains(ev.Note, "退款两次"))
+	}
+	if !noted {
+		t.Errorf("note not in the case log: %+v", events)
+	}
+	b.say("/status " + number)
+	if st := b.expect("处理记录"); strings.Contains(st.Text, "退款两次") {
+		t.Errorf("the buyer sees the internal note:\n%s", st.Text)
 	}
 }
 
@@ -206,6 +231,9 @@ func TestReleaseResumesTheDialogAndHoldSurvivesRestart(t *testing.T) {
 	zhang.press(card, "接手")
 	b.expect("张三（工号 K017）已接入")
 
+	// Held: the dialog is quiet, but /status still answers.
+	b.say("/status")
+	b.expect("请发送退款单号")
 	e.restart()
 	b.say("重启之后还能收到吗")
 	relayed := e.teamExpect(&seen, "重启之后还能收到吗")
