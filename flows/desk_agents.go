@@ -173,12 +173,20 @@ func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation
 		"Name": agent.DisplayName, "Staff": agent.StaffNumber}), ReplyTo: got.CardMessageID, ThreadID: got.ThreadID})
 	t.post(got.BuyerChatID, Message{Text: t.d.cfg.Texts.Text(t.d.cfg.Texts.Match(got.Language), locales.AgentJoined,
 		agentData(agent))}, nil)
-	if got.CaseID != 0 {
-		if _, err := t.deskCore().Note(ctx, got.CaseID, refund.ActorAgent(agent.UserID), "took over the chat"); err != nil {
-			return fmt.Errorf("log takeover of case %d: %w", got.CaseID, err)
-		}
-	}
+	t.logHandOver(ctx, got, agent, "took over the chat")
 	return nil
+}
+
+// logHandOver puts a takeover or release in the case's log. The hand-over
+// itself is done and the people are told, so a failure here is logged
+// rather than undoing the turn.
+func (t *turn) logHandOver(ctx context.Context, e refund.Escalation, agent refund.Agent, what string) {
+	if e.CaseID == 0 {
+		return
+	}
+	if _, err := t.deskCore().Note(ctx, e.CaseID, refund.ActorAgent(agent.UserID), what); err != nil {
+		t.d.cfg.Logger.ErrorContext(ctx, "log hand-over", "case", refund.FormatCaseNumber(e.CaseID), "what", what, "err", err)
+	}
 }
 
 func (t *turn) takenBy(ctx context.Context, id int64) error {
@@ -218,6 +226,7 @@ func (t *turn) release(ctx context.Context, agent refund.Agent, e refund.Escalat
 	if err := t.desk().Escalations.CloseEscalation(ctx, got.ID, t.d.cfg.Now().UTC()); err != nil {
 		return fmt.Errorf("close escalation %d: %w", got.ID, err)
 	}
+	t.logHandOver(ctx, got, agent, "released the chat")
 	t.deskSay(locales.DeskReleased, map[string]any{"ID": got.ID})
 	t.post(got.BuyerChatID, Message{Text: t.d.cfg.Texts.Text(t.d.cfg.Texts.Match(got.Language), locales.AgentLeft,
 		agentData(agent))}, nil)
