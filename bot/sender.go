@@ -278,8 +278,11 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 	var err error
 	for attempt := 1; attempt <= maxSendAttempts; attempt++ {
 		var resp *tgbotapi.APIResponse
-		if resp, err = s.api.MakeRequest(method, p); err == nil {
+		if resp, err = s.makeRequest(ctx, method, p); err == nil {
 			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", method, err)
 		}
 		var tgErr *tgbotapi.Error
 		switch {
@@ -302,6 +305,29 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 		}
 	}
 	return nil, fmt.Errorf("%s: gave up after %d attempts: %w", method, maxSendAttempts, err)
+}
+
+// makeRequest is tgbotapi's MakeRequest, which takes no context, made to
+// return when ctx ends: a send stuck on a slow Telegram must not hold up a
+// shutdown for the whole HTTP timeout. The abandoned request ends with its
+// own timeout or when the connection is closed; if it did reach Telegram,
+// the caller's retry may repeat the message (at least once, never lost).
+func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
+	type result struct {
+		resp *tgbotapi.APIResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := s.api.MakeRequest(method, p)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Transient reports whether a Bot API error may go away by itself: network

@@ -68,6 +68,9 @@ func parseButton(data string) (buttonPress, bool) {
 	case parts[0] == "m" && (len(parts) == 2 || len(parts) == 3):
 		p := buttonPress{menu: true, action: parts[1]}
 		if len(parts) == 3 {
+			if parts[2] == "" {
+				return buttonPress{}, false // menuData never writes an empty argument
+			}
 			p.arg = parts[2]
 		}
 		switch p.action {
@@ -82,6 +85,9 @@ func parseButton(data string) (buttonPress, bool) {
 	case parts[0] == "s" && (len(parts) == 3 || len(parts) == 4):
 		p := buttonPress{nonce: parts[1], action: parts[2]}
 		if len(parts) == 4 {
+			if parts[3] == "" {
+				return buttonPress{}, false // stepData never writes an empty argument
+			}
 			p.arg = parts[3]
 		}
 		if !validNonce(p.nonce) {

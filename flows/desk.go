@@ -113,7 +113,7 @@ type posting struct {
 var staffAsk = regexp.MustCompile(`(?i)(转账|付款|汇款|打款给|缴纳|扫码|充值到)|\b(pay|transfer|send) (me|us|to|the fee|a fee|money)\b`)
 
 func looksLikeStaffScam(text string) bool {
-	return looksLikeScam(text) || staffAsk.MatchString(strings.ReplaceAll(text, " ", ""))
+	return looksLikeScam(text) || staffAsk.MatchString(strings.ReplaceAll(unmask(text), " ", ""))
 }
 
 // askedForPerson finds a buyer asking for a human.

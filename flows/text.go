@@ -36,7 +36,7 @@ var (
 // ask for. It errs on the side of warning: a needless warning costs a line
 // of text, a missed one can cost the buyer's money.
 func looksLikeScam(text string) bool {
-	lower := strings.ToLower(text)
+	lower := strings.ToLower(unmask(text))
 	squeezed := strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) {
 			return -1
@@ -44,6 +44,24 @@ func looksLikeScam(text string) bool {
 		return r
 	}, lower)
 	return scamCJK.MatchString(squeezed) || scamLatin.MatchString(strings.Join(strings.Fields(lower), " "))
+}
+
+// unmask undoes the tricks that hide words from a filter but not from a
+// reader: invisible format characters (zero-width space, soft hyphen,
+// BOM) are dropped and full-width letters and digits (ＱＱ, ｄｅｐｏｓｉｔ)
+// folded to ASCII.
+func unmask(text string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.Is(unicode.Cf, r):
+			return -1
+		case r >= 0xFF01 && r <= 0xFF5E:
+			return r - 0xFEE0
+		case r == 0x3000:
+			return ' '
+		}
+		return r
+	}, text)
 }
 
 // hasRefundIntent reports whether free text asks for a refund.

@@ -235,13 +235,18 @@ func (w *Worker) deliver(ctx context.Context, item refund.OutboxItem) (ok bool, 
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.Lease)
 	derr := w.call(dctx, item)
 	cancel()
-	if derr != nil && ctx.Err() != nil {
-		// The failure is our shutdown, not the receiver's: leave the
-		// item to its lease rather than charge it a backoff.
-		return false, fmt.Errorf("outbox %s: item %d: %w", w.cfg.Kind, item.ID, ctx.Err())
-	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	if derr != nil && ctx.Err() != nil {
+		// The failure is our shutdown, not the receiver's: hand the item
+		// back at once, without a backoff, so the next process (after a
+		// deploy, seconds later) delivers it instead of waiting out the
+		// lease. A crash cannot do this; the lease covers that case.
+		if err := w.cfg.Store.RetryOutbox(rctx, item.ID, w.cfg.Now(), "stopped while delivering"); err != nil {
+			log.WarnContext(ctx, "outbox item left to its lease", "err", err)
+		}
+		return false, fmt.Errorf("outbox %s: item %d: %w", w.cfg.Kind, item.ID, ctx.Err())
+	}
 	switch {
 	case derr == nil:
 		if err := w.cfg.Store.CompleteOutbox(rctx, item.ID); err != nil {
