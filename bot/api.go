@@ -16,6 +16,9 @@ import (
 // DefaultEndpoint is Telegram's Bot API endpoint in tgbotapi's format.
 const DefaultEndpoint = tgbotapi.APIEndpoint
 
+// maxIdleConnsPerHost keeps a connection per concurrent chat worker warm.
+const maxIdleConnsPerHost = 64
+
 // contextClient gives tgbotapi's context-free requests a context: long
 // polls end when polling stops, other calls when the bot shuts down.
 type contextClient struct {
@@ -46,8 +49,13 @@ type Connection struct {
 func Connect(token, endpoint string, requestTimeout, pollTimeout time.Duration) (*Connection, error) {
 	sendCtx, stopAll := context.WithCancel(context.Background())
 	pollCtx, stopPolling := context.WithCancel(sendCtx)
+	// Replies go out from many chat workers at once; Go's default keeps
+	// only 2 idle connections per host, so most sends would open (and, to
+	// api.telegram.org, TLS-handshake) a new connection.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	client := &contextClient{
-		http:    &http.Client{Timeout: requestTimeout + pollTimeout},
+		http:    &http.Client{Timeout: requestTimeout + pollTimeout, Transport: transport},
 		pollCtx: pollCtx,
 		sendCtx: sendCtx,
 	}

@@ -1,0 +1,194 @@
+package postgres_test
+
+// Benchmarks of case submission against real PostgreSQL: the store's
+// CreateCase alone, and refund.Service's Submit followed by the automatic
+// first review, as the dialog runs them. docs/performance.md has the
+// figures; `make bench` runs them.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/postgres"
+	"github.com/refundbot/refundbot/refund/postgres/pgtest"
+)
+
+// benchWorkers are the submitters at once: one, and as many as the pool
+// has connections (pgxpool's default on two cores is 4).
+var benchWorkers = []int{1, 4}
+
+// BenchmarkCreateCase stores new cases, each for its own order with two
+// evidence files (a screenshot and a document) and its submitted event.
+func BenchmarkCreateCase(b *testing.B) {
+	for _, workers := range benchWorkers {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			db, orders := openBenchStore(b, b.N, []refund.Order{benchOrder("card", refund.CategoryGameCard, refund.PayAlipay, 9500)})
+			ctx := context.Background()
+			runCases(b, workers, func(i int) error {
+				_, err := db.CreateCase(ctx, benchCase(orders[i], 9500, i, refund.ReasonInvalidCode))
+				return err
+			})
+		})
+	}
+}
+
+// serviceMix is the kind of case Submit+Review sees, in turn: an unused
+// card approved in the fast lane that waits for the buyer's choice of
+// route; the same paid from the balance, refunded to it at once (payout
+// and ledger credit); a top-up over the fast-lane limit sent to a human
+// (with the agents' notice); and a top-up bought by mistake, refused with
+// an appeal deadline.
+var serviceMix = []struct {
+	order  refund.Order
+	reason refund.Reason
+	want   refund.Status
+}{
+	{benchOrder("fast", refund.CategoryGameCard, refund.PayAlipay, 9500), refund.ReasonInvalidCode, refund.StatusApproved},
+	{benchOrder("bal", refund.CategoryGameCard, refund.PayBalance, 4800), refund.ReasonInvalidCode, refund.StatusRefunded},
+	{benchOrder("big", refund.CategoryTopup, refund.PayWechat, 30000), refund.ReasonNotArrived, refund.StatusHumanReview},
+	{benchOrder("oops", refund.CategoryTopup, refund.PayWechat, 5000), refund.ReasonMistakenPurchase, refund.StatusRejected},
+}
+
+// BenchmarkSubmitReview submits cases through refund.Service and runs
+// their first review (facts, Assess, one Apply with events, deadline,
+// notice and, for the balance refund, payout and ledger credit).
+func BenchmarkSubmitReview(b *testing.B) {
+	templates := make([]refund.Order, len(serviceMix))
+	for i, m := range serviceMix {
+		templates[i] = m.order
+	}
+	for _, workers := range benchWorkers {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			db, orders := openBenchStore(b, b.N, templates)
+			svc, err := refund.NewService(refund.ServiceConfig{Store: db, Policy: refund.DefaultPolicy()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			runCases(b, workers, func(i int) error {
+				m := serviceMix[i%len(serviceMix)]
+				c, err := svc.Submit(ctx, benchCase(orders[i], m.order.AmountPaid, i, m.reason))
+				if err != nil {
+					return err
+				}
+				c, err = svc.Review(ctx, c.ID)
+				if err != nil {
+					return err
+				}
+				if c.Status != m.want {
+					return fmt.Errorf("case %s of %s: %s, want %s", c.Number(), c.OrderID, c.Status, m.want)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// runCases calls submit for 0..b.N-1 from workers goroutines and reports
+// cases per second.
+func runCases(b *testing.B, workers int, submit func(i int) error) {
+	b.Helper()
+	var next atomic.Int64
+	errs := make(chan error, workers)
+	b.ResetTimer()
+	for range workers {
+		go func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					errs <- nil
+					return
+				}
+				if err := submit(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var failed error
+	for range workers {
+		if err := <-errs; err != nil && failed == nil {
+			failed = err
+			next.Store(int64(b.N)) // stop the others
+		}
+	}
+	b.StopTimer()
+	if failed != nil {
+		b.Fatal(failed)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cases/s")
+}
+
+// openBenchStore opens a store in a fresh schema and gives it n orders,
+// copies of the templates in turn, delivered an hour ago; it returns
+// their IDs. The copies are made in SQL, since one case per order needs
+// as many orders as cases.
+func openBenchStore(b *testing.B, n int, templates []refund.Order) (*postgres.DB, []string) {
+	b.Helper()
+	ctx := context.Background()
+	schema := pgtest.NewSchema(b)
+	db, err := postgres.Open(ctx, pgtest.DatabaseURL(), postgres.WithSchema(schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	conn := pgtest.Conn(b, schema)
+	for _, o := range templates {
+		if _, err := db.UpsertOrder(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = templates[i%len(templates)].ID + "_" + strconv.Itoa(i)
+	}
+	// jsonb_populate_record keeps every column of the template but id.
+	_, err = conn.Exec(ctx, `
+		INSERT INTO orders
+		SELECT (jsonb_populate_record(o, jsonb_build_object('id', c.id))).*
+		FROM unnest($1::text[]) AS c(id)
+		JOIN orders o ON o.id = split_part(c.id, '_', 1)`, ids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	return db, ids
+}
+
+// benchOrder is an unused order of a kind, delivered an hour ago so that
+// it is inside every category's refund window. Its ID has no '_', which
+// separates a copy's number.
+func benchOrder(kind string, cat refund.Category, pay refund.PaymentMethod, paid refund.Money) refund.Order {
+	delivered := time.Now().UTC().Add(-time.Hour)
+	return refund.Order{
+		ID: "BENCH" + kind, BuyerTelegramID: 0, ContactPhone: "13800138000", Product: "bench " + kind,
+		Category: cat, AmountPaid: paid, ListPrice: paid, Currency: "CNY", PaymentMethod: pay,
+		PurchasedAt: delivered.Add(-time.Minute), DeliveredAt: delivered,
+	}
+}
+
+// benchCase is a buyer's request for an order with two files of its own;
+// every case has its own buyer, as in a shop's day.
+func benchCase(orderID string, paid refund.Money, i int, reason refund.Reason) refund.NewCase {
+	buyer := int64(1_000_000 + i)
+	id := strconv.Itoa(i)
+	return refund.NewCase{
+		OrderID: orderID, BuyerUserID: buyer, ChatID: buyer, Reason: reason,
+		Statement:       "11月20日购买的点卡提示卡密无效，申请全额退款。",
+		RequestedAmount: paid, Currency: "CNY", Language: "zh-CN", SubmissionKey: "bench-" + id,
+		Evidence: []refund.Evidence{
+			{Kind: refund.EvidencePhoto, FileID: "AgACphoto" + id, FileUniqueID: "AQADphoto" + id, Size: 48213,
+				Caption: "提示已被使用"},
+			{Kind: refund.EvidenceDocument, FileID: "BQACdoc" + id, FileUniqueID: "AQADdoc" + id, Size: 120344,
+				MIMEType: "application/pdf", FileName: "付款记录.pdf"},
+		},
+	}
+}
