@@ -176,20 +176,36 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 	if t.in.Unsupported != "" {
 		text = t.deskText(locales.DeskUnsupported, map[string]any{"Kind": t.in.Unsupported})
 	}
-	header := t.deskText(locales.DeskFromBuyer, map[string]any{"Buyer": who})
-	if len(t.in.Files) == 0 {
-		t.post(t.desk().ChatID, Message{Text: header + "\n" + text, ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, link)
-		return nil
-	}
-	for i, f := range t.in.Files {
-		caption := header
-		if i == 0 && strings.TrimSpace(text) != "" {
-			caption += "\n" + text
-		}
-		file := f
-		t.post(t.desk().ChatID, Message{Text: caption, File: &file, ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, link)
+	header := t.deskText(locales.DeskFromBuyer, map[string]any{"Buyer": who}) + "\n"
+	for _, m := range relayed(header, text, t.in.Files, Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}) {
+		t.post(t.desk().ChatID, m, link)
 	}
 	return nil
+}
+
+// relayed turns what someone sent into messages for the other side of a
+// held chat: one per file, the words captioning the first, or the words
+// alone; each starts with prefix and carries base's threading. Nothing to
+// pass on gives none.
+func relayed(prefix, text string, files []refund.Evidence, base Message) []Message {
+	if len(files) == 0 {
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		base.Text = prefix + text
+		return []Message{base}
+	}
+	out := make([]Message, 0, len(files))
+	for i, f := range files {
+		m := base
+		m.Text = prefix
+		if i == 0 && strings.TrimSpace(text) != "" {
+			m.Text += text
+		}
+		m.File = &f
+		out = append(out, m)
+	}
+	return out
 }
 
 func (t *turn) buyerName() string {

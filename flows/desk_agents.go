@@ -247,21 +247,13 @@ func (t *turn) relayToBuyer(ctx context.Context, agent refund.Agent, e refund.Es
 	}
 	lang := t.d.cfg.Texts.Match(e.Language)
 	sign := t.d.cfg.Texts.Text(lang, locales.AgentSays, agentData(agent))
-	switch {
-	case len(t.in.Files) > 0:
-		for i, f := range t.in.Files {
-			caption := sign
-			if i == 0 && strings.TrimSpace(t.in.Text) != "" {
-				caption += t.in.Text
-			}
-			file := f
-			t.post(e.BuyerChatID, Message{Text: caption, File: &file}, nil)
-		}
-	case strings.TrimSpace(t.in.Text) != "":
-		t.post(e.BuyerChatID, Message{Text: sign + t.in.Text}, nil)
-	default:
+	msgs := relayed(sign, t.in.Text, t.in.Files, Message{})
+	if len(msgs) == 0 {
 		t.deskSay(locales.DeskCannotRelay, nil)
 		return nil
+	}
+	for _, m := range msgs {
+		t.post(e.BuyerChatID, m, nil)
 	}
 	err := t.desk().Escalations.TouchAgentReply(ctx, e.ID, agent.UserID, t.d.cfg.Now().UTC())
 	switch refund.ErrorCode(err) {

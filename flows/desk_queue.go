@@ -54,13 +54,8 @@ func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem,
 	}
 	card := cardFor(d.cfg.Texts, desk.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
 	if len(n.Rules) > 0 {
-		data := map[string]any{"Amount": formatMoney(c.Decided.Refund, c.Currency), "Paid": formatMoney(o.AmountPaid, c.Currency),
-			"Fee": formatMoney(c.Decided.Fee, c.Currency), "Deduction": formatMoney(c.Decided.Deduction, c.Currency),
-			"UsedPercent": n.UsedPercent}
-		card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil)
-		for _, r := range n.Rules {
-			card.Text += "\n• " + d.cfg.Texts.Text(team, locales.RuleText(r), data)
-		}
+		card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil) +
+			explain(d.cfg.Texts, team, n.Rules, c.Decided, o.AmountPaid, c.Currency, n.UsedPercent)
 	}
 	card.ThreadID = e.ThreadID
 	cardID, err := send.Post(ctx, desk.ChatID, card)

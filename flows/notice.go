@@ -62,13 +62,25 @@ func RenderNotice(texts *locales.Bundle, loc *time.Location, n refund.Notice) Me
 	default:
 		b.WriteString(text(locales.NoticeBody(n.Status), data))
 	}
-	for _, r := range n.Rules {
-		b.WriteString("\n• " + text(locales.RuleText(r), data))
-	}
+	b.WriteString(explain(texts, lang, n.Rules,
+		refund.Amounts{Refund: n.Amount, Fee: n.Fee, Deduction: n.Deduction}, n.Paid, n.Currency, n.UsedPercent))
 	if n.Note != "" && n.Status != refund.StatusClosed && n.Status != refund.StatusPayoutFailed {
 		b.WriteString("\n" + text(locales.ReviewerNote, data))
 	}
 	return Message{Text: b.String(), Buttons: caseButtons(texts, lang, n.CaseID, n.Status, n.CanAppeal, n.Routes, data)}
+}
+
+// explain lists the rules behind a decision, a line each, with the
+// amounts they speak of; the status view, notices and case cards share it.
+func explain(texts *locales.Bundle, lang string, rules []refund.Rule, a refund.Amounts, paid refund.Money,
+	currency string, usedPercent int) string {
+	data := map[string]any{"Amount": formatMoney(a.Refund, currency), "Paid": formatMoney(paid, currency),
+		"Fee": formatMoney(a.Fee, currency), "Deduction": formatMoney(a.Deduction, currency), "UsedPercent": usedPercent}
+	var b strings.Builder
+	for _, r := range rules {
+		b.WriteString("\n• " + texts.Text(lang, locales.RuleText(r), data))
+	}
+	return b.String()
 }
 
 func noticeData(texts *locales.Bundle, lang string, loc *time.Location, n refund.Notice) map[string]any {

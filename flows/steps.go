@@ -321,15 +321,8 @@ func (t *turn) showCase(ctx context.Context, c refund.Case) error {
 		b.WriteString("\n" + t.formatTime(e.At) + "  " + label)
 	}
 	if len(rules) > 0 {
-		ruleData := map[string]any{
-			"Amount": formatMoney(c.Decided.Refund, c.Currency), "Paid": formatMoney(c.RequestedAmount, c.Currency),
-			"Fee": formatMoney(c.Decided.Fee, c.Currency), "Deduction": formatMoney(c.Decided.Deduction, c.Currency),
-			"UsedPercent": 0,
-		}
 		b.WriteString("\n\n" + t.text(locales.DecisionHeader, nil))
-		for _, r := range rules {
-			b.WriteString("\n• " + t.text(locales.RuleText(r), ruleData))
-		}
+		b.WriteString(explain(t.d.cfg.Texts, t.lang, rules, c.Decided, c.RequestedAmount, c.Currency, 0))
 	}
 	var buttons [][]Button
 	if t.d.cfg.Core != nil {

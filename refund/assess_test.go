@@ -362,9 +362,3 @@ func TestAssess(t *testing.T) {
 		})
 	}
 }
-
-func setCategoryWindow(p *refund.Policy, c refund.Category, w time.Duration) {
-	cp := p.Categories[c]
-	cp.Window = w
-	p.Categories[c] = cp
-}

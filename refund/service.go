@@ -100,27 +100,36 @@ func (p *plan) clearDue() { p.ch.Due = &Due{} }
 
 // tell sets the notice the buyer gets for this change.
 func (p *plan) tell(kind NoticeKind) *Notice {
+	p.notice = p.newNotice(kind)
+	return p.notice
+}
+
+// tellAgents sets the notice the agents get for this change.
+func (p *plan) tellAgents(kind NoticeKind) *Notice {
+	p.agentNotice = p.newNotice(kind)
+	return p.agentNotice
+}
+
+// newNotice describes the change as planned so far.
+func (p *plan) newNotice(kind NoticeKind) *Notice {
 	o, c := p.order, p.c
 	amounts := c.Decided
 	if p.ch.Decided != nil {
 		amounts = *p.ch.Decided
 	}
-	p.notice = &Notice{Kind: kind, CaseID: c.ID, OrderID: c.OrderID, ChatID: c.ChatID, UserID: c.BuyerUserID,
+	n := &Notice{Kind: kind, CaseID: c.ID, OrderID: c.OrderID, ChatID: c.ChatID, UserID: c.BuyerUserID,
 		Language: c.Language, Status: p.status, Amount: amounts.Refund, Fee: amounts.Fee,
 		Deduction: amounts.Deduction, Paid: o.AmountPaid, Currency: c.Currency, Method: o.PaymentMethod,
 		PayoutDays: p.s.policy.PayoutDays[o.PaymentMethod], Routes: p.s.policy.Routes(o), At: p.ch.At}
 	if len(p.ch.Events) > 0 {
-		p.notice.Rules = p.ch.Events[len(p.ch.Events)-1].Rules
+		n.Rules = p.ch.Events[len(p.ch.Events)-1].Rules
 	}
-	return p.notice
+	return n
 }
 
 // apply writes the change with its notices and wakes the outboxes.
 func (p *plan) apply(ctx context.Context) (Case, error) {
 	p.ch.To = p.status
-	if p.notice != nil && p.notice.Kind == NoticeReviewOverdue {
-		p.notice, p.agentNotice = nil, p.notice
-	}
 	for _, n := range []struct {
 		notice *Notice
 		kind   OutboxKind
@@ -247,6 +256,9 @@ func (s *Service) autoReview(ctx context.Context, p *plan, files int) error {
 		s.escalated(p)
 	}
 	p.notice.UsedPercent = d.UsedPercent
+	if p.agentNotice != nil {
+		p.agentNotice.UsedPercent = d.UsedPercent
+	}
 	return nil
 }
 
@@ -287,9 +299,7 @@ func (s *Service) escalated(p *plan) {
 	p.due(DueReview, due)
 	p.tell(NoticeStatus).Deadline = due
 	// The agents get the same facts, to put the case in their queue.
-	agents := *p.notice
-	agents.Kind = NoticeEscalated
-	p.agentNotice = &agents
+	p.tellAgents(NoticeEscalated).Deadline = due
 }
 
 // startPayout plans the payout of the decided amount: credited to the
@@ -656,7 +666,7 @@ func (s *Service) sweepOne(ctx context.Context, c Case) error {
 		p.note(EventReviewOverdue, EventDraft{})
 		p.ch.ReviewOverdue = true
 		p.clearDue()
-		p.tell(NoticeReviewOverdue)
+		p.tellAgents(NoticeReviewOverdue)
 	default:
 		// A deadline that no longer fits the status: drop it, on record.
 		p.note(EventDeadlineDropped, EventDraft{Note: string(c.Due.Kind)})

@@ -110,11 +110,11 @@ func TestTopupRefundInEnglishWithButtonsAlbumAndEdit(t *testing.T) {
 	for i := range 3 {
 		e.fake.SendPhoto(b.chat, b.user, []byte(fmt.Sprintf("\x89PNG album photo %d", i)), "", "album-1")
 	}
-	got := b.expect("Received 3/10 files")
+	b.expect("Received 3/10 files")
 	// The same screenshot again is recognised.
 	e.fake.SendPhoto(b.chat, b.user, []byte("\x89PNG album photo 1"), "", "")
 	b.expect("already uploaded")
-	got = b.expect("Received 3/10 files")
+	got := b.expect("Received 3/10 files")
 
 	b.press(got, "Done uploading")
 	summary := b.expect("Please check your refund request")
