@@ -5,9 +5,12 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -41,6 +44,9 @@ type Connection struct {
 	API         *tgbotapi.BotAPI
 	stopPolling context.CancelFunc
 	stopAll     context.CancelFunc
+
+	mu          sync.Mutex
+	lastReached time.Time
 }
 
 // Connect calls getMe at endpoint (tgbotapi's "…/bot%s/%s" format) and
@@ -74,3 +80,85 @@ func (c *Connection) StopPolling() { c.stopPolling() }
 
 // Close aborts every request in flight.
 func (c *Connection) Close() { c.stopAll() }
+
+// SetWebhook points Telegram at url, which must check secret. It asks for
+// the updates the bot handles, as the long poll does; pending updates are
+// kept, so that switching modes loses none.
+func (c *Connection) SetWebhook(ctx context.Context, url, secret string, maxConnections int) error {
+	p := tgbotapi.Params{"url": url, "secret_token": secret, "allowed_updates": allowedUpdates}
+	p.AddNonZero("max_connections", maxConnections)
+	if _, err := c.request(ctx, "setWebhook", p); err != nil {
+		return fmt.Errorf("set webhook: %w", err)
+	}
+	return nil
+}
+
+// DeleteWebhook goes back to long polling; pending updates are kept.
+func (c *Connection) DeleteWebhook(ctx context.Context) error {
+	if _, err := c.request(ctx, "deleteWebhook", tgbotapi.Params{}); err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	return nil
+}
+
+// WebhookInfo is what Telegram says of the bot's webhook.
+func (c *Connection) WebhookInfo(ctx context.Context) (tgbotapi.WebhookInfo, error) {
+	resp, err := c.request(ctx, "getWebhookInfo", tgbotapi.Params{})
+	if err != nil {
+		return tgbotapi.WebhookInfo{}, fmt.Errorf("get webhook info: %w", err)
+	}
+	var info tgbotapi.WebhookInfo
+	if err := json.Unmarshal(resp.Result, &info); err != nil {
+		return tgbotapi.WebhookInfo{}, fmt.Errorf("get webhook info: %w", err)
+	}
+	return info, nil
+}
+
+// reachableFor is how long a successful check of Telegram is trusted, so
+// that readiness probes of every replica do not each call Telegram.
+const reachableFor = 10 * time.Second
+
+// Reachable calls getMe, or trusts one that succeeded within reachableFor.
+func (c *Connection) Reachable(ctx context.Context) error {
+	c.mu.Lock()
+	fresh := time.Since(c.lastReached) < reachableFor
+	c.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	if _, err := c.request(ctx, "getMe", tgbotapi.Params{}); err != nil {
+		return fmt.Errorf("reach the Telegram Bot API: %w", err)
+	}
+	c.mu.Lock()
+	c.lastReached = time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+// request makes one call that gives up with ctx, for the calls no update
+// loop or sender retries.
+func (c *Connection) request(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
+	type result struct {
+		resp *tgbotapi.APIResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := c.API.MakeRequest(method, p)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		var tgErr *tgbotapi.Error
+		switch {
+		case errors.As(r.err, &tgErr):
+			return nil, fmt.Errorf("%s: %w", method, r.err)
+		case r.err != nil:
+			// A network error quotes the URL, which holds the token.
+			return nil, fmt.Errorf("%s: %s", method, strings.ReplaceAll(r.err.Error(), c.API.Token, "<token>"))
+		}
+		return r.resp, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", method, ctx.Err())
+	}
+}

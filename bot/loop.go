@@ -13,6 +13,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/refund"
 )
 
 // Handler handles one input of one chat; flows.Dialog implements it.
@@ -36,6 +37,8 @@ type Config struct {
 	// MaxBatchRetries bounds how often a batch whose replies could not be
 	// delivered is tried again before it is given up; 20 if zero.
 	MaxBatchRetries int
+	// Observer counts updates; nil counts nothing.
+	Observer UpdateObserver
 }
 
 // Poller receives updates by long polling and confirms each one to
@@ -237,13 +240,59 @@ func (p *Poller) handleChat(ctx context.Context, inputs []flows.Input) (failedUp
 	return 0, true
 }
 
-// handleOne runs the handler, turning a panic into an error so that one bad
-// update cannot take the bot down.
-func (p *Poller) handleOne(ctx context.Context, in flows.Input) (err error) {
+// handleOne runs one input of the batch.
+func (p *Poller) handleOne(ctx context.Context, in flows.Input) error {
+	return handleObserved(ctx, p.cfg.Handler, in, p.cfg.Sender, p.cfg.Observer)
+}
+
+// UpdateObserver is told how each update went, for metrics.
+type UpdateObserver interface {
+	UpdateHandled(kind string, took time.Duration, outcome string)
+}
+
+// handleObserved runs the handler, turning a panic into an error so that
+// one bad update cannot take the bot down, and tells obs how it went.
+func handleObserved(ctx context.Context, h Handler, in flows.Input, send flows.Sender, obs UpdateObserver) (err error) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic handling update %v: %v", in.UpdateIDs, r)
 		}
+		if obs != nil {
+			obs.UpdateHandled(inputKind(in), time.Since(start), outcome(err))
+		}
 	}()
-	return p.cfg.Handler.Handle(ctx, in, p.cfg.Sender)
+	return h.Handle(ctx, in, send)
+}
+
+// inputKind names what a buyer or an agent sent, as metrics label it.
+func inputKind(in flows.Input) string {
+	switch {
+	case in.Callback != nil:
+		return "callback"
+	case len(in.Files) > 1:
+		return "album"
+	case len(in.Files) == 1 && in.Files[0].Kind == refund.EvidencePhoto:
+		return "photo"
+	case len(in.Files) == 1:
+		return "document"
+	case in.Unsupported != "":
+		return in.Unsupported
+	case in.Command != "":
+		return "command"
+	case in.Text != "":
+		return "text"
+	}
+	return "other"
+}
+
+func outcome(err error) string {
+	var notDelivered *flows.DeliveryError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &notDelivered):
+		return "undelivered"
+	}
+	return "error"
 }

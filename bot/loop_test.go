@@ -31,7 +31,7 @@ func runPoller(t *testing.T, srv *telegramfake.Server, handle handlerFunc) (inpu
 		got []flows.Input
 	)
 	p, err := NewPoller(Config{
-		Connection: conn, Sender: NewSender(conn.API, nil), PollTimeout: time.Second, AlbumWait: 50 * time.Millisecond,
+		Connection: conn, Sender: NewSender(conn.API, nil, SenderOptions{}), PollTimeout: time.Second, AlbumWait: 50 * time.Millisecond,
 		Handler: handlerFunc(func(ctx context.Context, in flows.Input, send flows.Sender) error {
 			mu.Lock()
 			got = append(got, in)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -24,14 +25,55 @@ import (
 // unconfirmed and the loop tries it again later.
 const maxSendAttempts = 5
 
-// Sender implements flows.Sender on the Bot API. It waits out 429s for the
-// retry_after Telegram asks and retries server errors with backoff.
+// Sender implements flows.Sender on the Bot API. It paces messages within
+// Telegram's limits when given a Pacer, waits out 429s for the retry_after
+// Telegram asks and retries server errors with backoff.
 type Sender struct {
 	api    *tgbotapi.BotAPI
 	logger *slog.Logger
 	// backoff is the first wait after a server or network error.
-	backoff time.Duration
+	backoff  time.Duration
+	pacer    Pacer
+	observer Observer
+
+	mu sync.Mutex
+	// booked holds, per chat, the send times a turn booked for its
+	// replies and has not used yet, earliest first.
+	booked map[int64][]time.Time
 }
+
+// Pacer books messages within Telegram's limits, shared by all replicas;
+// sendlimit.Limiter implements it.
+type Pacer interface {
+	// Reserve books n messages to a chat and returns each one's wait.
+	Reserve(ctx context.Context, chatID int64, n int) ([]time.Duration, error)
+	// Hold keeps every sender off a chat that Telegram answered 429 for.
+	Hold(ctx context.Context, chatID int64, d time.Duration) error
+}
+
+// Observer is told of every Bot API call and every wait for the limits,
+// for metrics. code is 0 for success, -1 for no answer (network, timeout),
+// else Telegram's error_code.
+type Observer interface {
+	TelegramCall(method string, code int)
+	SendThrottled(scope string, waited time.Duration)
+}
+
+// SenderOptions are a Sender's optional parts.
+type SenderOptions struct {
+	// Pacer, when set, paces every message; without it only 429s slow
+	// sends down.
+	Pacer    Pacer
+	Observer Observer
+}
+
+// bookingLife is how long booked send times stay usable: a turn sends its
+// replies within moments of booking them, and a booking it left unused
+// must not let a later message skip its own wait.
+const bookingLife = 10 * time.Second
+
+// lateBooking is how far past its booked time a message may still use it.
+const lateBooking = 10 * time.Millisecond
 
 // The dialogs hold a flows.Sender, and the desk a flows.TopicCreator;
 // break the build here, not in main.
@@ -41,11 +83,96 @@ var (
 )
 
 // NewSender returns a Sender using api.
-func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger) *Sender {
+func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *Sender {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond}
+	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond,
+		pacer: opts.Pacer, observer: opts.Observer, booked: map[int64][]time.Time{}}
+}
+
+// Book implements flows.Booker: a turn books its n replies to a chat in
+// one reservation instead of one per message.
+func (s *Sender) Book(ctx context.Context, chatID int64, n int) error {
+	if s.pacer == nil || n <= 0 {
+		return nil
+	}
+	waits, err := s.pacer.Reserve(ctx, chatID, n)
+	if err != nil {
+		return fmt.Errorf("book %d sends to chat %d: %w", n, chatID, err)
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	times := s.booked[chatID][:0]
+	for _, w := range waits {
+		times = append(times, now.Add(w))
+	}
+	s.booked[chatID] = times
+	return nil
+}
+
+// pace waits until a message to chatID may go: at the time a turn booked
+// for it, or else at one booked now.
+func (s *Sender) pace(ctx context.Context, chatID int64) error {
+	if s.pacer == nil {
+		return nil
+	}
+	at, ok := s.takeBooking(chatID)
+	if ok && time.Since(at) > lateBooking {
+		// The turn was held up past its booked time: sent now, it would
+		// crowd the messages booked for now, so it books again.
+		ok = false
+	}
+	if !ok {
+		waits, err := s.pacer.Reserve(ctx, chatID, 1)
+		if err != nil {
+			// The limiter's store is down: sending unpaced risks a 429,
+			// which is waited out; not sending loses the reply.
+			s.logger.WarnContext(ctx, "send limiter unavailable; sending unpaced", "chat_id", chatID, "err", err)
+			return nil
+		}
+		at = time.Now().Add(waits[0])
+	}
+	wait := time.Until(at)
+	if wait <= 0 {
+		return nil
+	}
+	if s.observer != nil {
+		scope := "chat"
+		if chatID < 0 {
+			scope = "group"
+		}
+		s.observer.SendThrottled(scope, wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait %v to send to chat %d: %w", wait, chatID, ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Sender) takeBooking(chatID int64) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	times := s.booked[chatID]
+	if len(times) == 0 {
+		return time.Time{}, false
+	}
+	if time.Since(times[0]) > bookingLife {
+		delete(s.booked, chatID)
+		return time.Time{}, false
+	}
+	at := times[0]
+	if len(times) == 1 {
+		delete(s.booked, chatID)
+	} else {
+		s.booked[chatID] = times[1:]
+	}
+	return at, true
 }
 
 // Telegram's limits, in UTF-16 code units as Telegram counts them.
@@ -255,8 +382,14 @@ func keyboard(rows [][]flows.Button) tgbotapi.InlineKeyboardMarkup {
 	return tgbotapi.InlineKeyboardMarkup{InlineKeyboard: kb}
 }
 
-// send makes a call that creates a message and returns that message.
+// send makes a call that creates a message and returns that message,
+// paced within the limits of the chat it goes to.
 func (s *Sender) send(ctx context.Context, method string, p tgbotapi.Params) (tgbotapi.Message, error) {
+	if chatID, err := strconv.ParseInt(p["chat_id"], 10, 64); err == nil {
+		if err := s.pace(ctx, chatID); err != nil {
+			return tgbotapi.Message{}, fmt.Errorf("%s: %w", method, err)
+		}
+	}
 	resp, err := s.request(ctx, method, p)
 	if err != nil {
 		return tgbotapi.Message{}, err
@@ -289,6 +422,7 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 		case errors.As(err, &tgErr) && tgErr.RetryAfter > 0:
 			wait = time.Duration(tgErr.RetryAfter) * time.Second
 			s.logger.WarnContext(ctx, "telegram rate limit", "method", method, "retry_after_s", tgErr.RetryAfter)
+			s.holdChat(ctx, p, wait)
 		case !Transient(err):
 			return nil, fmt.Errorf("%s: %w", method, err)
 		}
@@ -307,6 +441,18 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 	return nil, fmt.Errorf("%s: gave up after %d attempts: %w", method, maxSendAttempts, err)
 }
 
+// holdChat tells the other replicas to keep off a chat Telegram is
+// throttling; this one waits in request's loop.
+func (s *Sender) holdChat(ctx context.Context, p tgbotapi.Params, d time.Duration) {
+	chatID, err := strconv.ParseInt(p["chat_id"], 10, 64)
+	if s.pacer == nil || err != nil {
+		return
+	}
+	if err := s.pacer.Hold(ctx, chatID, d); err != nil {
+		s.logger.WarnContext(ctx, "share a 429 with other replicas", "chat_id", chatID, "err", err)
+	}
+}
+
 // makeRequest is tgbotapi's MakeRequest, which takes no context, made to
 // return when ctx ends: a send stuck on a slow Telegram must not hold up a
 // shutdown for the whole HTTP timeout. The abandoned request ends with its
@@ -320,6 +466,7 @@ func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Para
 	done := make(chan result, 1)
 	go func() {
 		resp, err := s.api.MakeRequest(method, p)
+		s.observe(method, err)
 		done <- result{resp, err}
 	}()
 	select {
@@ -327,6 +474,21 @@ func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Para
 		return r.resp, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+func (s *Sender) observe(method string, err error) {
+	if s.observer == nil {
+		return
+	}
+	var tgErr *tgbotapi.Error
+	switch {
+	case err == nil:
+		s.observer.TelegramCall(method, 0)
+	case errors.As(err, &tgErr):
+		s.observer.TelegramCall(method, tgErr.Code)
+	default:
+		s.observer.TelegramCall(method, -1)
 	}
 }
 

@@ -47,7 +47,7 @@ func startSender(t *testing.T) (*telegramfake.Server, *Sender) {
 	t.Helper()
 	srv, api := startFake(t)
 	srv.AddChat(teamChat)
-	s := NewSender(api, nil)
+	s := NewSender(api, nil, SenderOptions{})
 	s.backoff = time.Millisecond
 	return srv, s
 }
@@ -58,7 +58,7 @@ var twoButtons = [][]flows.Button{{{Text: "Take", Data: "desk:take:1"}, {Text: "
 
 func TestPostReplies(t *testing.T) {
 	srv, api := startFake(t)
-	s := NewSender(api, nil)
+	s := NewSender(api, nil, SenderOptions{})
 	_, asked := srv.SendText(buyerChat, buyer, "where is my money?")
 	_, gone := srv.SendText(buyerChat, buyer, "never mind")
 	if _, err := api.Request(tgbotapi.NewDeleteMessage(buyerChat.ID, gone.MessageID)); err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/refundbot/refundbot/locales"
@@ -50,9 +51,14 @@ type Config struct {
 	// BotUsername is the bot's @username, for links from group chats.
 	BotUsername string
 	// Desk connects buyers with agents; nil means no humans are wired.
-	Desk   *Desk
-	Now    func() time.Time
-	Logger *slog.Logger
+	Desk *Desk
+	// LeaseTTL is how long Sessions keeps a chat's lease; a turn running
+	// longer extends it every third of that. Zero never extends.
+	LeaseTTL time.Duration
+	// Observer counts what the dialog does, for metrics; nil counts nothing.
+	Observer Observer
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Dialog is the buyer's refund dialog.
@@ -103,6 +109,15 @@ func New(cfg Config) (*Dialog, error) {
 	return d, nil
 }
 
+// Observer is told of the dialog's progress: the steps buyers reach (and
+// so where they give up) and the chats that flood the bot.
+type Observer interface {
+	StepEntered(step string)
+	// DialogEnded: how is submitted, cancelled or expired.
+	DialogEnded(step, how string)
+	BuyerFlooded()
+}
+
 // DeliveryError means the replies of an update could not all be sent. The
 // update was not marked handled, so handling it again is safe and right.
 type DeliveryError struct{ Err error }
@@ -118,7 +133,7 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 // was already told about kindly are returned for logging only; a
 // *DeliveryError means the input should be handled again.
 func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
-	sess, duplicate, err := d.cfg.Sessions.Begin(ctx, in.ChatID, in.UpdateIDs)
+	claim, err := d.cfg.Sessions.Begin(ctx, in.ChatID, in.UpdateIDs)
 	if err != nil {
 		t := d.newTurn(in, Session{})
 		t.say(locales.InternalError, nil)
@@ -127,10 +142,17 @@ func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 		}
 		return fmt.Errorf("load session of chat %d: %w", in.ChatID, err)
 	}
-	if duplicate {
+	switch {
+	case claim.Duplicate:
 		return nil
+	case claim.Flooded:
+		return d.flooded(ctx, in, claim, send)
 	}
+	stopExtending := d.keepLease(ctx, in.ChatID, claim.Fence)
+	defer stopExtending()
+	sess := claim.Session
 	t := d.newTurn(in, sess)
+	expired := t.expired()
 	var problems []error
 	if err := t.run(ctx); err != nil {
 		problems = append(problems, fmt.Errorf("chat %d in %s: %w", in.ChatID, sess.State, err))
@@ -143,6 +165,11 @@ func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 		}
 	}
 	if err := t.deliver(ctx, send); err != nil {
+		stopExtending()
+		// The update is handled again later; until then the chat is free.
+		if rerr := d.cfg.Sessions.Release(context.WithoutCancel(ctx), in.ChatID, claim.Fence); rerr != nil {
+			problems = append(problems, rerr)
+		}
 		return errors.Join(append(problems, err)...)
 	}
 	for _, f := range t.afterDelivery {
@@ -150,10 +177,82 @@ func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 	}
 	t.sess.UpdatedAt = d.cfg.Now().UTC()
 	t.sess.Version++
-	if err := d.cfg.Sessions.Commit(ctx, in.ChatID, &t.sess, in.UpdateIDs); err != nil {
+	d.observeSteps(sess.State, t, expired)
+	stopExtending()
+	if err := d.cfg.Sessions.Commit(ctx, in.ChatID, claim.Fence, &t.sess, in.UpdateIDs); err != nil {
 		problems = append(problems, fmt.Errorf("save session of chat %d: %w", in.ChatID, err))
 	}
 	return errors.Join(problems...)
+}
+
+// observeSteps tells the observer which step the turn entered and, when
+// a dialog ended, where and how: the funnel and its drop-off.
+func (d *Dialog) observeSteps(from State, t *turn, expired bool) {
+	obs := d.cfg.Observer
+	if obs == nil {
+		return
+	}
+	if from == "" {
+		from = StateIdle
+	}
+	switch {
+	case expired:
+		obs.DialogEnded(string(from), "expired")
+	case t.submitted:
+		obs.DialogEnded(string(from), "submitted")
+	case from != StateIdle && t.sess.State == StateIdle:
+		obs.DialogEnded(string(from), "cancelled")
+	}
+	if t.sess.State != from {
+		obs.StepEntered(string(t.sess.State))
+	}
+}
+
+// flooded answers the first input over a chat's flood limit, once; the
+// others are dropped unread. Nothing else of the chat is touched, so other
+// buyers, and this one a minute later, are served as usual.
+func (d *Dialog) flooded(ctx context.Context, in Input, claim Claim, send Sender) error {
+	if !claim.FirstFlooded || in.Chat != ChatPrivate {
+		return nil
+	}
+	d.cfg.Logger.WarnContext(ctx, "chat flooded; inputs dropped for the window", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0])
+	if d.cfg.Observer != nil {
+		d.cfg.Observer.BuyerFlooded()
+	}
+	t := d.newTurn(in, Session{})
+	t.say(locales.Flooded, nil)
+	// Delivered once at most: the update is marked handled already, and a
+	// second notice would itself be flooding.
+	return t.deliver(ctx, send)
+}
+
+// keepLease extends the chat's lease while a turn runs long (a 429 wait,
+// a slow Telegram), and returns the function that stops it.
+func (d *Dialog) keepLease(ctx context.Context, chatID, fence int64) (stop func()) {
+	every := d.cfg.LeaseTTL / 3
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := d.cfg.Sessions.Extend(ctx, chatID, fence); err != nil {
+					d.cfg.Logger.WarnContext(ctx, "extend chat lease", "chat_id", chatID, "err", err)
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // turn is one input being handled: the session it changes and the replies
@@ -175,6 +274,8 @@ type turn struct {
 	postings []posting
 	// queued is the buyer's escalation waiting for an agent, if any.
 	queued *refund.Escalation
+	// submitted is set by the turn that submitted a case.
+	submitted bool
 }
 
 func (d *Dialog) newTurn(in Input, sess Session) *turn {
@@ -198,6 +299,12 @@ func (t *turn) deliver(ctx context.Context, send Sender) error {
 			if err := send.RemoveKeyboard(ctx, t.in.ChatID, cb.MessageID); err != nil {
 				t.d.cfg.Logger.WarnContext(ctx, "remove keyboard", "chat_id", t.in.ChatID, "err", err)
 			}
+		}
+	}
+	if b, ok := send.(Booker); ok && len(t.out) > 0 {
+		// Unbooked replies are paced one by one instead: slower, not lost.
+		if err := b.Book(ctx, t.in.ChatID, len(t.out)); err != nil {
+			t.d.cfg.Logger.WarnContext(ctx, "book replies", "chat_id", t.in.ChatID, "err", err)
 		}
 	}
 	for _, m := range t.out {

@@ -101,3 +101,10 @@ type Sender interface {
 	// that old steps cannot be pressed again by accident.
 	RemoveKeyboard(ctx context.Context, chatID int64, messageID int) error
 }
+
+// Booker is a Sender that paces messages within the messenger's limits and
+// can book a turn's replies to a chat at once, in one round trip to the
+// shared limiter rather than one per message.
+type Booker interface {
+	Book(ctx context.Context, chatID int64, messages int) error
+}

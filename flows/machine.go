@@ -52,6 +52,12 @@ const (
 	EventFollowUpDone    Event = "follow_up_done"
 )
 
+// StepNames lists every state's name, for metrics labels.
+func StepNames() []string {
+	return states(StateIdle, StateAwaitingOrder, StateAwaitingPhone, StateChoosingReason, StateWritingStatement,
+		StateCollectingEvidence, StateConfirming, StateAddingEvidence, StateWritingAppeal, StateGivingAccount)
+}
+
 func states(s ...State) []string {
 	out := make([]string, len(s))
 	for i, v := range s {

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/refundbot/refundbot/refund"
@@ -57,14 +58,48 @@ type OrderSnapshot struct {
 // SessionStore keeps sessions and the marks of handled updates. Begin and
 // Commit are the only calls on the hot path of an update, so that a dialog
 // turn costs two round trips.
+//
+// Begin also takes the chat's lease: while one replica handles a chat, no
+// other can, and a holder whose lease ran out (a pause longer than the
+// lease, say) has its Commit refused, so two replicas never both save a
+// turn of the same chat.
 type SessionStore interface {
-	// Begin loads the chat's session (a zero Session when there is none)
-	// and reports whether any of the updates was already handled.
-	Begin(ctx context.Context, chatID int64, updateIDs []int) (sess Session, duplicate bool, err error)
-	// Commit saves the session, or deletes it when sess is nil, and marks
-	// the updates handled, atomically.
-	Commit(ctx context.Context, chatID int64, sess *Session, updateIDs []int) error
+	// Begin waits until the chat's lease is free (or ctx ends), takes it,
+	// and loads the chat's session (a zero Session when there is none). A
+	// claim of an update already handled, or of one over the chat's flood
+	// limit, holds no lease and needs no Commit.
+	Begin(ctx context.Context, chatID int64, updateIDs []int) (Claim, error)
+	// Commit saves the session, or deletes it when sess is nil, marks the
+	// updates handled and gives the lease back, atomically. A lease lost
+	// meanwhile is ErrLeaseLost, and nothing is saved.
+	Commit(ctx context.Context, chatID int64, fence int64, sess *Session, updateIDs []int) error
+	// Release gives the lease back without saving, so that the update can
+	// be handled again.
+	Release(ctx context.Context, chatID int64, fence int64) error
+	// Extend keeps the lease for a turn that runs long (slow sends, a 429
+	// wait); a lease lost meanwhile is ErrLeaseLost.
+	Extend(ctx context.Context, chatID int64, fence int64) error
 }
+
+// Claim is what Begin found.
+type Claim struct {
+	Session Session
+	// Duplicate means one of the updates was handled before: drop it.
+	Duplicate bool
+	// Flooded means the chat sent more than its limit of inputs within the
+	// window: the updates are marked handled already and nothing is done
+	// with them. FirstFlooded marks the first of them, the one the buyer is
+	// told about, so that a flood gets one notice, not one per message.
+	Flooded      bool
+	FirstFlooded bool
+	// Fence identifies this hold of the lease; it only grows, so a stale
+	// holder can always be told from the current one.
+	Fence int64
+}
+
+// ErrLeaseLost means another handler took the chat over: this one's work
+// is not saved.
+var ErrLeaseLost = errors.New("chat lease lost to another handler")
 
 // OwnershipAttempts counts failed phone-digit answers per user and order,
 // outside the session so that cancelling the dialog does not reset them.

@@ -237,6 +237,7 @@ func (t *turn) submit(ctx context.Context) error {
 		return err
 	}
 	t.reset()
+	t.submitted = true
 	t.say(locales.Submitted, map[string]any{"Case": c.Number(), "Next": t.text(locales.StatusNext(c.Status), nil)})
 	t.review(c)
 	return nil

@@ -65,11 +65,14 @@ const (
 	StatusCase         Key = "status_case"
 	StatusNoCase       Key = "status_no_case"
 	InternalError      Key = "internal_error"
-	LangSet            Key = "lang_set"
-	LangUsage          Key = "lang_usage"
-	DateLayout         Key = "layout.date"
-	DateTimeLayout     Key = "layout.datetime"
-	RequestFull        Key = "request.full"
+	// Flooded tells a buyer sending far too fast that the bot stops
+	// reading for a minute.
+	Flooded        Key = "flooded"
+	LangSet        Key = "lang_set"
+	LangUsage      Key = "lang_usage"
+	DateLayout     Key = "layout.date"
+	DateTimeLayout Key = "layout.datetime"
+	RequestFull    Key = "request.full"
 
 	// The refund core's notices and the follow-up steps.
 	NoticeHeader          Key = "notice.header"
@@ -207,7 +210,7 @@ func AllKeys() []Key {
 		EvidenceNoneNotice, Summary, EditWhat, Submitted, SubmitRetry, CaseExists, Cancelled,
 		NothingToCancel, SessionExpired, StaleButton, InvalidButton, WantText, FileNotNow, TextTooLong,
 		UnknownCommand, UnknownText, GroupPrivateOnly, StatusAsk, StatusNotFound, StatusCase, StatusNoCase,
-		InternalError, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
+		InternalError, Flooded, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
 		NoticeHeader, NoticeReminder, NoticeAwaitRoute, NoticeRefundedBalance, NoticeClosedNoAppeal, ReviewerNote,
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,

@@ -253,6 +253,14 @@ type LifecycleStore interface {
 	// longer in From is an ECONFLICT error; so is a payout the money
 	// invariants refuse.
 	Apply(ctx context.Context, ch Change) (Case, error)
+	// CaseWithOrder returns a case, with its evidence, and the order it is
+	// about, as Case and Order would; an unknown case is an ENOTFOUND
+	// error. Every decision starts from both, so a store reads them at
+	// once where it can.
+	CaseWithOrder(ctx context.Context, id int64) (Case, Order, error)
+	// CaseForReview is CaseWithOrder with the stored case's Facts since
+	// the time given: what a first review starts from, read at once.
+	CaseForReview(ctx context.Context, id int64, since time.Time) (Case, Order, CaseFacts, error)
 	// Facts returns what the first review needs to know around a case;
 	// BuyerRefunds counts refunds since the time given.
 	Facts(ctx context.Context, c Case, since time.Time) (CaseFacts, error)

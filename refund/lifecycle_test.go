@@ -72,6 +72,31 @@ func TestLifecycleNextStatus(t *testing.T) {
 	}
 }
 
+// TestLifecycleNoPayoutBeforeApproval holds the lifecycle to what
+// Service.startPayout counts on: once a case has started a payout, it
+// never comes back to approved, so an approved case has no payout yet.
+func TestLifecycleNoPayoutBeforeApproval(t *testing.T) {
+	events := []refund.CaseEvent{refund.CaseReview, refund.CaseApprove, refund.CaseReject, refund.CaseAskInfo,
+		refund.CaseEscalate, refund.CaseInfoAdded, refund.CaseExpire, refund.CaseAppeal, refund.CaseStartPayout,
+		refund.CasePaid, refund.CasePayoutFail}
+	seen := map[refund.Status]bool{refund.StatusPayoutPending: true}
+	for todo := []refund.Status{refund.StatusPayoutPending}; len(todo) > 0; {
+		from := todo[0]
+		todo = todo[1:]
+		for _, ev := range events {
+			to, err := refund.NextStatus(from, ev)
+			if err != nil || seen[to] {
+				continue
+			}
+			if to == refund.StatusApproved {
+				t.Errorf("%s -%s-> %s: a case that started a payout can be approved again", from, ev, to)
+			}
+			seen[to] = true
+			todo = append(todo, to)
+		}
+	}
+}
+
 func TestLifecycleDiagram(t *testing.T) {
 	got := refund.LifecycleDiagram()
 	if refund.LifecycleDiagram() != got {

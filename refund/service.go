@@ -71,9 +71,13 @@ type plan struct {
 }
 
 func (s *Service) plan(c Case, o Order, actor string) *plan {
-	now := s.now().UTC()
+	return s.planAt(c, o, actor, s.now().UTC())
+}
+
+// planAt is plan for a change decided at a time already taken.
+func (s *Service) planAt(c Case, o Order, actor string, at time.Time) *plan {
 	return &plan{s: s, c: c, order: o, status: c.Status,
-		ch: Change{CaseID: c.ID, From: c.Status, Actor: actor, At: now}}
+		ch: Change{CaseID: c.ID, From: c.Status, Actor: actor, At: at}}
 }
 
 // move fires a lifecycle event and records it.
@@ -164,16 +168,12 @@ func (p *plan) apply(ctx context.Context) (Case, error) {
 // load returns a case and its order. A case of another buyer is reported
 // exactly like a missing one, when buyer is not 0.
 func (s *Service) load(ctx context.Context, caseID, buyer int64) (Case, Order, error) {
-	c, err := s.store.Case(ctx, caseID)
+	c, o, err := s.store.CaseWithOrder(ctx, caseID)
 	if err != nil {
-		return Case{}, Order{}, fmt.Errorf("load case %d: %w", caseID, err)
+		return Case{}, Order{}, fmt.Errorf("load case %d with its order: %w", caseID, err)
 	}
 	if buyer != 0 && c.BuyerUserID != buyer {
 		return Case{}, Order{}, Errorf(ENOTFOUND, "case %s not found", FormatCaseNumber(caseID))
-	}
-	o, err := s.store.Order(ctx, c.OrderID)
-	if err != nil {
-		return Case{}, Order{}, fmt.Errorf("load order %s of case %d: %w", c.OrderID, caseID, err)
 	}
 	return c, o, nil
 }
@@ -199,18 +199,21 @@ func (s *Service) Submit(ctx context.Context, n NewCase) (Case, error) {
 // already past it is returned as it is, so that the dialog and the
 // deadline sweeper can both call Review without harm.
 func (s *Service) Review(ctx context.Context, caseID int64) (Case, error) {
-	c, o, err := s.load(ctx, caseID, 0)
+	// The facts come with the case, so the review reads the store once;
+	// the change adds no files, so the stored case is the one to assess.
+	at := s.now().UTC()
+	c, o, facts, err := s.store.CaseForReview(ctx, caseID, at.Add(-s.policy.FrequentRefundPeriod))
 	if err != nil {
-		return Case{}, err
+		return Case{}, fmt.Errorf("load case %d for review: %w", caseID, err)
 	}
 	if c.Status != StatusSubmitted {
 		return c, nil
 	}
-	p := s.plan(c, o, ActorSystem)
+	p := s.planAt(c, o, ActorSystem, at)
 	if err := p.move(CaseReview, EventDraft{}); err != nil {
 		return Case{}, err
 	}
-	if err := s.autoReview(ctx, p, len(c.Evidence)); err != nil {
+	if err := s.assess(ctx, p, len(c.Evidence), facts); err != nil {
 		return Case{}, err
 	}
 	return p.apply(ctx)
@@ -227,6 +230,12 @@ func (s *Service) autoReview(ctx context.Context, p *plan, files int) error {
 	if err != nil {
 		return fmt.Errorf("facts of case %d: %w", p.c.ID, err)
 	}
+	return s.assess(ctx, p, files, facts)
+}
+
+// assess runs the policy on a case in auto_review with its facts and
+// plans the outcome.
+func (s *Service) assess(ctx context.Context, p *plan, files int, facts CaseFacts) error {
 	d := s.policy.Assess(Facts{Order: p.order, Reason: p.c.Reason, Evidence: files, AskedAt: p.c.CreatedAt,
 		RefundedBefore: facts.RefundedBefore, BuyerRefunds: facts.BuyerRefunds, ReusedEvidence: facts.ReusedEvidence})
 	p.ch.Decided = &Amounts{Refund: d.Amount, Fee: d.Fee, Deduction: d.Deduction}
@@ -309,11 +318,23 @@ func (s *Service) startPayout(ctx context.Context, p *plan, route PayoutRoute, a
 	if p.ch.Decided != nil {
 		amount = p.ch.Decided.Refund
 	}
-	previous, err := s.store.PayoutsByCase(ctx, p.c.ID)
-	if err != nil {
-		return fmt.Errorf("payouts of case %d: %w", p.c.ID, err)
+	// A payout is only made by start_payout, which leaves the case
+	// payout_pending, and no path leads from there back to approved
+	// (TestLifecycleNoPayoutBeforeApproval holds the lifecycle to it). So
+	// a payout that starts from approved is the case's first, and only a
+	// retry after a failed payout needs the store to count. Apply refuses
+	// the change if the case has left the status it was decided on, and
+	// payout IDs are unique in the store, so a wrong count could not pay
+	// twice.
+	number := 1
+	if p.status != StatusApproved {
+		previous, err := s.store.PayoutsByCase(ctx, p.c.ID)
+		if err != nil {
+			return fmt.Errorf("payouts of case %d: %w", p.c.ID, err)
+		}
+		number = len(previous) + 1
 	}
-	payout := Payout{ID: fmt.Sprintf("P%06d-%d", p.c.ID, len(previous)+1), CaseID: p.c.ID, OrderID: p.c.OrderID,
+	payout := Payout{ID: fmt.Sprintf("P%06d-%d", p.c.ID, number), CaseID: p.c.ID, OrderID: p.c.OrderID,
 		BuyerUserID: p.c.BuyerUserID, Route: route, Method: p.order.PaymentMethod, Amount: amount,
 		Currency: p.c.Currency, Account: account, Status: PayoutPending, CreatedAt: p.ch.At}
 	if err := p.move(CaseStartPayout, EventDraft{Amount: amount, Note: payout.ID}); err != nil {

@@ -433,11 +433,18 @@ func (s *Server) getMyCommands(r *request) (json.RawMessage, *apiError) {
 	return jsonOf(append([]tgbotapi.BotCommand{}, s.commands[key]...)), nil
 }
 
-// setWebhook only records the webhook: the fake delivers updates through getUpdates alone, and,
-// like Telegram, refuses getUpdates while a webhook is set.
+// setWebhook records the webhook and starts delivering updates to it (webhook.go); like
+// Telegram, the fake refuses getUpdates while a webhook is set.
 func (s *Server) setWebhook(r *request) (json.RawMessage, *apiError) {
 	url, secret := r.str("url"), r.str("secret_token")
-	if url != "" && !strings.HasPrefix(url, "https://") {
+	maxConns, aerr := intParam(r, "max_connections", 40)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	allowHTTP := s.hook.allowHTTP
+	s.mu.Unlock()
+	if url != "" && !strings.HasPrefix(url, "https://") && !(allowHTTP && strings.HasPrefix(url, "http://")) {
 		return nil, badRequest("bad webhook: An HTTPS URL must be provided for webhook")
 	}
 	if len(secret) > 256 || strings.Trim(secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
@@ -446,9 +453,11 @@ func (s *Server) setWebhook(r *request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.webhookURL, s.webhookSecret = url, secret
+	s.hook.maxConnections = min(max(maxConns, 1), 100)
 	if boolParam(r, "drop_pending_updates") {
 		s.queue = nil
 	}
+	s.startWebhookLocked()
 	s.changedLocked()
 	return jsonTrue(), nil
 }
@@ -467,5 +476,5 @@ func (s *Server) deleteWebhook(r *request) (json.RawMessage, *apiError) {
 func (s *Server) getWebhookInfo(*request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return jsonOf(tgbotapi.WebhookInfo{URL: s.webhookURL, PendingUpdateCount: len(s.queue)}), nil
+	return jsonOf(tgbotapi.WebhookInfo{URL: s.webhookURL, PendingUpdateCount: len(s.queue), MaxConnections: s.hook.maxConnections}), nil
 }

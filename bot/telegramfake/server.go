@@ -150,6 +150,7 @@ type Server struct {
 	commands  map[string][]tgbotapi.BotCommand
 
 	webhookURL, webhookSecret string
+	hook                      webhookState
 
 	subscribers []func(SentMessage)
 	events      []SentMessage // waiting to be handed to subscribers, in order

@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/refundbot/refundbot/bot"
+	"github.com/refundbot/refundbot/bot/sendlimit"
 	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/policyfile"
 )
@@ -40,6 +44,33 @@ type Config struct {
 	Agents []refund.Agent
 	// AgentHoldTimeout returns a silent hold to the queue.
 	AgentHoldTimeout time.Duration
+	// WebhookURL, when set, switches from long polling to a webhook that
+	// Telegram calls with WebhookSecret; HTTP_ADDR serves it at the URL's
+	// path.
+	WebhookURL    string
+	WebhookSecret string
+	// SendLimits are Telegram's limits, shared by all replicas through
+	// Redis; PaceSends false sends unpaced (a Bot API server without
+	// limits), leaving only 429s to slow the bot down.
+	SendLimits sendlimit.Limits
+	PaceSends  bool
+	// LeaseTTL is how long a replica that died mid-update keeps the chat.
+	LeaseTTL time.Duration
+	// FloodLimit inputs a minute per chat are handled; the rest dropped.
+	FloodLimit int
+	// ShutdownGrace is how long updates in hand may take after SIGTERM.
+	ShutdownGrace time.Duration
+	// LogLevel is the least severe log record written.
+	LogLevel slog.Level
+}
+
+// webhookPath is where the webhook is served: WEBHOOK_URL's path.
+func (c Config) webhookPath() string {
+	u, err := url.Parse(c.WebhookURL)
+	if err != nil || u.Path == "" {
+		return "/"
+	}
+	return u.Path
 }
 
 // Sandbox reports whether the bot runs without Telegram, Redis and
@@ -132,10 +163,91 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.SweepInterval = d
 	}
+	problems = append(problems, c.readProduction(getenv)...)
 	if len(problems) > 0 {
 		return c, &configError{problems: problems}
 	}
 	return c, nil
+}
+
+// readProduction reads the settings of running as many replicas: the
+// webhook, the shared send limits, leases, flood limit, shutdown and logs.
+func (c *Config) readProduction(getenv func(string) string) []error {
+	var problems []error
+	c.WebhookURL, c.WebhookSecret = getenv("WEBHOOK_URL"), getenv("WEBHOOK_SECRET")
+	if c.WebhookURL != "" {
+		u, err := url.Parse(c.WebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			problems = append(problems, fmt.Errorf("WEBHOOK_URL: want the public https URL Telegram posts to, got %q", c.WebhookURL))
+		}
+		if !validSecretToken(c.WebhookSecret) {
+			problems = append(problems, errors.New("WEBHOOK_SECRET: required with WEBHOOK_URL: 1-256 characters of A-Z, a-z, 0-9, _ and -"))
+		}
+	}
+	c.SendLimits, c.PaceSends = sendlimit.DefaultLimits(), true
+	for _, lim := range []struct {
+		name string
+		rate *sendlimit.Rate
+	}{
+		{"SEND_RATE_GLOBAL", &c.SendLimits.Global},
+		{"SEND_RATE_CHAT", &c.SendLimits.Chat},
+		{"SEND_RATE_GROUP", &c.SendLimits.Group},
+	} {
+		v := getenv(lim.name)
+		switch {
+		case v == "":
+		case v == "off":
+			c.PaceSends = false
+		default:
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				problems = append(problems, fmt.Errorf("%s: want a positive number of messages (or off), got %q", lim.name, v))
+				continue
+			}
+			lim.rate.Count = n
+		}
+	}
+	c.LeaseTTL = redisstore.DefaultLeaseTTL
+	c.ShutdownGrace = 10 * time.Second
+	for _, d := range []struct {
+		name string
+		into *time.Duration
+	}{{"CHAT_LEASE_TTL", &c.LeaseTTL}, {"SHUTDOWN_GRACE", &c.ShutdownGrace}} {
+		if v := getenv(d.name); v != "" {
+			got, err := time.ParseDuration(v)
+			if err != nil || got <= 0 {
+				problems = append(problems, fmt.Errorf("%s: want a positive duration such as 10s, got %q", d.name, v))
+			}
+			*d.into = got
+		}
+	}
+	c.FloodLimit = redisstore.DefaultFloodLimit
+	if v := getenv("FLOOD_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			problems = append(problems, fmt.Errorf("FLOOD_LIMIT: want a positive number of messages a minute, got %q", v))
+		}
+		c.FloodLimit = n
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			problems = append(problems, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error, got %q", v))
+		}
+	}
+	return problems
+}
+
+// validSecretToken is Telegram's rule for setWebhook's secret_token.
+func validSecretToken(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func orDefault(v, def string) string {

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/refundbot/refundbot/bot"
+	"github.com/refundbot/refundbot/bot/metrics"
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/httpapi"
 	"github.com/refundbot/refundbot/refund/outbox"
 	"github.com/refundbot/refundbot/refund/shopwebhook"
 )
@@ -24,6 +26,8 @@ type store interface {
 	refund.LifecycleStore
 	refund.AgentStore
 	refund.EscalationStore
+	httpapi.CaseReader
+	metrics.Stats
 }
 
 // core is the refund core: the service and its background work.

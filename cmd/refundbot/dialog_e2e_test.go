@@ -70,7 +70,7 @@ func TestGameCardRefundFromFreeText(t *testing.T) {
 	// Status by message: the case number alone, and /status with the order.
 	b.say(number)
 	st := b.expect("当前状态：已通过审核")
-	if !strings.Contains(st.Text, "【11月") || !strings.Contains(st.Text, "¥95.00") || !strings.Contains(st.Text, "下一步") {
+	if !regexp.MustCompile(`【\d{1,2}月\d{1,2}日 \d\d:\d\d】`).MatchString(st.Text) || !strings.Contains(st.Text, "¥95.00") || !strings.Contains(st.Text, "下一步") {
 		t.Errorf("status answer is not in time+event+request form: %q", st.Text)
 	}
 	b.say("/status KM20261120001")

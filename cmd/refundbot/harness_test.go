@@ -70,6 +70,11 @@ func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegram
 		"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_ENDPOINT": fake.Endpoint(),
 		"REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix, "DATABASE_URL": dbURL,
 		"DATABASE_SCHEMA": schema, "HTTP_ADDR": "127.0.0.1:0", "SHOP_API_TOKEN": shopToken,
+		// Paced through Redis like production, at limits no test reaches
+		// unless it sets Telegram's own (the rate-limit tests do).
+		"SEND_RATE_GLOBAL": "10000", "SEND_RATE_CHAT": "1000", "SEND_RATE_GROUP": "100000",
+		// Tests drive whole dialogs faster than any buyer types.
+		"FLOOD_LIMIT": "100000",
 	}
 	for k, v := range overrides {
 		vars[k] = v

@@ -9,6 +9,7 @@
 //	refundbot agents add USER_ID NAME STAFF_NO [@username]
 //	refundbot agents remove USER_ID
 //	refundbot agents list
+//	refundbot webhook set|delete|info   point Telegram at WEBHOOK_URL, back to polling, or show
 package main
 
 import (
@@ -37,7 +38,7 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	switch {
 	case len(args) == 0:
@@ -61,6 +62,12 @@ func run(args []string) int {
 			return 1
 		}
 		return 0
+	case args[0] == "webhook" && len(args) == 2:
+		if err := webhookCommand(ctx, cfg, args[1], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "refundbot:", err)
+			return 1
+		}
+		return 0
 	case args[0] == "agents":
 		if cfg.DatabaseURL == "" {
 			fmt.Fprintln(os.Stderr, "refundbot: DATABASE_URL is required for agents")
@@ -78,6 +85,6 @@ func run(args []string) int {
 		}
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "usage: refundbot [import-orders FILE | agents add|remove|list]")
+	fmt.Fprintln(os.Stderr, "usage: refundbot [import-orders FILE | agents add|remove|list | webhook set|delete|info]")
 	return 2
 }

@@ -10,21 +10,20 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refundbot/refundbot/bot"
+	"github.com/refundbot/refundbot/bot/metrics"
+	"github.com/refundbot/refundbot/bot/sendlimit"
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund/httpapi"
 	"github.com/refundbot/refundbot/refund/postgres"
 )
-
-// shutdownGrace is how long in-flight updates may take to finish after a
-// stop signal before their requests are aborted.
-const shutdownGrace = 10 * time.Second
 
 // Main is the whole program as a value: main() fills it from the
 // environment, end-to-end tests fill it by hand, and both call Run.
@@ -72,7 +71,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer db.Close()
 	ready := func(ctx context.Context) error {
-		return errors.Join(rdb.Ping(ctx).Err(), db.Ping(ctx))
+		return errors.Join(httpapi.CheckDependency("redis", rdb.Ping(ctx).Err()),
+			httpapi.CheckDependency("postgres", db.Ping(ctx)))
 	}
 	return m.serve(ctx, db, rdb, m.Config.Token, m.Config.Endpoint, ready)
 }
@@ -121,7 +121,16 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		return err
 	}
 	defer conn.Close()
-	sender := bot.NewSender(conn.API, m.Logger)
+	stats := metrics.New(metrics.Options{Steps: flows.StepNames(), Stats: store, Logger: m.Logger})
+	senderOpts := bot.SenderOptions{Observer: stats}
+	if m.Config.PaceSends {
+		limiter, err := sendlimit.New(rdb, m.Config.RedisPrefix, m.Config.SendLimits)
+		if err != nil {
+			return err
+		}
+		senderOpts.Pacer = limiter
+	}
+	sender := bot.NewSender(conn.API, m.Logger, senderOpts)
 	if err := bootstrapAgents(ctx, store, m.Config.Agents); err != nil {
 		return err
 	}
@@ -144,12 +153,13 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 			desk.Topics = sender
 		}
 	}
-	sessions := redisstore.New(rdb, m.Config.RedisPrefix, m.Config.IdleTTL)
+	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL,
+		redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit})
 	dialog, err := flows.New(flows.Config{
 		Core: core.service, Desk: desk,
 		Store: store, Sessions: sessions, Attempts: sessions, Texts: texts, Location: m.Config.Location,
 		IdleTTL: m.Config.IdleTTL, OrderIDPattern: m.Config.OrderIDPattern, BotUsername: conn.API.Self.UserName,
-		Logger: m.Logger,
+		Logger: m.Logger, LeaseTTL: sessions.LeaseTTL(), Observer: stats,
 	})
 	if err != nil {
 		return err
@@ -159,48 +169,83 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	core.start(coreCtx, dialog, m)
 	defer core.wait()
 	defer stopCore()
-	poller, err := bot.NewPoller(bot.Config{
-		Connection: conn, Handler: dialog, Sender: sender, Logger: m.Logger,
-		PollTimeout: pollTimeout,
-	})
-	if err != nil {
-		return err
+
+	// Updates in hand when the stop comes get the shutdown grace to finish.
+	grace := m.Config.ShutdownGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	handleCtx, cancelHandling := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandling()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelHandling) })
+	defer stopGrace()
+
+	var stopping atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", stats.Handler())
+	mux.Handle("/", httpapi.NewHandler(httpapi.Config{Orders: store, Payouts: core.service, Cases: store,
+		Token: m.Config.ShopAPIToken, Logger: m.Logger, Ready: func(ctx context.Context) error {
+			if stopping.Load() {
+				// Draining: the load balancer stops sending here first.
+				return httpapi.CheckDependency("shutdown", errors.New("shutting down"))
+			}
+			return errors.Join(ready(ctx), httpapi.CheckDependency("telegram", conn.Reachable(ctx)))
+		}}))
+	var webhook *bot.Webhook
+	if m.Config.WebhookURL != "" {
+		webhook, err = bot.NewWebhook(bot.WebhookConfig{Handler: dialog, Sender: sender, Secret: m.Config.WebhookSecret,
+			Logger: m.Logger, Observer: stats, HandleContext: handleCtx})
+		if err != nil {
+			return err
+		}
+		mux.Handle(m.Config.webhookPath(), webhook)
 	}
 
 	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
 	}
-	srv := &http.Server{
-		Handler: httpapi.NewHandler(httpapi.Config{Orders: store, Payouts: core.service, Token: m.Config.ShopAPIToken,
-			Logger: m.Logger, Ready: ready}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m.mu.Lock()
 	m.httpAddr = ln.Addr().String()
 	m.mu.Unlock()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 
-	// Updates in hand when the stop comes get shutdownGrace to finish.
-	handleCtx, cancelHandling := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHandling()
-	stopGrace := context.AfterFunc(ctx, func() {
-		time.AfterFunc(shutdownGrace, cancelHandling)
-	})
-	defer stopGrace()
-
-	m.Logger.InfoContext(ctx, "refundbot started", "bot", conn.API.Self.UserName, "http_addr", ln.Addr().String())
-	close(m.readyChan())
-	pollErr := poller.Run(ctx, handleCtx)
-
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	var runErr error
+	if webhook != nil {
+		if err := conn.SetWebhook(ctx, m.Config.WebhookURL, m.Config.WebhookSecret, 0); err != nil {
+			runErr = err
+		} else {
+			m.Logger.InfoContext(ctx, "refundbot started in webhook mode", "bot", conn.API.Self.UserName,
+				"http_addr", ln.Addr().String(), "webhook_path", m.Config.webhookPath())
+			close(m.readyChan())
+			<-ctx.Done()
+		}
+	} else {
+		poller, err := bot.NewPoller(bot.Config{
+			Connection: conn, Handler: dialog, Sender: sender, Logger: m.Logger,
+			PollTimeout: pollTimeout, Observer: stats,
+		})
+		if err != nil {
+			runErr = err
+		} else {
+			m.Logger.InfoContext(ctx, "refundbot started", "bot", conn.API.Self.UserName, "http_addr", ln.Addr().String())
+			close(m.readyChan())
+			runErr = poller.Run(ctx, handleCtx)
+		}
+	}
+	stopping.Store(true)
+	// Shutdown waits for webhook requests in flight, which finish within
+	// the grace; a little more lets their answers go out.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+2*time.Second)
 	defer cancel()
 	httpErr := srv.Shutdown(shutdownCtx)
 	if err := <-httpDone; !errors.Is(err, http.ErrServerClosed) {
 		httpErr = errors.Join(httpErr, err)
 	}
-	return errors.Join(pollErr, httpErr)
+	m.Logger.InfoContext(context.WithoutCancel(ctx), "refundbot stopped")
+	return errors.Join(runErr, httpErr)
 }
 
 func (m *Main) readyChan() chan struct{} {

@@ -62,6 +62,10 @@ func (m *Main) runSandbox(ctx context.Context) error {
 	m.Config.ShopWebhookURL, m.Config.ShopWebhookSecret = hookURL, string(shop.Secret)
 	served := make(chan error, 1)
 	go func() {
+		// The fake has no limits to keep within; the scripted buyer
+		// types faster than any person.
+		m.Config.PaceSends = false
+		m.Config.FloodLimit = 1 << 20
 		served <- m.serve(ctx, store, rdb, sandboxToken, fake.Endpoint(), func(context.Context) error { return nil })
 	}()
 	select {

@@ -1,6 +1,7 @@
-// Package redisstore keeps dialog sessions, handled-update marks and
-// ownership-proof lockouts in Redis. Everything a chat needs per update is
-// one pipelined read and one transactional write.
+// Package redisstore keeps dialog sessions, chat leases, handled-update
+// marks, flood counters and ownership-proof lockouts in Redis. Everything a
+// chat needs per update is two scripts: one takes the lease and reads, one
+// writes and gives the lease back.
 package redisstore
 
 import (
@@ -16,13 +17,23 @@ import (
 	"github.com/refundbot/refundbot/flows"
 )
 
-// Defaults for how long keys live.
+// Defaults for how long keys live and how much a chat may send.
 const (
 	// DefaultUpdateMarkTTL outlives Telegram's 24 h redelivery window.
 	DefaultUpdateMarkTTL = 48 * time.Hour
+	// DefaultLeaseTTL bounds how long a crashed replica can keep a chat
+	// waiting; a live one extends its lease long before it runs out.
+	DefaultLeaseTTL = 10 * time.Second
+	// DefaultFloodLimit inputs within DefaultFloodWindow is far more than
+	// a person types or taps; past it a chat's inputs are dropped.
+	DefaultFloodLimit  = 40
+	DefaultFloodWindow = time.Minute
 	// sessionGrace keeps an expired session long enough to tell the buyer
 	// that their half-filled request expired.
 	sessionGrace = 7 * 24 * time.Hour
+	// maxLeaseWait bounds one wait for a busy chat between two reads of
+	// its lease's remaining time.
+	maxLeaseWait = 50 * time.Millisecond
 )
 
 // Store implements flows.SessionStore and flows.OwnershipAttempts.
@@ -31,21 +42,61 @@ type Store struct {
 	prefix     string
 	sessionTTL time.Duration
 	markTTL    time.Duration
+	opts       Options
+}
+
+// Options tunes the chat lease and the flood limit; zero fields take the
+// defaults.
+type Options struct {
+	// LeaseTTL is how long a chat's lease lasts unless extended.
+	LeaseTTL time.Duration
+	// FloodLimit inputs per FloodWindow are handled; the rest are dropped.
+	FloodLimit  int
+	FloodWindow time.Duration
 }
 
 // New returns a store whose keys all start with prefix (e.g. "refundbot:"),
 // so that tests and deployments can share a Redis. idleTTL is the dialog's
 // idle timeout; keys live a grace period longer.
 func New(rdb redis.UniversalClient, prefix string, idleTTL time.Duration) *Store {
+	return NewWithOptions(rdb, prefix, idleTTL, Options{})
+}
+
+// NewWithOptions is New with the lease and flood limit set.
+func NewWithOptions(rdb redis.UniversalClient, prefix string, idleTTL time.Duration, opts Options) *Store {
 	if idleTTL <= 0 {
 		idleTTL = flows.DefaultIdleTTL
 	}
-	return &Store{rdb: rdb, prefix: prefix, sessionTTL: idleTTL + sessionGrace, markTTL: DefaultUpdateMarkTTL}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.FloodLimit <= 0 {
+		opts.FloodLimit = DefaultFloodLimit
+	}
+	if opts.FloodWindow <= 0 {
+		opts.FloodWindow = DefaultFloodWindow
+	}
+	return &Store{rdb: rdb, prefix: prefix, sessionTTL: idleTTL + sessionGrace, markTTL: DefaultUpdateMarkTTL, opts: opts}
 }
+
+// LeaseTTL is how long a lease lasts unless extended.
+func (s *Store) LeaseTTL() time.Duration { return s.opts.LeaseTTL }
 
 func (s *Store) sessionKey(chatID int64) string {
 	return s.prefix + "sess:" + strconv.FormatInt(chatID, 10)
 }
+
+func (s *Store) leaseKey(chatID int64) string {
+	return s.prefix + "lease:" + strconv.FormatInt(chatID, 10)
+}
+
+func (s *Store) floodKey(chatID int64) string {
+	return s.prefix + "flood:" + strconv.FormatInt(chatID, 10)
+}
+
+// fenceKey counts leases ever given, across all chats: one counter keeps
+// fences growing even when a chat's keys have expired.
+func (s *Store) fenceKey() string { return s.prefix + "fence" }
 
 func (s *Store) updateKey(id int) string { return s.prefix + "upd:" + strconv.Itoa(id) }
 
@@ -53,42 +104,101 @@ func (s *Store) failKey(userID int64, orderID string) string {
 	return s.prefix + "proof:" + strconv.FormatInt(userID, 10) + ":" + orderID
 }
 
+// beginScript takes a chat's lease and reads its session in one round trip.
+// KEYS: lease, fence counter, session, flood counter, then the update marks.
+// ARGV: lease ms, flood window ms, flood limit, mark TTL ms.
+// Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence[,
+// session]}. A duplicate is not counted against the flood limit,
+// and an input over the limit is marked handled at once, so that it costs
+// nothing more and a redelivery is dropped too.
+var beginScript = redis.NewScript(`
+local left = redis.call('PTTL', KEYS[1])
+if left ~= -2 then return {'busy', left} end
+for i = 5, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return {'dup'} end
+end
+local n = redis.call('INCR', KEYS[4])
+if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
+if n > tonumber(ARGV[3]) then
+  for i = 5, #KEYS do redis.call('SET', KEYS[i], 1, 'PX', ARGV[4], 'NX') end
+  return {'flood', n}
+end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
+local sess = redis.call('GET', KEYS[3])
+if sess then return {'ok', fence, sess} end
+return {'ok', fence}`)
+
 // Begin implements flows.SessionStore.
-func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Session, bool, error) {
-	pipe := s.rdb.Pipeline()
-	get := pipe.Get(ctx, s.sessionKey(chatID))
-	var marks *redis.IntCmd
-	if len(updateIDs) > 0 {
-		keys := make([]string, len(updateIDs))
-		for i, id := range updateIDs {
-			keys[i] = s.updateKey(id)
+func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Claim, error) {
+	keys := make([]string, 4, 4+len(updateIDs))
+	keys[0], keys[1], keys[2], keys[3] = s.leaseKey(chatID), s.fenceKey(), s.sessionKey(chatID), s.floodKey(chatID)
+	for _, id := range updateIDs {
+		keys = append(keys, s.updateKey(id))
+	}
+	for {
+		res, err := beginScript.Run(ctx, s.rdb, keys, s.opts.LeaseTTL.Milliseconds(),
+			s.opts.FloodWindow.Milliseconds(), s.opts.FloodLimit, s.markTTL.Milliseconds()).Slice()
+		if err != nil {
+			return flows.Claim{}, fmt.Errorf("begin chat %d: %w", chatID, err)
 		}
-		marks = pipe.Exists(ctx, keys...)
+		switch res[0] {
+		case "dup":
+			return flows.Claim{Duplicate: true}, nil
+		case "flood":
+			return flows.Claim{Flooded: true, FirstFlooded: res[1].(int64) == int64(s.opts.FloodLimit)+1}, nil
+		case "busy":
+			// Another handler has the chat; its turn takes milliseconds,
+			// a crashed one's lease runs out.
+			wait := maxLeaseWait
+			if left := time.Duration(res[1].(int64)) * time.Millisecond; left > 0 {
+				wait = min(left, wait)
+			}
+			if err := sleep(ctx, max(wait, time.Millisecond)); err != nil {
+				return flows.Claim{}, fmt.Errorf("begin chat %d: wait for its lease: %w", chatID, err)
+			}
+			continue
+		}
+		claim := flows.Claim{Fence: res[1].(int64)}
+		if len(res) > 2 {
+			raw, _ := res[2].(string)
+			// A session this version cannot read is dropped rather than
+			// wedging the chat forever; the buyer starts again.
+			if err := json.Unmarshal([]byte(raw), &claim.Session); err != nil {
+				claim.Session = flows.Session{}
+			}
+		}
+		return claim, nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return flows.Session{}, false, fmt.Errorf("begin chat %d: %w", chatID, err)
-	}
-	if marks != nil && marks.Val() > 0 {
-		return flows.Session{}, true, nil
-	}
-	raw, err := get.Bytes()
-	if errors.Is(err, redis.Nil) {
-		return flows.Session{}, false, nil
-	}
-	if err != nil {
-		return flows.Session{}, false, fmt.Errorf("load session of chat %d: %w", chatID, err)
-	}
-	var sess flows.Session
-	if err := json.Unmarshal(raw, &sess); err != nil {
-		// A session this version cannot read is dropped rather than
-		// wedging the chat forever; the buyer starts again.
-		return flows.Session{}, false, nil
-	}
-	return sess, false, nil
 }
 
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// commitScript saves a turn only if its lease is still held.
+// KEYS: lease, session, then the update marks. ARGV: fence, session JSON
+// ("" deletes it), session TTL ms, mark TTL ms.
+var commitScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
+for i = 3, #KEYS do redis.call('SET', KEYS[i], 1, 'PX', ARGV[4], 'NX') end
+redis.call('DEL', KEYS[1])
+return 1`)
+
 // Commit implements flows.SessionStore.
-func (s *Store) Commit(ctx context.Context, chatID int64, sess *flows.Session, updateIDs []int) error {
+func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flows.Session, updateIDs []int) error {
 	var raw []byte
 	if sess != nil {
 		var err error
@@ -96,19 +206,48 @@ func (s *Store) Commit(ctx context.Context, chatID int64, sess *flows.Session, u
 			return fmt.Errorf("encode session of chat %d: %w", chatID, err)
 		}
 	}
-	_, err := s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		if sess == nil {
-			pipe.Del(ctx, s.sessionKey(chatID))
-		} else {
-			pipe.Set(ctx, s.sessionKey(chatID), raw, s.sessionTTL)
-		}
-		for _, id := range updateIDs {
-			pipe.SetNX(ctx, s.updateKey(id), 1, s.markTTL)
-		}
-		return nil
-	})
+	keys := make([]string, 2, 2+len(updateIDs))
+	keys[0], keys[1] = s.leaseKey(chatID), s.sessionKey(chatID)
+	for _, id := range updateIDs {
+		keys = append(keys, s.updateKey(id))
+	}
+	saved, err := commitScript.Run(ctx, s.rdb, keys, fence, raw, s.sessionTTL.Milliseconds(), s.markTTL.Milliseconds()).Int()
 	if err != nil {
 		return fmt.Errorf("commit chat %d: %w", chatID, err)
+	}
+	if saved == 0 {
+		return fmt.Errorf("commit chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
+	}
+	return nil
+}
+
+// releaseScript drops a lease only if it is still the caller's; extendScript
+// renews it on the same condition. KEYS: lease. ARGV: fence[, lease ms].
+var (
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`)
+	extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`)
+)
+
+// Release implements flows.SessionStore.
+func (s *Store) Release(ctx context.Context, chatID int64, fence int64) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.leaseKey(chatID)}, fence).Err(); err != nil {
+		return fmt.Errorf("release chat %d: %w", chatID, err)
+	}
+	return nil
+}
+
+// Extend implements flows.SessionStore.
+func (s *Store) Extend(ctx context.Context, chatID int64, fence int64) error {
+	held, err := extendScript.Run(ctx, s.rdb, []string{s.leaseKey(chatID)}, fence, s.opts.LeaseTTL.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("extend lease of chat %d: %w", chatID, err)
+	}
+	if held == 0 {
+		return fmt.Errorf("extend lease of chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,28 +19,32 @@ func TestSessionRoundTripAndUpdateMarks(t *testing.T) {
 	s := redisstore.New(rdb, prefix, time.Hour)
 	ctx := context.Background()
 
-	sess, dup, err := s.Begin(ctx, 42, []int{100})
-	if err != nil || dup || sess.State != "" {
-		t.Fatalf("fresh Begin = %+v, %v, %v; want empty session", sess, dup, err)
+	claim, err := s.Begin(ctx, 42, []int{100})
+	if err != nil || claim.Duplicate || claim.Flooded || claim.Session.State != "" || claim.Fence == 0 {
+		t.Fatalf("fresh Begin = %+v, %v; want an empty session under a lease", claim, err)
 	}
 	want := flows.Session{State: flows.StateCollectingEvidence, Lang: "en", Nonce: "abcdefgh",
 		Order:    &flows.OrderSnapshot{ID: "KM1", AmountPaid: 9500, Category: refund.CategoryGameCard},
 		Evidence: []refund.Evidence{{Kind: refund.EvidencePhoto, FileID: "f", FileUniqueID: "u"}},
 		Version:  3, UpdatedAt: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
-	if err := s.Commit(ctx, 42, &want, []int{100, 101}); err != nil {
+	if err := s.Commit(ctx, 42, claim.Fence, &want, []int{100, 101}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ids := range [][]int{{100}, {101}, {99, 101}} {
-		if _, dup, err := s.Begin(ctx, 42, ids); err != nil || !dup {
-			t.Fatalf("Begin(%v) duplicate = %v, %v; want true", ids, dup, err)
+		if c, err := s.Begin(ctx, 42, ids); err != nil || !c.Duplicate {
+			t.Fatalf("Begin(%v) = %+v, %v; want a duplicate", ids, c, err)
 		}
 	}
-	got, dup, err := s.Begin(ctx, 42, []int{102})
-	if err != nil || dup {
-		t.Fatalf("Begin(102) = %v, %v", dup, err)
+	got, err := s.Begin(ctx, 42, []int{102})
+	if err != nil || got.Duplicate {
+		t.Fatalf("Begin(102) = %+v, %v", got, err)
 	}
-	if got.State != want.State || got.Order.ID != "KM1" || len(got.Evidence) != 1 || got.Version != 3 || !got.UpdatedAt.Equal(want.UpdatedAt) {
-		t.Fatalf("round trip = %+v, want %+v", got, want)
+	if got.Fence <= claim.Fence {
+		t.Fatalf("second fence %d, first %d: fences must grow", got.Fence, claim.Fence)
+	}
+	g := got.Session
+	if g.State != want.State || g.Order.ID != "KM1" || len(g.Evidence) != 1 || g.Version != 3 || !g.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Fatalf("round trip = %+v, want %+v", g, want)
 	}
 	if ttl := rdb.TTL(ctx, prefix+"sess:42").Val(); ttl <= time.Hour {
 		t.Fatalf("session TTL = %v, want longer than the idle timeout so expiry can be announced", ttl)
@@ -46,11 +52,11 @@ func TestSessionRoundTripAndUpdateMarks(t *testing.T) {
 	if ttl := rdb.TTL(ctx, prefix+"upd:100").Val(); ttl < 24*time.Hour {
 		t.Fatalf("update mark TTL = %v, want at least Telegram's 24 h redelivery window", ttl)
 	}
-	if err := s.Commit(ctx, 42, nil, []int{103}); err != nil {
+	if err := s.Commit(ctx, 42, got.Fence, nil, []int{103}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := s.Begin(ctx, 42, nil); got.State != "" {
-		t.Fatalf("after delete got %+v", got)
+	if c, _ := s.Begin(ctx, 42, nil); c.Session.State != "" {
+		t.Fatalf("after delete got %+v", c.Session)
 	}
 }
 
@@ -60,9 +66,140 @@ func TestUnreadableSessionStartsOver(t *testing.T) {
 	s := redisstore.New(rdb, prefix, time.Hour)
 	ctx := context.Background()
 	rdb.Set(ctx, prefix+"sess:7", "{not json", time.Minute)
-	sess, dup, err := s.Begin(ctx, 7, []int{1})
-	if err != nil || dup || sess.State != "" {
-		t.Fatalf("Begin = %+v, %v, %v; want a fresh session", sess, dup, err)
+	c, err := s.Begin(ctx, 7, []int{1})
+	if err != nil || c.Duplicate || c.Session.State != "" {
+		t.Fatalf("Begin = %+v, %v; want a fresh session", c, err)
+	}
+}
+
+// TestLeaseSerializesAChat: a second Begin on the chat waits for the first
+// holder's Commit, and then sees what it saved; another chat never waits.
+func TestLeaseSerializesAChat(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.New(rdb, prefix, time.Hour)
+	ctx := context.Background()
+	first, err := s.Begin(ctx, 1, []int{10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin(ctx, 2, []int{20}); err != nil {
+		t.Fatalf("another chat waited or failed: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	defer cancel()
+	if _, err := s.Begin(short, 1, []int{11}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Begin while held = %v, want it to wait until the deadline", err)
+	}
+	second := make(chan flows.Claim, 1)
+	go func() {
+		c, err := s.Begin(ctx, 1, []int{11})
+		if err != nil {
+			t.Error(err)
+		}
+		second <- c
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case c := <-second:
+		t.Fatalf("second Begin got %+v while the first held the lease", c)
+	default:
+	}
+	if err := s.Commit(ctx, 1, first.Fence, &flows.Session{State: flows.StateAwaitingOrder, Version: 1}, []int{10}); err != nil {
+		t.Fatal(err)
+	}
+	c := <-second
+	if c.Session.State != flows.StateAwaitingOrder || c.Fence <= first.Fence {
+		t.Fatalf("after the commit the waiter got %+v; want the saved state and a newer fence", c)
+	}
+}
+
+// TestFencingRefusesAStaleHolder: a holder whose lease ran out and was
+// taken by another can neither save, nor extend, nor release the new
+// holder's lease.
+func TestFencingRefusesAStaleHolder(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{LeaseTTL: 100 * time.Millisecond})
+	ctx := context.Background()
+	stale, err := s.Begin(ctx, 3, []int{30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // the holder "paused" past its lease
+	current, err := s.Begin(ctx, 3, []int{30})
+	if err != nil || current.Duplicate {
+		t.Fatalf("Begin after expiry = %+v, %v; want the update handled again", current, err)
+	}
+	if err := s.Commit(ctx, 3, stale.Fence, &flows.Session{State: flows.StateAwaitingPhone}, []int{30}); !errors.Is(err, flows.ErrLeaseLost) {
+		t.Fatalf("stale Commit = %v, want ErrLeaseLost", err)
+	}
+	if err := s.Extend(ctx, 3, stale.Fence); !errors.Is(err, flows.ErrLeaseLost) {
+		t.Fatalf("stale Extend = %v, want ErrLeaseLost", err)
+	}
+	if err := s.Release(ctx, 3, stale.Fence); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Extend(ctx, 3, current.Fence); err != nil {
+		t.Fatalf("the stale Release took the current holder's lease: %v", err)
+	}
+	if err := s.Commit(ctx, 3, current.Fence, &flows.Session{State: flows.StateAwaitingOrder}, []int{30}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Begin(ctx, 3, []int{31})
+	if err != nil || c.Session.State != flows.StateAwaitingOrder {
+		t.Fatalf("saved state = %+v, %v; want the current holder's", c.Session, err)
+	}
+	if err := s.Release(ctx, 3, c.Fence); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Begin(ctx, 3, []int{31}); err != nil || c.Duplicate {
+		t.Fatalf("after Release the update is %+v, %v; want it handled again", c, err)
+	}
+}
+
+// TestFloodLimit: past the limit within the window inputs are flooded, the
+// first of them flagged once; duplicates do not count; the window ends.
+func TestFloodLimit(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{FloodLimit: 3, FloodWindow: 300 * time.Millisecond})
+	ctx := context.Background()
+	var got []string
+	for id := 1; id <= 6; id++ {
+		c, err := s.Begin(ctx, 9, []int{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case c.FirstFlooded:
+			got = append(got, "first-flood")
+		case c.Flooded:
+			got = append(got, "flood")
+		default:
+			got = append(got, "ok")
+			if err := s.Commit(ctx, 9, c.Fence, &flows.Session{}, []int{id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if id == 2 { // a redelivered update is a duplicate, not another input
+			if c, _ := s.Begin(ctx, 9, []int{2}); !c.Duplicate {
+				t.Fatalf("redelivery = %+v, want duplicate", c)
+			}
+		}
+	}
+	if want := "ok ok ok first-flood flood flood"; strings.Join(got, " ") != want {
+		t.Fatalf("inputs = %v, want %s", got, want)
+	}
+	if c, _ := s.Begin(ctx, 9, []int{5}); !c.Duplicate {
+		t.Fatalf("a flooded update redelivered = %+v, want duplicate", c)
+	}
+	if c, err := s.Begin(ctx, 10, []int{100}); err != nil || c.Flooded {
+		t.Fatalf("another chat = %+v, %v; want it unaffected", c, err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if c, err := s.Begin(ctx, 9, []int{7}); err != nil || c.Flooded {
+		t.Fatalf("after the window = %+v, %v; want served again", c, err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -24,6 +23,9 @@ type Config struct {
 	// Payouts receives the shop's answers about payouts. It is optional:
 	// without it the payout routes answer 404, like any unknown path.
 	Payouts PayoutSettler
+	// Cases lets the shop's back office read refund cases. It is optional
+	// in the same way: without it the case routes answer 404.
+	Cases CaseReader
 	// Token is the bearer token the shop sends. When it is empty the shop
 	// API is off and every /api/ path answers 404, so that a deployment
 	// that forgot to configure a token is closed rather than open.
@@ -31,8 +33,12 @@ type Config struct {
 	// Logger receives internal errors and rejected credentials; nil
 	// discards them.
 	Logger *slog.Logger
-	// Ready, when set, is consulted by /healthz so that a probe sees the
-	// bot as unhealthy while its store is unreachable.
+	// Ready, when set, is consulted by /readyz so that a load balancer
+	// stops sending traffic while a store is unreachable. Errors tagged
+	// with CheckDependency name the failing dependency in the answer.
+	// /healthz never consults it: a liveness probe that failed with the
+	// database would have the orchestrator restart a healthy process,
+	// which fixes nothing and drops in-flight updates.
 	Ready func(ctx context.Context) error
 }
 
@@ -42,6 +48,7 @@ type server struct {
 	mux       *http.ServeMux
 	orders    refund.OrderStore
 	payouts   PayoutSettler
+	cases     CaseReader
 	tokenHash [sha256.Size]byte
 	logger    *slog.Logger
 	ready     func(ctx context.Context) error
@@ -49,30 +56,34 @@ type server struct {
 
 // NewHandler returns the HTTP API:
 //
-//	GET  /healthz                       200 {"status":"ok"}, or 503 when cfg.Ready fails
+//	GET  /healthz                       200 {"status":"ok"} while the process runs
+//	GET  /readyz                        200 {"status":"ready"}, or 503 naming what cfg.Ready found failing
 //	PUT  /api/v1/orders/{id}            upserts an order: 201 created, 200 updated
+//	GET  /api/v1/cases                  lists cases by last change, a page at a time
+//	GET  /api/v1/cases/{id}             one case with its evidence and history
 //	POST /api/v1/payouts/{id}/confirm   the shop paid: 200 and the payout
 //	POST /api/v1/payouts/{id}/fail      the shop could not pay, body {"reason":...}: 200 and the payout
 //
-// The /api/ routes need the bearer token, and the payout routes also
-// cfg.Payouts.
+// The /api/ routes need the bearer token; the payout routes also need
+// cfg.Payouts and the case routes cfg.Cases. openapi.yaml documents them
+// all, and a test holds it to the routes table.
 //
 // Every error is JSON, {"error":{"code":..., "field":..., "message":...}},
-// with a code from the refund package. NewHandler panics when cfg.Token is
-// set without cfg.Orders, because that is a wiring mistake, not a runtime
-// condition.
+// with a code from the refund package, unknown paths and wrong methods
+// included. NewHandler panics when cfg.Token is set without cfg.Orders,
+// because that is a wiring mistake, not a runtime condition.
 func NewHandler(cfg Config) http.Handler {
 	s := &server{
 		mux:     http.NewServeMux(),
 		orders:  cfg.Orders,
 		payouts: cfg.Payouts,
+		cases:   cfg.Cases,
 		logger:  cfg.Logger,
 		ready:   cfg.Ready,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	if cfg.Token != "" {
 		if cfg.Orders == nil {
 			panic("httpapi: Config.Orders is required when Config.Token is set")
@@ -80,13 +91,86 @@ func NewHandler(cfg Config) http.Handler {
 		// Comparing hashes keeps the comparison constant-time even in the
 		// token's length, which ConstantTimeCompare alone would reveal.
 		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
-		s.mux.Handle("PUT /api/v1/orders/{id}", s.requireToken(http.HandlerFunc(s.handlePutOrder)))
-		if cfg.Payouts != nil {
-			s.mux.Handle("POST /api/v1/payouts/{id}/confirm", s.requireToken(s.handleSettle(true)))
-			s.mux.Handle("POST /api/v1/payouts/{id}/fail", s.requireToken(s.handleSettle(false)))
+	}
+	for _, rt := range routes() {
+		if rt.shopAPI && cfg.Token == "" {
+			// No token, no shop API: its paths stay unknown (404), so
+			// that a forgotten token closes the API rather than opens it.
+			continue
 		}
+		h := rt.handler(s)
+		if h == nil {
+			continue
+		}
+		if rt.shopAPI {
+			h = s.requireToken(h)
+		}
+		s.mux.Handle(rt.pattern(), h)
 	}
 	return s
+}
+
+// route is one endpoint. routes is the only list of them: NewHandler
+// registers from it and openapi_test.go holds openapi.yaml to it, so that
+// the document cannot forget a route or keep a removed one.
+type route struct {
+	method string
+	// path is a ServeMux path pattern, whose {name} wildcards are also
+	// OpenAPI's path template syntax.
+	path string
+	// shopAPI routes need the bearer token and exist only when one is
+	// configured.
+	shopAPI bool
+	// takesBody routes read a JSON body, answering 413 to one over its
+	// limit, which is never above MaxOrderBytes.
+	takesBody bool
+	// handler returns the route's handler, or nil when the configuration
+	// lacks what the route needs; the route then answers 404.
+	handler func(s *server) http.Handler
+}
+
+// pattern is the route's ServeMux pattern.
+func (rt route) pattern() string { return rt.method + " " + rt.path }
+
+// routes returns the API's endpoints; a function rather than a package
+// variable so that no caller can change the table another one reads.
+func routes() []route {
+	return []route{
+		{method: http.MethodGet, path: "/healthz",
+			handler: func(s *server) http.Handler { return http.HandlerFunc(s.handleHealthz) }},
+		{method: http.MethodGet, path: "/readyz",
+			handler: func(s *server) http.Handler { return http.HandlerFunc(s.handleReadyz) }},
+		{method: http.MethodPut, path: "/api/v1/orders/{id}", shopAPI: true, takesBody: true,
+			handler: func(s *server) http.Handler { return http.HandlerFunc(s.handlePutOrder) }},
+		{method: http.MethodGet, path: "/api/v1/cases", shopAPI: true,
+			handler: func(s *server) http.Handler {
+				if s.cases == nil {
+					return nil
+				}
+				return http.HandlerFunc(s.handleListCases)
+			}},
+		{method: http.MethodGet, path: "/api/v1/cases/{id}", shopAPI: true,
+			handler: func(s *server) http.Handler {
+				if s.cases == nil {
+					return nil
+				}
+				return http.HandlerFunc(s.handleGetCase)
+			}},
+		{method: http.MethodPost, path: "/api/v1/payouts/{id}/confirm", shopAPI: true, takesBody: true,
+			handler: func(s *server) http.Handler {
+				if s.payouts == nil {
+					return nil
+				}
+				return s.handleSettle(true)
+			}},
+		{method: http.MethodPost, path: "/api/v1/payouts/{id}/fail", shopAPI: true, takesBody: true,
+			handler: func(s *server) http.Handler {
+				if s.payouts == nil {
+					return nil
+				}
+				return s.handleSettle(false)
+			}},
+	}
 }
 
 // ServeHTTP routes the request. http.ServeMux answers unknown paths and
@@ -130,16 +214,6 @@ func (w *muxErrorWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
-}
-
-func (s *server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	if s.ready != nil {
-		if err := s.ready(r.Context()); err != nil {
-			s.writeError(w, r, http.StatusServiceUnavailable, fmt.Errorf("readiness check: %w", err))
-			return
-		}
-	}
-	s.writeJSON(w, r, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
 // requireToken lets through only requests bearing the configured token.

@@ -1,6 +1,7 @@
 // Package httpapi is the shop's way into refundbot: the JSON format of an
 // order, a JSON-lines importer for the import-orders command, and the HTTP
-// API through which a shop pushes its orders and settles payouts.
+// API through which a shop pushes its orders, reads refund cases and
+// settles payouts (documented in openapi.yaml).
 package httpapi
 
 import (

@@ -15,3 +15,11 @@ func TestContract(t *testing.T) {
 func TestAgentsContract(t *testing.T) {
 	storetest.RunAgents(t, func(*testing.T) storetest.AgentEscalationStore { return inmem.New() })
 }
+
+func TestStatsContract(t *testing.T) {
+	storetest.RunStats(t, func(*testing.T) storetest.StatsStore { return inmem.New() })
+}
+
+func TestCaseListContract(t *testing.T) {
+	storetest.RunCaseList(t, func(*testing.T) storetest.CaseListStore { return inmem.New() })
+}

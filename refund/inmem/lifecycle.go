@@ -9,6 +9,32 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// CaseWithOrder returns a case with its evidence and its order, both as
+// of the same moment, or an ENOTFOUND error for an unknown case.
+func (s *Store) CaseWithOrder(ctx context.Context, id int64) (refund.Case, refund.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Case{}, refund.Order{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.caseWithOrder(id)
+}
+
+// caseWithOrder is CaseWithOrder with the store's lock held.
+func (s *Store) caseWithOrder(id int64) (refund.Case, refund.Order, error) {
+	c, ok := s.cases[id]
+	if !ok {
+		return refund.Case{}, refund.Order{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
+	}
+	o, ok := s.orders[c.OrderID]
+	if !ok {
+		// CreateCase refuses a case for an unknown order, and orders are
+		// never removed.
+		return refund.Case{}, refund.Order{}, refund.Errorf(refund.EINTERNAL, "order %s of case %s is missing", c.OrderID, c.Number())
+	}
+	return copyCase(c), o, nil
+}
+
 // Apply makes a change atomically: every check runs before anything is
 // written, all under the store's lock, so a refused change leaves no
 // trace. A case no longer in ch.From is an ECONFLICT error, and so is a
@@ -185,10 +211,31 @@ func (s *Store) Facts(ctx context.Context, c refund.Case, since time.Time) (refu
 	if err := ctx.Err(); err != nil {
 		return refund.CaseFacts{}, err
 	}
-	// The PostgreSQL store compares at microseconds.
-	since = normTime(since)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.facts(c, since), nil
+}
+
+// CaseForReview returns a case, its order and its facts since the time
+// given, all as of the same moment, or an ENOTFOUND error for an unknown
+// case.
+func (s *Store) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, o, err := s.caseWithOrder(id)
+	if err != nil {
+		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, err
+	}
+	return c, o, s.facts(c, since), nil
+}
+
+// facts is Facts with the store's lock held.
+func (s *Store) facts(c refund.Case, since time.Time) refund.CaseFacts {
+	// The PostgreSQL store compares at microseconds.
+	since = normTime(since)
 	var f refund.CaseFacts
 	for _, p := range s.payouts {
 		if p.OrderID == c.OrderID && p.CaseID != c.ID &&
@@ -218,7 +265,7 @@ func (s *Store) Facts(ctx context.Context, c refund.Case, since time.Time) (refu
 			f.ReusedEvidence++
 		}
 	}
-	return f, nil
+	return f
 }
 
 // DueCases returns up to limit open cases whose deadline is at or before

@@ -3,15 +3,19 @@ package postgres_test
 // Benchmarks of case submission against real PostgreSQL: the store's
 // CreateCase alone, and refund.Service's Submit followed by the automatic
 // first review, as the dialog runs them. docs/performance.md has the
-// figures; `make bench` runs them.
+// figures; `make bench` runs them. Both also report the SQL round trips
+// per case, counted at the socket, which machine noise does not move.
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/postgres"
@@ -27,9 +31,9 @@ var benchWorkers = []int{1, 4}
 func BenchmarkCreateCase(b *testing.B) {
 	for _, workers := range benchWorkers {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			db, orders := openBenchStore(b, b.N, []refund.Order{benchOrder("card", refund.CategoryGameCard, refund.PayAlipay, 9500)})
+			db, orders, trips := openBenchStore(b, b.N, []refund.Order{benchOrder("card", refund.CategoryGameCard, refund.PayAlipay, 9500)})
 			ctx := context.Background()
-			runCases(b, workers, func(i int) error {
+			runCases(b, workers, trips, func(i int) error {
 				_, err := db.CreateCase(ctx, benchCase(orders[i], 9500, i, refund.ReasonInvalidCode))
 				return err
 			})
@@ -64,13 +68,13 @@ func BenchmarkSubmitReview(b *testing.B) {
 	}
 	for _, workers := range benchWorkers {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			db, orders := openBenchStore(b, b.N, templates)
+			db, orders, trips := openBenchStore(b, b.N, templates)
 			svc, err := refund.NewService(refund.ServiceConfig{Store: db, Policy: refund.DefaultPolicy()})
 			if err != nil {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			runCases(b, workers, func(i int) error {
+			runCases(b, workers, trips, func(i int) error {
 				m := serviceMix[i%len(serviceMix)]
 				c, err := svc.Submit(ctx, benchCase(orders[i], m.order.AmountPaid, i, m.reason))
 				if err != nil {
@@ -90,12 +94,13 @@ func BenchmarkSubmitReview(b *testing.B) {
 }
 
 // runCases calls submit for 0..b.N-1 from workers goroutines and reports
-// cases per second.
-func runCases(b *testing.B, workers int, submit func(i int) error) {
+// cases per second and the store's round trips per case.
+func runCases(b *testing.B, workers int, trips *roundTrips, submit func(i int) error) {
 	b.Helper()
 	var next atomic.Int64
 	errs := make(chan error, workers)
 	b.ResetTimer()
+	before := trips.n.Load()
 	for range workers {
 		go func() {
 			for {
@@ -123,17 +128,61 @@ func runCases(b *testing.B, workers int, submit func(i int) error) {
 		b.Fatal(failed)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cases/s")
+	b.ReportMetric(float64(trips.n.Load()-before)/float64(b.N), "round_trips/case")
+}
+
+// roundTrips counts the round trips of a pool's connections at the socket:
+// a write that follows a read (or opens the connection's traffic) starts
+// one. So a pipelined batch is one round trip however many statements it
+// carries, while a BEGIN, a COMMIT, or the first preparation of a
+// statement on a connection is one of its own, as on the wire.
+type roundTrips struct{ n atomic.Int64 }
+
+// wrap makes dial's connections count their round trips in r.
+func (r *roundTrips) wrap(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := &countingConn{Conn: conn, trips: &r.n}
+		c.answered.Store(true)
+		return c, nil
+	}
+}
+
+// countingConn is a connection that counts its round trips.
+type countingConn struct {
+	net.Conn
+	trips *atomic.Int64
+	// answered is set by a read and cleared by the write after it. Atomic
+	// because pgconn may read in the background while it writes.
+	answered atomic.Bool
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	if c.answered.Swap(false) {
+		c.trips.Add(1)
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.answered.Store(true)
+	return c.Conn.Read(p)
 }
 
 // openBenchStore opens a store in a fresh schema and gives it n orders,
 // copies of the templates in turn, delivered an hour ago; it returns
-// their IDs. The copies are made in SQL, since one case per order needs
-// as many orders as cases.
-func openBenchStore(b *testing.B, n int, templates []refund.Order) (*postgres.DB, []string) {
+// their IDs and the store's round-trip counter. The copies are made in
+// SQL, since one case per order needs as many orders as cases.
+func openBenchStore(b *testing.B, n int, templates []refund.Order) (*postgres.DB, []string, *roundTrips) {
 	b.Helper()
 	ctx := context.Background()
 	schema := pgtest.NewSchema(b)
-	db, err := postgres.Open(ctx, pgtest.DatabaseURL(), postgres.WithSchema(schema))
+	trips := &roundTrips{}
+	db, err := postgres.Open(ctx, pgtest.DatabaseURL(), postgres.WithSchema(schema),
+		postgres.WithPoolConfig(func(cfg *pgxpool.Config) { cfg.ConnConfig.DialFunc = trips.wrap(cfg.ConnConfig.DialFunc) }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,7 +209,7 @@ func openBenchStore(b *testing.B, n int, templates []refund.Order) (*postgres.DB
 	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
 		b.Fatal(err)
 	}
-	return db, ids
+	return db, ids, trips
 }
 
 // benchOrder is an unused order of a kind, delivered an hour ago so that

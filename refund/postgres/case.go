@@ -21,7 +21,11 @@ func (db *DB) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, er
 	if err := n.Validate(); err != nil {
 		return refund.Case{}, err
 	}
-	id, err := db.insertCase(ctx, n)
+	c, inserted, err := db.insertCase(ctx, n)
+	if err == nil && inserted {
+		return c, nil
+	}
+	var id int64
 	if pe, ok := pgError(err, foreignKeyViolation); ok && pe.ConstraintName == constraintCaseOrder {
 		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", n.OrderID)
 	}
@@ -43,7 +47,20 @@ func (db *DB) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, er
 	if err != nil {
 		return refund.Case{}, fmt.Errorf("create case for order %s: %w", n.OrderID, err)
 	}
-	c, err := db.Case(ctx, id)
+	if id == 0 {
+		// The key was taken before this call: DO NOTHING waited for the
+		// insert holding it to commit or abort, so when no row came back
+		// the other case is committed and visible now.
+		existing, found, err := caseIDBySubmissionKey(ctx, db.pool, n.SubmissionKey)
+		if err == nil && !found {
+			err = fmt.Errorf("submission key %q conflicted but no case has it", n.SubmissionKey)
+		}
+		if err != nil {
+			return refund.Case{}, fmt.Errorf("create case for order %s: %w", n.OrderID, err)
+		}
+		id = existing
+	}
+	c, err = db.Case(ctx, id)
 	if err != nil {
 		return refund.Case{}, fmt.Errorf("create case for order %s: %w", n.OrderID, err)
 	}
@@ -53,80 +70,94 @@ func (db *DB) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, er
 	return c, nil
 }
 
-// insertCase inserts the case, its evidence and its first event, or finds
-// the case an earlier call with the same submission key inserted, and
-// returns its ID.
-func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (int64, error) {
-	var id int64
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		// DO NOTHING waits for a concurrent insert of the same key to
-		// commit or abort, so when no row comes back the other case is
-		// committed and visible to the next statement.
-		err := tx.QueryRow(ctx, `
+// insertCase inserts the case, its evidence and its first event in one
+// statement, which is one round trip and its own transaction, and returns
+// the case as stored. inserted is false, with no error, when the
+// submission key is already taken: then nothing was written.
+func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (c refund.Case, inserted bool, err error) {
+	ev := evidenceParams(n.Evidence)
+	// Data-modifying CTEs all run, or none does; the evidence and event
+	// rows take the new case's ID from the case CTE, so a key conflict
+	// (no case row) writes none of them. now() is the transaction's start,
+	// so the event is stamped with exactly the case's created_at. The
+	// evidence comes back from what its CTE wrote, not from n.
+	row := db.pool.QueryRow(ctx, `
+		WITH c AS (
 			INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents,
 				currency, status, language, submission_key, due_kind, due_at, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, now(), now())
 			ON CONFLICT (submission_key) DO NOTHING
-			RETURNING id`,
-			n.OrderID, n.BuyerUserID, n.ChatID, string(n.Reason), n.Statement, int64(n.RequestedAmount),
-			n.Currency, string(refund.StatusSubmitted), n.Language, n.SubmissionKey,
-			string(n.Due.Kind), nullTime(n.Due.At),
-		).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			existing, found, err := caseIDBySubmissionKey(ctx, tx, n.SubmissionKey)
-			if err == nil && !found {
-				err = fmt.Errorf("submission key %q conflicted but no case has it", n.SubmissionKey)
-			}
-			id = existing
-			return err
-		}
-		if err != nil {
-			return fmt.Errorf("insert case: %w", err)
-		}
-		if err := insertEvidence(ctx, tx, id, 0, n.Evidence); err != nil {
-			return err
-		}
-		// now() is the transaction's start, so the event is stamped with
-		// exactly the case's created_at.
-		if _, err := tx.Exec(ctx, `
+			RETURNING `+caseColumns+`
+		), evidence AS (
+			INSERT INTO case_evidence (case_id, position, kind, file_id, file_unique_id, size, mime_type, file_name, caption)
+			SELECT c.id, e.position, e.kind, e.file_id, e.file_unique_id, e.size, e.mime_type, e.file_name, e.caption
+			FROM c, unnest($13::text[], $14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[], $19::text[])
+				WITH ORDINALITY AS e(kind, file_id, file_unique_id, size, mime_type, file_name, caption, position)
+			RETURNING *
+		), submitted AS (
 			INSERT INTO case_events (case_id, seq, type, actor, status, note, at)
-			VALUES ($1, 1, $2, $3, $4, '', now())`,
-			id, string(refund.EventSubmitted), refund.ActorBuyer, string(refund.StatusSubmitted),
-		); err != nil {
-			return fmt.Errorf("insert submitted event: %w", err)
-		}
-		return nil
-	})
-	return id, err
+			SELECT c.id, 1, $20::text, $21::text, $8, '', now() FROM c
+		)
+		SELECT c.*, files.* FROM c
+		CROSS JOIN LATERAL (`+evidenceAggregate+` FROM evidence) files`,
+		n.OrderID, n.BuyerUserID, n.ChatID, string(n.Reason), n.Statement, int64(n.RequestedAmount),
+		n.Currency, string(refund.StatusSubmitted), n.Language, n.SubmissionKey,
+		string(n.Due.Kind), nullTime(n.Due.At),
+		ev.kinds, ev.fileIDs, ev.uniqueIDs, ev.sizes, ev.mimeTypes, ev.fileNames, ev.captions,
+		string(refund.EventSubmitted), refund.ActorBuyer)
+	c, err = scanCaseWithEvidence(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Case{}, false, nil
+	}
+	if err != nil {
+		return refund.Case{}, false, fmt.Errorf("insert case: %w", err)
+	}
+	return c, true, nil
 }
 
-// insertEvidence stores the files in one statement, numbering them on from
-// after, the last position already taken, in the order the buyer sent them.
-func insertEvidence(ctx context.Context, tx pgx.Tx, caseID int64, after int, evidence []refund.Evidence) error {
-	if len(evidence) == 0 {
-		return nil
-	}
-	var kinds, fileIDs, uniqueIDs, mimeTypes, fileNames, captions []string
-	var sizes []int64
+// evidenceColumns are files as parallel arrays, the shape in which one
+// statement writes many of them and one row reads them back.
+type evidenceColumns struct {
+	kinds, fileIDs, uniqueIDs, mimeTypes, fileNames, captions []string
+	sizes                                                     []int64
+}
+
+func evidenceParams(evidence []refund.Evidence) evidenceColumns {
+	// Empty arrays rather than nil ones, which pgx would send as NULL.
+	ev := evidenceColumns{kinds: []string{}, fileIDs: []string{}, uniqueIDs: []string{}, mimeTypes: []string{},
+		fileNames: []string{}, captions: []string{}, sizes: []int64{}}
 	for _, e := range evidence {
-		kinds = append(kinds, string(e.Kind))
-		fileIDs = append(fileIDs, e.FileID)
-		uniqueIDs = append(uniqueIDs, e.FileUniqueID)
-		sizes = append(sizes, e.Size)
-		mimeTypes = append(mimeTypes, e.MIMEType)
-		fileNames = append(fileNames, e.FileName)
-		captions = append(captions, e.Caption)
+		ev.kinds = append(ev.kinds, string(e.Kind))
+		ev.fileIDs = append(ev.fileIDs, e.FileID)
+		ev.uniqueIDs = append(ev.uniqueIDs, e.FileUniqueID)
+		ev.sizes = append(ev.sizes, e.Size)
+		ev.mimeTypes = append(ev.mimeTypes, e.MIMEType)
+		ev.fileNames = append(ev.fileNames, e.FileName)
+		ev.captions = append(ev.captions, e.Caption)
 	}
-	_, err := tx.Exec(ctx, `
+	return ev
+}
+
+// evidenceAggregate, followed by a FROM over case_evidence rows of one
+// case, selects them as the arrays scanCaseWithEvidence reads, in upload
+// order; no rows gives NULL arrays, which read as no files.
+const evidenceAggregate = `SELECT array_agg(kind ORDER BY position) AS file_kinds,
+	array_agg(file_id ORDER BY position) AS file_ids, array_agg(file_unique_id ORDER BY position) AS file_unique_ids,
+	array_agg(size ORDER BY position) AS file_sizes, array_agg(mime_type ORDER BY position) AS file_mime_types,
+	array_agg(file_name ORDER BY position) AS file_names, array_agg(caption ORDER BY position) AS file_captions`
+
+// queueEvidence queues the insert of files after the ones the case already
+// has, numbered on in the order the buyer sent them. The case row is
+// locked, so nobody else takes the same positions.
+func queueEvidence(p *pipeline, caseID int64, evidence []refund.Evidence) {
+	ev := evidenceParams(evidence)
+	p.exec("insert evidence", nil, `
 		INSERT INTO case_evidence (case_id, position, kind, file_id, file_unique_id, size, mime_type, file_name, caption)
-		SELECT $1, $9 + e.position, e.kind, e.file_id, e.file_unique_id, e.size, e.mime_type, e.file_name, e.caption
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+		SELECT $1, last.position + e.position, e.kind, e.file_id, e.file_unique_id, e.size, e.mime_type, e.file_name, e.caption
+		FROM (SELECT COALESCE(max(position), 0) AS position FROM case_evidence WHERE case_id = $1) last,
+			unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
 			WITH ORDINALITY AS e(kind, file_id, file_unique_id, size, mime_type, file_name, caption, position)`,
-		caseID, kinds, fileIDs, uniqueIDs, sizes, mimeTypes, fileNames, captions, after)
-	if err != nil {
-		return fmt.Errorf("insert evidence: %w", err)
-	}
-	return nil
+		caseID, ev.kinds, ev.fileIDs, ev.uniqueIDs, ev.sizes, ev.mimeTypes, ev.fileNames, ev.captions)
 }
 
 // querier is what both the pool and a transaction offer, so that a lookup
@@ -152,26 +183,88 @@ const caseColumns = `id, order_id, buyer_user_id, chat_id, reason, statement, re
 	decided_deduction_cents, route, COALESCE(due_kind, ''), due_at, appeals, review_overdue,
 	created_at, updated_at`
 
+// caseRow is a case row being scanned from caseColumns.
+type caseRow struct {
+	c                            refund.Case
+	reason, status, route, due   string
+	amount, decided, fee, deduct int64
+	dueAt                        *time.Time
+}
+
+// dest lists where caseColumns go, in their order.
+func (r *caseRow) dest() []any {
+	c := &r.c
+	return []any{&c.ID, &c.OrderID, &c.BuyerUserID, &c.ChatID, &r.reason, &c.Statement, &r.amount,
+		&c.Currency, &r.status, &c.Language, &c.SubmissionKey, &r.decided, &r.fee,
+		&r.deduct, &r.route, &r.due, &r.dueAt, &c.Appeals, &c.ReviewOverdue,
+		&c.CreatedAt, &c.UpdatedAt}
+}
+
+func (r *caseRow) result() refund.Case {
+	c := r.c
+	c.Reason, c.Status, c.RequestedAmount = refund.Reason(r.reason), refund.Status(r.status), refund.Money(r.amount)
+	c.Decided = refund.Amounts{Refund: refund.Money(r.decided), Fee: refund.Money(r.fee), Deduction: refund.Money(r.deduct)}
+	c.Route, c.Due = refund.PayoutRoute(r.route), refund.Due{Kind: refund.DueKind(r.due), At: fromNull(r.dueAt)}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c
+}
+
 func scanCase(row pgx.Row) (refund.Case, error) {
+	var r caseRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return refund.Case{}, err
+	}
+	return r.result(), nil
+}
+
+// dest lists where evidenceAggregate's arrays go, in their order.
+func (ev *evidenceColumns) dest() []any {
+	return []any{&ev.kinds, &ev.fileIDs, &ev.uniqueIDs, &ev.sizes, &ev.mimeTypes, &ev.fileNames, &ev.captions}
+}
+
+// files returns the files the arrays hold, nil for none, as
+// attachEvidence leaves a case without files.
+func (ev *evidenceColumns) files() ([]refund.Evidence, error) {
+	n := len(ev.kinds)
+	for _, l := range []int{len(ev.fileIDs), len(ev.uniqueIDs), len(ev.sizes), len(ev.mimeTypes), len(ev.fileNames), len(ev.captions)} {
+		if l != n {
+			return nil, fmt.Errorf("evidence arrays of different lengths %d and %d", n, l)
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]refund.Evidence, n)
+	for i := range out {
+		out[i] = refund.Evidence{Kind: refund.EvidenceKind(ev.kinds[i]), FileID: ev.fileIDs[i], FileUniqueID: ev.uniqueIDs[i],
+			Size: ev.sizes[i], MIMEType: ev.mimeTypes[i], FileName: ev.fileNames[i], Caption: ev.captions[i]}
+	}
+	return out, nil
+}
+
+// scanCaseWithEvidence reads caseColumns followed by evidenceAggregate's
+// arrays: a case and its files from one row.
+func scanCaseWithEvidence(row pgx.Row, more ...any) (refund.Case, error) {
 	var (
-		c                            refund.Case
-		reason, status, route, due   string
-		amount, decided, fee, deduct int64
-		dueAt                        *time.Time
+		r  caseRow
+		ev evidenceColumns
 	)
-	err := row.Scan(&c.ID, &c.OrderID, &c.BuyerUserID, &c.ChatID, &reason, &c.Statement, &amount,
-		&c.Currency, &status, &c.Language, &c.SubmissionKey, &decided, &fee,
-		&deduct, &route, &due, &dueAt, &c.Appeals, &c.ReviewOverdue,
-		&c.CreatedAt, &c.UpdatedAt)
+	if err := row.Scan(append(append(r.dest(), ev.dest()...), more...)...); err != nil {
+		return refund.Case{}, err
+	}
+	c := r.result()
+	files, err := ev.files()
 	if err != nil {
 		return refund.Case{}, err
 	}
-	c.Reason, c.Status, c.RequestedAmount = refund.Reason(reason), refund.Status(status), refund.Money(amount)
-	c.Decided = refund.Amounts{Refund: refund.Money(decided), Fee: refund.Money(fee), Deduction: refund.Money(deduct)}
-	c.Route, c.Due = refund.PayoutRoute(route), refund.Due{Kind: refund.DueKind(due), At: fromNull(dueAt)}
-	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	c.Evidence = files
 	return c, nil
 }
+
+// caseWithEvidence selects the case $1 with its files as one row:
+// caseColumns, then evidenceAggregate's arrays.
+const caseWithEvidence = `SELECT c.*, files.* FROM (SELECT ` + caseColumns + ` FROM cases WHERE id = $1) c
+	CROSS JOIN LATERAL (` + evidenceAggregate + ` FROM case_evidence WHERE case_id = c.id) files`
 
 // Case returns a case with its evidence in upload order, or an ENOTFOUND
 // error.
@@ -179,21 +272,33 @@ func (db *DB) Case(ctx context.Context, id int64) (refund.Case, error) {
 	return loadCase(ctx, db.pool, id)
 }
 
-// loadCase is Case on a pool or in a transaction, so that Apply can return
-// the case exactly as its own change left it.
+// loadCase is Case on a pool or in a transaction. One query reads the
+// case and its files.
 func loadCase(ctx context.Context, q querier, id int64) (refund.Case, error) {
-	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id))
+	c, err := scanCaseWithEvidence(q.QueryRow(ctx, caseWithEvidence, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
 	}
 	if err != nil {
 		return refund.Case{}, fmt.Errorf("load case %s: %w", refund.FormatCaseNumber(id), err)
 	}
-	cases := []refund.Case{c}
-	if err := attachEvidence(ctx, q, cases); err != nil {
-		return refund.Case{}, fmt.Errorf("load case %s: %w", refund.FormatCaseNumber(id), err)
+	return c, nil
+}
+
+// CaseWithOrder returns a case with its evidence and the order it is
+// about, read in one query, or an ENOTFOUND error for an unknown case.
+func (db *DB) CaseWithOrder(ctx context.Context, id int64) (refund.Case, refund.Order, error) {
+	var o orderRow
+	row := db.pool.QueryRow(ctx, `SELECT cf.*, o.* FROM (`+caseWithEvidence+`) cf
+		JOIN LATERAL (SELECT `+orderColumns+` FROM orders WHERE id = cf.order_id) o ON true`, id)
+	c, err := scanCaseWithEvidence(row, o.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Case{}, refund.Order{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
 	}
-	return cases[0], nil
+	if err != nil {
+		return refund.Case{}, refund.Order{}, fmt.Errorf("load case %s with its order: %w", refund.FormatCaseNumber(id), err)
+	}
+	return c, o.result(), nil
 }
 
 // CasesByOrder returns the order's cases with their evidence, newest first.

@@ -40,3 +40,9 @@ func MigrateSchemaTo(ctx context.Context, databaseURL, schema string, version in
 	}
 	return migrate(ctx, pool, upTo)
 }
+
+// WithPoolConfig lets a test adjust the pool's configuration before Open
+// connects, e.g. to count round trips at the socket.
+func WithPoolConfig(configure func(*pgxpool.Config)) Option {
+	return func(o *options) { o.configure = configure }
+}

@@ -22,12 +22,7 @@ func (db *DB) Apply(ctx context.Context, ch refund.Change) (refund.Case, error) 
 	if err := ch.Validate(); err != nil {
 		return refund.Case{}, err
 	}
-	var c refund.Case
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var err error
-		c, err = applyChange(ctx, tx, ch)
-		return err
-	})
+	c, err := db.applyChange(ctx, ch)
 	var appErr *refund.Error
 	if errors.As(err, &appErr) {
 		return refund.Case{}, appErr
@@ -49,95 +44,151 @@ type lockedCase struct {
 	files int
 }
 
-// applyChange does Apply's work inside its transaction, in an order that
-// matters: the case row is locked first, so every other step runs for a
-// case nobody else is changing; a settlement runs before a new payout, so
-// that a failed payout's reservation and live slot are freed for it.
-func applyChange(ctx context.Context, tx pgx.Tx, ch refund.Change) (refund.Case, error) {
-	number := refund.FormatCaseNumber(ch.CaseID)
-	var (
-		lc     lockedCase
-		status string
-	)
-	err := tx.QueryRow(ctx, `
-		SELECT status, order_id, buyer_user_id, currency,
-			COALESCE((SELECT max(position) FROM case_evidence e WHERE e.case_id = cases.id), 0)
-		FROM cases WHERE id = $1 FOR UPDATE`, ch.CaseID,
-	).Scan(&status, &lc.orderID, &lc.buyer, &lc.currency, &lc.files)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", number)
-	}
-	if err != nil {
-		return refund.Case{}, fmt.Errorf("lock case: %w", err)
-	}
-	lc.status = refund.Status(status)
-	if lc.status != ch.From {
-		return refund.Case{}, refund.Errorf(refund.ECONFLICT, "case %s is %s, not %s", number, lc.status, ch.From)
-	}
-	if lc.files+len(ch.Evidence) > refund.MaxEvidence {
-		return refund.Case{}, refund.FieldError("evidence", "at most %d files per case", refund.MaxEvidence)
-	}
-	var payout refund.Payout
-	if ch.Payout != nil {
-		if payout, err = newPayout(*ch.Payout, ch, lc); err != nil {
-			return refund.Case{}, err
-		}
-	}
-
-	if err := updateCase(ctx, tx, ch); err != nil {
-		return refund.Case{}, err
-	}
-	if err := insertEvents(ctx, tx, ch); err != nil {
-		return refund.Case{}, err
-	}
-	if err := insertEvidence(ctx, tx, ch.CaseID, lc.files, ch.Evidence); err != nil {
-		return refund.Case{}, err
-	}
-	if ch.Settle != nil {
-		if err := settlePayout(ctx, tx, ch); err != nil {
-			return refund.Case{}, err
-		}
-	}
-	if ch.Payout != nil {
-		if err := insertPayout(ctx, tx, payout); err != nil {
-			return refund.Case{}, err
-		}
-	}
-	if ch.Credit > 0 {
-		if err := credit(ctx, tx, ch, lc); err != nil {
-			return refund.Case{}, err
-		}
-	}
-	for _, m := range ch.Outbox {
-		if err := insertOutbox(ctx, tx, m, ch.At); err != nil {
-			return refund.Case{}, err
-		}
-	}
-	return loadCase(ctx, tx, ch.CaseID)
+// pipeline is a batch of statements sent at once, each with the function
+// that reads and checks its result. The reads run in the order queued and
+// the first error stops them.
+type pipeline struct {
+	batch pgx.Batch
+	reads []func(br pgx.BatchResults) error
 }
 
-// newPayout completes a change's payout from its case. The case is the
-// authority on whose money it is; a payout that says otherwise is a bug
-// in the caller, refused rather than silently corrected.
-func newPayout(p refund.Payout, ch refund.Change, lc lockedCase) (refund.Payout, error) {
+func (p *pipeline) queue(read func(br pgx.BatchResults) error, sql string, args ...any) {
+	p.batch.Queue(sql, args...)
+	p.reads = append(p.reads, read)
+}
+
+// exec queues a statement whose only result is success. mapErr, when set,
+// may turn the server's error into a domain error; it returns nil to
+// leave an error as it is.
+func (p *pipeline) exec(what string, mapErr func(err error) error, sql string, args ...any) {
+	p.queue(func(br pgx.BatchResults) error {
+		_, err := br.Exec()
+		if err == nil {
+			return nil
+		}
+		if mapErr != nil {
+			if mapped := mapErr(err); mapped != nil {
+				return mapped
+			}
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}, sql, args...)
+}
+
+// applyChange sends the whole change in one batch that also begins the
+// transaction, checks every result, and only then commits: two round
+// trips, the batch and the COMMIT, whatever the change holds. The server
+// runs the statements in the order queued, and that order matters: the
+// case row is locked first, so every later statement runs for a case
+// nobody else is changing; a settlement runs before a new payout, so that
+// a failed payout's reservation and live slot are freed for it.
+//
+// The batch is on its way before the lock's answer is known, so the later
+// statements run even when the case has left ch.From. Nothing is
+// committed then: the lock's answer is read first, refuses the change,
+// and everything is rolled back. So the statements take what they need
+// from the case row itself rather than from the lock's answer.
+func (db *DB) applyChange(ctx context.Context, ch refund.Change) (refund.Case, error) {
+	number := refund.FormatCaseNumber(ch.CaseID)
+	var (
+		p  pipeline
+		lc lockedCase
+		c  refund.Case
+	)
+	// The BEGIN is the batch's first statement, and its result the first.
+	p.batch.BeginTx(pgx.TxOptions{})
+	p.reads = append(p.reads, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		return nil
+	})
+	p.queue(func(br pgx.BatchResults) error {
+		var status string
+		err := br.QueryRow().Scan(&status, &lc.orderID, &lc.buyer, &lc.currency, &lc.files)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refund.Errorf(refund.ENOTFOUND, "case %s not found", number)
+		}
+		if err != nil {
+			return fmt.Errorf("lock case: %w", err)
+		}
+		lc.status = refund.Status(status)
+		if lc.status != ch.From {
+			return refund.Errorf(refund.ECONFLICT, "case %s is %s, not %s", number, lc.status, ch.From)
+		}
+		if lc.files+len(ch.Evidence) > refund.MaxEvidence {
+			return refund.FieldError("evidence", "at most %d files per case", refund.MaxEvidence)
+		}
+		if ch.Payout != nil {
+			return checkPayout(*ch.Payout, ch, lc)
+		}
+		return nil
+	}, `
+		SELECT status, order_id, buyer_user_id, currency,
+			COALESCE((SELECT max(position) FROM case_evidence e WHERE e.case_id = cases.id), 0)
+		FROM cases WHERE id = $1 FOR UPDATE`, ch.CaseID)
+
+	if len(ch.Evidence) > 0 {
+		queueEvidence(&p, ch.CaseID, ch.Evidence)
+	}
+	// After the evidence, so that the case it returns has the new files.
+	queueUpdateCase(&p, ch, &c)
+	queueEvents(&p, ch)
+	if ch.Settle != nil {
+		queueSettlement(&p, ch)
+	}
+	if ch.Payout != nil {
+		queuePayout(&p, ch, &lc)
+	}
+	if ch.Credit > 0 {
+		queueCredit(&p, ch)
+	}
+	for _, m := range ch.Outbox {
+		queueOutbox(&p, m, ch.At)
+	}
+
+	br := db.pool.SendBatch(ctx, &p.batch)
+	tx := br.Tx()
+	var err error
+	for _, read := range p.reads {
+		if err = read(br); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("send change: %w", cerr)
+	}
+	if err != nil {
+		// The connection goes back to the pool with the rollback; an
+		// error of the rollback itself closes the connection instead.
+		_ = tx.Rollback(ctx)
+		return refund.Case{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return refund.Case{}, fmt.Errorf("commit: %w", err)
+	}
+	return c, nil
+}
+
+// checkPayout refuses a change's payout that names another case's money.
+// The case is the authority on whose money it is, and the stored payout
+// takes case, order, buyer and currency from the case row; a payout that
+// says otherwise is a bug in the caller, refused rather than silently
+// corrected.
+func checkPayout(p refund.Payout, ch refund.Change, lc lockedCase) error {
 	switch {
 	case p.CaseID != 0 && p.CaseID != ch.CaseID,
 		p.OrderID != "" && p.OrderID != lc.orderID,
 		p.BuyerUserID != 0 && p.BuyerUserID != lc.buyer,
 		p.Currency != "" && p.Currency != lc.currency:
-		return refund.Payout{}, refund.FieldError("payout", "payout %s does not match case %s", p.ID, refund.FormatCaseNumber(ch.CaseID))
+		return refund.FieldError("payout", "payout %s does not match case %s", p.ID, refund.FormatCaseNumber(ch.CaseID))
 	}
-	p.CaseID, p.OrderID, p.BuyerUserID, p.Currency = ch.CaseID, lc.orderID, lc.buyer, lc.currency
-	p.CreatedAt, p.Error, p.SettledAt = ch.At, "", time.Time{}
-	if p.Status == refund.PayoutConfirmed {
-		p.SettledAt = ch.At
-	} else {
-		p.Status = refund.PayoutPending
-	}
-	return p, nil
+	return nil
 }
 
-func updateCase(ctx context.Context, tx pgx.Tx, ch refund.Change) error {
+// queueUpdateCase queues the case row's update, which returns the case as
+// the change leaves it, with its files, into c.
+func queueUpdateCase(p *pipeline, ch refund.Change, c *refund.Case) {
 	// NULL keeps the stored amounts when the change decides none.
 	var refundCents, feeCents, deductionCents *int64
 	if d := ch.Decided; d != nil {
@@ -152,136 +203,145 @@ func updateCase(ctx context.Context, tx pgx.Tx, ch refund.Change) error {
 	if ch.Appeal {
 		appeal = 1
 	}
-	_, err := tx.Exec(ctx, `
-		UPDATE cases SET
-			status                  = $2,
-			updated_at              = $3,
-			decided_refund_cents    = COALESCE($4::bigint, decided_refund_cents),
-			decided_fee_cents       = COALESCE($5::bigint, decided_fee_cents),
-			decided_deduction_cents = COALESCE($6::bigint, decided_deduction_cents),
-			route                   = COALESCE(NULLIF($7::text, ''), route),
-			due_kind                = CASE WHEN $8::boolean THEN NULLIF($9::text, '') ELSE due_kind END,
-			due_at                  = CASE WHEN $8::boolean THEN $10::timestamptz ELSE due_at END,
-			appeals                 = appeals + $11::int,
-			review_overdue          = review_overdue OR $12::boolean
-		WHERE id = $1`,
-		ch.CaseID, string(ch.To), ch.At, refundCents, feeCents, deductionCents, string(ch.Route),
-		ch.Due != nil, string(due.Kind), nullTime(due.At), appeal, ch.ReviewOverdue)
-	if pe, ok := pgError(err, uniqueViolation); ok && pe.ConstraintName == constraintOpenCase {
-		return refund.Errorf(refund.ECONFLICT, "case %s cannot reopen: its order has another open case", refund.FormatCaseNumber(ch.CaseID))
-	}
-	if err != nil {
-		return fmt.Errorf("update case: %w", err)
-	}
-	return nil
-}
-
-// insertEvents numbers the change's events on from the case's last. The
-// case row lock keeps anyone else from taking the same numbers.
-func insertEvents(ctx context.Context, tx pgx.Tx, ch refund.Change) error {
-	var last int
-	if err := tx.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM case_events WHERE case_id = $1`,
-		ch.CaseID).Scan(&last); err != nil {
-		return fmt.Errorf("number events: %w", err)
-	}
-	batch := &pgx.Batch{}
-	for i, ev := range ch.Events {
-		batch.Queue(`
-			INSERT INTO case_events (case_id, seq, type, actor, status, rules, amount_cents, note, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			ch.CaseID, last+i+1, string(ev.Type), ch.Actor, string(ev.Status), fromRules(ev.Rules),
-			int64(ev.Amount), ev.Note, ch.At)
-	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	}
-	return nil
-}
-
-// settlePayout records the shop's answer. Only a pending payout of the
-// case being changed can be settled: a payout answered twice, or an answer
-// routed to the wrong case, must not move money again.
-func settlePayout(ctx context.Context, tx pgx.Tx, ch refund.Change) error {
-	s := ch.Settle
-	var (
-		caseID        int64
-		status, order string
-		amount        int64
-	)
-	// No row lock needed: a payout changes only in an Apply of its own
-	// case, and this transaction holds that case's lock when they match.
-	err := tx.QueryRow(ctx, `SELECT case_id, status, order_id, amount_cents FROM payouts WHERE id = $1`,
-		s.PayoutID).Scan(&caseID, &status, &order, &amount)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return refund.Errorf(refund.ENOTFOUND, "payout %s not found", s.PayoutID)
-	}
-	if err != nil {
-		return fmt.Errorf("load payout %s: %w", s.PayoutID, err)
-	}
-	switch {
-	case caseID != ch.CaseID:
-		return refund.Errorf(refund.ECONFLICT, "payout %s belongs to case %s, not %s", s.PayoutID,
-			refund.FormatCaseNumber(caseID), refund.FormatCaseNumber(ch.CaseID))
-	case refund.PayoutStatus(status) != refund.PayoutPending:
-		return refund.Errorf(refund.ECONFLICT, "payout %s is already %s", s.PayoutID, status)
-	}
-	if s.OK {
-		if _, err := tx.Exec(ctx, `UPDATE payouts SET status = 'confirmed', settled_at = $2 WHERE id = $1`,
-			s.PayoutID, ch.At); err != nil {
-			return fmt.Errorf("confirm payout %s: %w", s.PayoutID, err)
+	p.queue(func(br pgx.BatchResults) error {
+		var err error
+		*c, err = scanCaseWithEvidence(br.QueryRow())
+		if pe, ok := pgError(err, uniqueViolation); ok && pe.ConstraintName == constraintOpenCase {
+			return refund.Errorf(refund.ECONFLICT, "case %s cannot reopen: its order has another open case", refund.FormatCaseNumber(ch.CaseID))
+		}
+		if err != nil {
+			return fmt.Errorf("update case: %w", err)
 		}
 		return nil
+	}, `
+		WITH u AS (
+			UPDATE cases SET
+				status                  = $2,
+				updated_at              = $3,
+				decided_refund_cents    = COALESCE($4::bigint, decided_refund_cents),
+				decided_fee_cents       = COALESCE($5::bigint, decided_fee_cents),
+				decided_deduction_cents = COALESCE($6::bigint, decided_deduction_cents),
+				route                   = COALESCE(NULLIF($7::text, ''), route),
+				due_kind                = CASE WHEN $8::boolean THEN NULLIF($9::text, '') ELSE due_kind END,
+				due_at                  = CASE WHEN $8::boolean THEN $10::timestamptz ELSE due_at END,
+				appeals                 = appeals + $11::int,
+				review_overdue          = review_overdue OR $12::boolean
+			WHERE id = $1
+			RETURNING `+caseColumns+`
+		)
+		SELECT u.*, files.* FROM u
+		CROSS JOIN LATERAL (`+evidenceAggregate+` FROM case_evidence WHERE case_id = u.id) files`,
+		ch.CaseID, string(ch.To), ch.At, refundCents, feeCents, deductionCents, string(ch.Route),
+		ch.Due != nil, string(due.Kind), nullTime(due.At), appeal, ch.ReviewOverdue)
+}
+
+// queueEvents numbers the change's events on from the case's last, each
+// in its own INSERT, which sees the ones before it. The case row lock
+// keeps anyone else from taking the same numbers.
+func queueEvents(p *pipeline, ch refund.Change) {
+	for _, ev := range ch.Events {
+		p.exec("insert events", nil, `
+			INSERT INTO case_events (case_id, seq, type, actor, status, rules, amount_cents, note, at)
+			SELECT $1, COALESCE(max(seq), 0) + 1, $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::text, $8::timestamptz
+			FROM case_events WHERE case_id = $1`,
+			ch.CaseID, string(ev.Type), ch.Actor, string(ev.Status), fromRules(ev.Rules),
+			int64(ev.Amount), ev.Note, ch.At)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE payouts SET status = 'failed', error = $2, settled_at = $3 WHERE id = $1`,
-		s.PayoutID, s.Error, ch.At); err != nil {
-		return fmt.Errorf("fail payout %s: %w", s.PayoutID, err)
+}
+
+// queueSettlement records the shop's answer. Only a pending payout of the
+// case being changed can be settled: a payout answered twice, or an answer
+// routed to the wrong case, must not move money again. The payout is read
+// before it is changed and checked then; the updates repeat the check, so
+// that they change nothing where it fails.
+func queueSettlement(p *pipeline, ch refund.Change) {
+	s := ch.Settle
+	// No row lock needed: a payout changes only in an Apply of its own
+	// case, and this transaction holds that case's lock when they match.
+	p.queue(func(br pgx.BatchResults) error {
+		var (
+			caseID int64
+			status string
+		)
+		err := br.QueryRow().Scan(&caseID, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refund.Errorf(refund.ENOTFOUND, "payout %s not found", s.PayoutID)
+		}
+		if err != nil {
+			return fmt.Errorf("load payout %s: %w", s.PayoutID, err)
+		}
+		switch {
+		case caseID != ch.CaseID:
+			return refund.Errorf(refund.ECONFLICT, "payout %s belongs to case %s, not %s", s.PayoutID,
+				refund.FormatCaseNumber(caseID), refund.FormatCaseNumber(ch.CaseID))
+		case refund.PayoutStatus(status) != refund.PayoutPending:
+			return refund.Errorf(refund.ECONFLICT, "payout %s is already %s", s.PayoutID, status)
+		}
+		return nil
+	}, `SELECT case_id, status FROM payouts WHERE id = $1`, s.PayoutID)
+	if s.OK {
+		p.exec(fmt.Sprintf("confirm payout %s", s.PayoutID), nil, `
+			UPDATE payouts SET status = 'confirmed', settled_at = $2
+			WHERE id = $1 AND case_id = $3 AND status = 'pending'`,
+			s.PayoutID, ch.At, ch.CaseID)
+		return
 	}
 	// The money never left, so the order may be refunded it again.
-	if _, err := tx.Exec(ctx, `UPDATE orders SET refunded_cents = refunded_cents - $2 WHERE id = $1`,
-		order, amount); err != nil {
-		return fmt.Errorf("release payout %s: %w", s.PayoutID, err)
-	}
-	return nil
+	p.exec(fmt.Sprintf("fail payout %s", s.PayoutID), nil, `
+		WITH failed AS (
+			UPDATE payouts SET status = 'failed', error = $2, settled_at = $3
+			WHERE id = $1 AND case_id = $4 AND status = 'pending'
+			RETURNING order_id, amount_cents
+		)
+		UPDATE orders SET refunded_cents = refunded_cents - failed.amount_cents
+		FROM failed WHERE orders.id = failed.order_id`,
+		s.PayoutID, s.Error, ch.At, ch.CaseID)
 }
 
-// insertPayout reserves the payout's amount on its order, then records it.
+// queuePayout reserves the payout's amount on its order, then records it.
 // The reservation is what makes "refunded <= paid" hold across cases: the
 // order row's CHECK refuses the sum, and its row lock orders concurrent
-// payouts of one order.
-func insertPayout(ctx context.Context, tx pgx.Tx, p refund.Payout) error {
-	_, err := tx.Exec(ctx, `UPDATE orders SET refunded_cents = refunded_cents + $2 WHERE id = $1`,
-		p.OrderID, int64(p.Amount))
-	if pe, ok := pgError(err, checkViolation); ok && pe.ConstraintName == constraintRefundedWithinPaid {
-		return refund.Errorf(refund.ECONFLICT, "payout %s of %s would refund order %s more than was paid",
-			p.ID, p.Amount, p.OrderID)
+// payouts of one order. lc is the locked case, read before these results.
+func queuePayout(p *pipeline, ch refund.Change, lc *lockedCase) {
+	pay := *ch.Payout
+	status, settledAt := refund.PayoutPending, time.Time{}
+	if pay.Status == refund.PayoutConfirmed {
+		status, settledAt = refund.PayoutConfirmed, ch.At
 	}
-	if err != nil {
-		return fmt.Errorf("reserve payout %s: %w", p.ID, err)
-	}
-	_, err = tx.Exec(ctx, `
+	p.exec(fmt.Sprintf("reserve payout %s", pay.ID), func(err error) error {
+		if pe, ok := pgError(err, checkViolation); ok && pe.ConstraintName == constraintRefundedWithinPaid {
+			return refund.Errorf(refund.ECONFLICT, "payout %s of %s would refund order %s more than was paid",
+				pay.ID, pay.Amount, lc.orderID)
+		}
+		return nil
+	}, `UPDATE orders SET refunded_cents = refunded_cents + $2 WHERE id = (SELECT order_id FROM cases WHERE id = $1)`,
+		ch.CaseID, int64(pay.Amount))
+	p.exec(fmt.Sprintf("insert payout %s", pay.ID), func(err error) error {
+		pe, ok := pgError(err, uniqueViolation)
+		switch {
+		case !ok:
+			return nil
+		case pe.ConstraintName == constraintLivePayout:
+			return refund.Errorf(refund.ECONFLICT, "case %s already has a payout on its way or paid",
+				refund.FormatCaseNumber(ch.CaseID))
+		default:
+			return refund.Errorf(refund.ECONFLICT, "payout id %s is already used", pay.ID)
+		}
+	}, `
 		INSERT INTO payouts (id, case_id, order_id, buyer_user_id, route, method, amount_cents, currency,
 			account, status, error, created_at, settled_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		p.ID, p.CaseID, p.OrderID, p.BuyerUserID, string(p.Route), string(p.Method), int64(p.Amount), p.Currency,
-		p.Account, string(p.Status), p.Error, p.CreatedAt, nullTime(p.SettledAt))
-	if pe, ok := pgError(err, uniqueViolation); ok {
-		if pe.ConstraintName == constraintLivePayout {
-			return refund.Errorf(refund.ECONFLICT, "case %s already has a payout on its way or paid",
-				refund.FormatCaseNumber(p.CaseID))
-		}
-		return refund.Errorf(refund.ECONFLICT, "payout id %s is already used", p.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("insert payout %s: %w", p.ID, err)
-	}
-	return nil
+		SELECT $1::text, id, order_id, buyer_user_id, $3::text, $4::text, $5::bigint, currency, $6::text, $7::text, '',
+			$8::timestamptz, $9::timestamptz
+		FROM cases WHERE id = $2`,
+		pay.ID, ch.CaseID, string(pay.Route), string(pay.Method), int64(pay.Amount),
+		pay.Account, string(status), ch.At, nullTime(settledAt))
 }
 
-// credit adds to the buyer's balance. The entry names the payout it pays,
-// if the change has one, and the ledger's unique indexes keep one credit
-// per payout (or per case, without one), so a replayed approval cannot
-// credit twice.
-func credit(ctx context.Context, tx pgx.Tx, ch refund.Change, lc lockedCase) error {
+// queueCredit adds to the buyer's balance. The entry names the payout it
+// pays, if the change has one, and the ledger's unique indexes keep one
+// credit per payout (or per case, without one), so a replayed approval
+// cannot credit twice.
+func queueCredit(p *pipeline, ch refund.Change) {
 	var payoutID *string
 	switch {
 	case ch.Payout != nil:
@@ -289,35 +349,30 @@ func credit(ctx context.Context, tx pgx.Tx, ch refund.Change, lc lockedCase) err
 	case ch.Settle != nil:
 		payoutID = &ch.Settle.PayoutID
 	}
-	_, err := tx.Exec(ctx, `
+	p.exec("credit balance", func(err error) error {
+		if _, ok := pgError(err, uniqueViolation); ok {
+			return refund.Errorf(refund.ECONFLICT, "case %s was already credited", refund.FormatCaseNumber(ch.CaseID))
+		}
+		return nil
+	}, `
 		INSERT INTO balance_ledger (user_id, currency, amount_cents, case_id, payout_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		lc.buyer, lc.currency, int64(ch.Credit), ch.CaseID, payoutID, ch.At)
-	if _, ok := pgError(err, uniqueViolation); ok {
-		return refund.Errorf(refund.ECONFLICT, "case %s was already credited", refund.FormatCaseNumber(ch.CaseID))
-	}
-	if err != nil {
-		return fmt.Errorf("credit balance: %w", err)
-	}
-	return nil
+		SELECT buyer_user_id, currency, $2::bigint, id, $3::text, $4::timestamptz FROM cases WHERE id = $1`,
+		ch.CaseID, int64(ch.Credit), payoutID, ch.At)
 }
 
-// insertOutbox keeps the first message written with a key: a change
+// queueOutbox keeps the first message written with a key: a change
 // retried after a lost commit acknowledgement announces itself once.
-func insertOutbox(ctx context.Context, tx pgx.Tx, m refund.OutboxMessage, at time.Time) error {
+func queueOutbox(p *pipeline, m refund.OutboxMessage, at time.Time) {
 	payload := m.Payload
 	if payload == nil {
 		// pgx sends a nil slice as NULL, which the column refuses.
 		payload = []byte{}
 	}
-	if _, err := tx.Exec(ctx, `
+	p.exec(fmt.Sprintf("insert outbox %s %s", m.Kind, m.Key), nil, `
 		INSERT INTO outbox (kind, key, payload, available_at, created_at)
 		VALUES ($1, $2, $3, $4, $4)
 		ON CONFLICT (kind, key) DO NOTHING`,
-		string(m.Kind), m.Key, payload, at); err != nil {
-		return fmt.Errorf("insert outbox %s %s: %w", m.Kind, m.Key, err)
-	}
-	return nil
+		string(m.Kind), m.Key, payload, at)
 }
 
 // Facts returns what the first review needs around a case. It reads the
@@ -326,30 +381,63 @@ func insertOutbox(ctx context.Context, tx pgx.Tx, m refund.OutboxMessage, at tim
 // they are. RefundedBefore counts payouts still live, pending or
 // confirmed, because a pending payout's money is already promised.
 func (db *DB) Facts(ctx context.Context, c refund.Case, since time.Time) (refund.CaseFacts, error) {
-	var (
-		f                    refund.CaseFacts
-		refunded             int64
-		buyerRefunds, reused int64
-	)
 	uniqueIDs := make([]string, 0, len(c.Evidence))
 	for _, e := range c.Evidence {
 		uniqueIDs = append(uniqueIDs, e.FileUniqueID)
 	}
-	err := db.pool.QueryRow(ctx, `
-		SELECT
-			(SELECT COALESCE(sum(amount_cents), 0)::bigint FROM payouts
-				WHERE order_id = $2 AND case_id <> $1 AND status IN ('pending', 'confirmed')),
-			(SELECT count(*) FROM cases
-				WHERE buyer_user_id = $3 AND id <> $1 AND status = 'refunded' AND updated_at >= $4),
-			(SELECT count(DISTINCT file_unique_id) FROM case_evidence
-				WHERE file_unique_id = ANY($5::text[]) AND case_id <> $1)`,
+	var r factsRow
+	err := db.pool.QueryRow(ctx, `SELECT `+factsColumns("$1", "$2", "$3", "$4", "$5::text[]"),
 		c.ID, c.OrderID, c.BuyerUserID, since, uniqueIDs,
-	).Scan(&refunded, &buyerRefunds, &reused)
+	).Scan(r.dest()...)
 	if err != nil {
 		return refund.CaseFacts{}, fmt.Errorf("facts of case %s: %w", refund.FormatCaseNumber(c.ID), err)
 	}
-	f.RefundedBefore, f.BuyerRefunds, f.ReusedEvidence = refund.Money(refunded), int(buyerRefunds), int(reused)
-	return f, nil
+	return r.result(), nil
+}
+
+// CaseForReview returns a case with its evidence, its order and its facts
+// since the time given, as CaseWithOrder and Facts of the stored case
+// would, in one query.
+func (db *DB) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
+	var (
+		o orderRow
+		f factsRow
+	)
+	row := db.pool.QueryRow(ctx, `SELECT cf.*, o.*, f.* FROM (`+caseWithEvidence+`) cf
+		JOIN LATERAL (SELECT `+orderColumns+` FROM orders WHERE id = cf.order_id) o ON true
+		CROSS JOIN LATERAL (SELECT `+factsColumns("cf.id", "cf.order_id", "cf.buyer_user_id", "$2::timestamptz", "cf.file_unique_ids")+`) f`,
+		id, since)
+	c, err := scanCaseWithEvidence(row, append(o.dest(), f.dest()...)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
+	}
+	if err != nil {
+		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, fmt.Errorf("load case %s for review: %w", refund.FormatCaseNumber(id), err)
+	}
+	return c, o.result(), f.result(), nil
+}
+
+// factsColumns selects a case's facts, given SQL expressions for its ID,
+// order, buyer, the time refunds count from, and its files' unique IDs
+// (a text array; NULL means none): the one definition of the facts that
+// Facts and CaseForReview share.
+func factsColumns(caseID, orderID, buyer, since, uniqueIDs string) string {
+	return `
+		(SELECT COALESCE(sum(amount_cents), 0)::bigint FROM payouts
+			WHERE order_id = ` + orderID + ` AND case_id <> ` + caseID + ` AND status IN ('pending', 'confirmed')),
+		(SELECT count(*) FROM cases
+			WHERE buyer_user_id = ` + buyer + ` AND id <> ` + caseID + ` AND status = 'refunded' AND updated_at >= ` + since + `),
+		(SELECT count(DISTINCT file_unique_id) FROM case_evidence
+			WHERE file_unique_id = ANY(` + uniqueIDs + `) AND case_id <> ` + caseID + `)`
+}
+
+// factsRow is a case's facts being scanned from factsColumns.
+type factsRow struct{ refunded, buyerRefunds, reused int64 }
+
+func (r *factsRow) dest() []any { return []any{&r.refunded, &r.buyerRefunds, &r.reused} }
+
+func (r *factsRow) result() refund.CaseFacts {
+	return refund.CaseFacts{RefundedBefore: refund.Money(r.refunded), BuyerRefunds: int(r.buyerRefunds), ReusedEvidence: int(r.reused)}
 }
 
 // DueCases returns up to limit open cases whose deadline is at or before

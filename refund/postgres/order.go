@@ -64,35 +64,48 @@ func (db *DB) UpsertOrder(ctx context.Context, o refund.Order) (created bool, er
 
 // Order returns the order with this ID, or an ENOTFOUND error.
 func (db *DB) Order(ctx context.Context, id string) (refund.Order, error) {
-	var (
-		o                        refund.Order
-		category, method         string
-		amountPaid, listPrice    int64
-		consumed, gift           int64
-		deliveredAt, activatedAt *time.Time
-	)
-	err := db.pool.QueryRow(ctx, `
-		SELECT id, COALESCE(buyer_telegram_id, 0), contact_phone, product, category, amount_paid_cents,
-			list_price_cents, currency, payment_method, purchased_at, delivered_at, used,
-			usage_term_days, usage_activated_at, usage_consumed_cents, usage_progress_percent,
-			gift_value_cents, gift_returned, updated_at
-		FROM orders WHERE id = $1`, id,
-	).Scan(&o.ID, &o.BuyerTelegramID, &o.ContactPhone, &o.Product, &category, &amountPaid,
-		&listPrice, &o.Currency, &method, &o.PurchasedAt, &deliveredAt, &o.Used,
-		&o.Usage.TermDays, &activatedAt, &consumed, &o.Usage.ProgressPercent,
-		&gift, &o.GiftReturned, &o.UpdatedAt)
+	var r orderRow
+	err := db.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id).Scan(r.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Order{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", id)
 	}
 	if err != nil {
 		return refund.Order{}, fmt.Errorf("load order %s: %w", id, err)
 	}
-	o.Category, o.PaymentMethod = refund.Category(category), refund.PaymentMethod(method)
-	o.AmountPaid, o.ListPrice = refund.Money(amountPaid), refund.Money(listPrice)
-	o.Usage.ConsumedValue, o.GiftValue = refund.Money(consumed), refund.Money(gift)
+	return r.result(), nil
+}
+
+const orderColumns = `id, COALESCE(buyer_telegram_id, 0), contact_phone, product, category, amount_paid_cents,
+	list_price_cents, currency, payment_method, purchased_at, delivered_at, used,
+	usage_term_days, usage_activated_at, usage_consumed_cents, usage_progress_percent,
+	gift_value_cents, gift_returned, updated_at`
+
+// orderRow is an order row being scanned from orderColumns.
+type orderRow struct {
+	o                        refund.Order
+	category, method         string
+	amountPaid, listPrice    int64
+	consumed, gift           int64
+	deliveredAt, activatedAt *time.Time
+}
+
+// dest lists where orderColumns go, in their order.
+func (r *orderRow) dest() []any {
+	o := &r.o
+	return []any{&o.ID, &o.BuyerTelegramID, &o.ContactPhone, &o.Product, &r.category, &r.amountPaid,
+		&r.listPrice, &o.Currency, &r.method, &o.PurchasedAt, &r.deliveredAt, &o.Used,
+		&o.Usage.TermDays, &r.activatedAt, &r.consumed, &o.Usage.ProgressPercent,
+		&r.gift, &o.GiftReturned, &o.UpdatedAt}
+}
+
+func (r *orderRow) result() refund.Order {
+	o := r.o
+	o.Category, o.PaymentMethod = refund.Category(r.category), refund.PaymentMethod(r.method)
+	o.AmountPaid, o.ListPrice = refund.Money(r.amountPaid), refund.Money(r.listPrice)
+	o.Usage.ConsumedValue, o.GiftValue = refund.Money(r.consumed), refund.Money(r.gift)
 	o.PurchasedAt, o.UpdatedAt = o.PurchasedAt.UTC(), o.UpdatedAt.UTC()
-	o.DeliveredAt, o.Usage.ActivatedAt = fromNull(deliveredAt), fromNull(activatedAt)
-	return o, nil
+	o.DeliveredAt, o.Usage.ActivatedAt = fromNull(r.deliveredAt), fromNull(r.activatedAt)
+	return o
 }
 
 // nullTime maps the domain's "zero time means none" to SQL NULL.

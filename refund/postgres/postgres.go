@@ -36,6 +36,9 @@ type Option func(*options)
 type options struct {
 	schema    string
 	schemaSet bool
+	// configure, when set, adjusts the pool's configuration before it
+	// connects; only tests set it (export_test.go), to watch the wire.
+	configure func(*pgxpool.Config)
 }
 
 // WithSchema keeps every table in the named schema, creating it if missing,
@@ -69,6 +72,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*DB, error) 
 		// A startup parameter rather than a SET after connecting: it holds
 		// for every connection the pool ever makes, including replacements.
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
+	}
+	if o.configure != nil {
+		o.configure(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -26,6 +26,14 @@ func TestAgentsContract(t *testing.T) {
 	storetest.RunAgents(t, func(t *testing.T) storetest.AgentEscalationStore { return pgtest.Open(t) })
 }
 
+func TestStatsContract(t *testing.T) {
+	storetest.RunStats(t, func(t *testing.T) storetest.StatsStore { return pgtest.Open(t) })
+}
+
+func TestCaseListContract(t *testing.T) {
+	storetest.RunCaseList(t, func(t *testing.T) storetest.CaseListStore { return pgtest.Open(t) })
+}
+
 // openInSchema opens a store in a fresh schema together with a plain
 // connection to the same schema, for checks that bypass the store.
 func openInSchema(t *testing.T) (*postgres.DB, *pgx.Conn) {

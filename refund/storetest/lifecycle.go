@@ -215,6 +215,90 @@ func testUpsertBelowRefunded(t *testing.T, s refund.LifecycleStore) {
 	}
 }
 
+func testCaseWithOrder(t *testing.T, s refund.LifecycleStore) {
+	withFiles := orderWithCase(t, s, "KM20261120001", "key-1")
+	// Files added by a change come after the first ones, in order.
+	ch := step(withFiles, refund.StatusAutoReview, day0)
+	ch.Evidence = []refund.Evidence{{Kind: refund.EvidencePhoto, FileID: "AgAC-photo-9", FileUniqueID: "C-unique-9", Size: 7}}
+	mustApply(t, s, ch)
+	mustUpsert(t, s, sampleOrder("KM20261120002"))
+	n := sampleCase("KM20261120002", "key-2")
+	n.Evidence = nil
+	bare := mustCreate(t, s, n)
+	for _, id := range []int64{withFiles.ID, bare.ID} {
+		c, o, err := s.CaseWithOrder(t.Context(), id)
+		if err != nil {
+			t.Fatalf("CaseWithOrder(%s): %v", refund.FormatCaseNumber(id), err)
+		}
+		if want := mustCase(t, s, id); !reflect.DeepEqual(c, want) {
+			t.Errorf("CaseWithOrder(%s) case differs from Case()\n got %+v\nwant %+v", c.Number(), c, want)
+		}
+		want, err := s.Order(t.Context(), c.OrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(o, want) {
+			t.Errorf("CaseWithOrder(%s) order differs from Order()\n got %+v\nwant %+v", c.Number(), o, want)
+		}
+	}
+	_, _, err := s.CaseWithOrder(t.Context(), bare.ID+1)
+	wantCode(t, err, refund.ENOTFOUND)
+}
+
+func testCaseForReview(t *testing.T, s refund.LifecycleStore) {
+	// Facts to find: an earlier case of the same order, refunded through a
+	// payout; another refunded case of the same buyer, later; the same
+	// file on both.
+	first := orderWithCase(t, s, "KM20261120001", "key-1")
+	ch := step(first, refund.StatusPayoutPending, day0)
+	ch.Payout = original("pay-1", 1000)
+	first = mustApply(t, s, ch)
+	ch = step(first, refund.StatusRefunded, day0)
+	ch.Settle = settle("pay-1", true, "")
+	mustApply(t, s, ch)
+	mustUpsert(t, s, sampleOrder("KM20261120002"))
+	paid := mustCreate(t, s, sampleCase("KM20261120002", "key-2"))
+	mustApply(t, s, step(paid, refund.StatusRefunded, day0.Add(2*time.Hour)))
+	n := sampleCase("KM20261120001", "key-3")
+	n.Evidence = n.Evidence[:1]
+	reviewed := mustCreate(t, s, n)
+	mustUpsert(t, s, sampleOrder("KM20261120003"))
+	n = sampleCase("KM20261120003", "key-4")
+	n.Evidence = nil
+	bare := mustCreate(t, s, n)
+
+	for _, tt := range []struct {
+		c     refund.Case
+		since time.Time
+	}{{reviewed, day0}, {reviewed, day0.Add(90 * time.Minute)}, {bare, time.Time{}}} {
+		c, o, f, err := s.CaseForReview(t.Context(), tt.c.ID, tt.since)
+		if err != nil {
+			t.Fatalf("CaseForReview(%s): %v", tt.c.Number(), err)
+		}
+		wantCase, wantOrder, err := s.CaseWithOrder(t.Context(), tt.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFacts, err := s.Facts(t.Context(), wantCase, tt.since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c, wantCase) || !reflect.DeepEqual(o, wantOrder) {
+			t.Errorf("CaseForReview(%s) differs from CaseWithOrder\n got %+v\n     %+v\nwant %+v\n     %+v", tt.c.Number(), c, o, wantCase, wantOrder)
+		}
+		if f != wantFacts {
+			t.Errorf("CaseForReview(%s, since %v) facts %+v, Facts says %+v", tt.c.Number(), tt.since, f, wantFacts)
+		}
+	}
+	// The case meant to find facts does find them, so the comparison
+	// above is not between zeros.
+	if _, _, f, _ := s.CaseForReview(t.Context(), reviewed.ID, day0); f != (refund.CaseFacts{RefundedBefore: 1000, BuyerRefunds: 2, ReusedEvidence: 1}) {
+		t.Errorf("CaseForReview(%s) facts %+v, want 10.00 refunded before, 2 buyer refunds, 1 reused file", reviewed.Number(), f)
+	}
+	_, _, _, err := s.CaseForReview(t.Context(), bare.ID+1, day0)
+	wantCode(t, err, refund.ENOTFOUND)
+}
+
 func testApplyRoundTrip(t *testing.T, s refund.LifecycleStore) {
 	c := orderWithCase(t, s, "KM20261120001", "key-1")
 	// Nanoseconds in another zone: the store keeps UTC microseconds.

@@ -64,6 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) refund.LifecycleStore) {
 		{"settling confirms, or fails and releases the reservation", testSettle},
 		{"Payout and PayoutsByCase round-trip every field", testPayoutRoundTrip},
 		{"Balance sums the ledger per user and currency", testBalance},
+		{"CaseWithOrder reads what Case and Order read", testCaseWithOrder},
+		{"CaseForReview reads what CaseWithOrder and Facts read", testCaseForReview},
 		{"Facts count other cases' payouts, refunds and files", testFacts},
 		{"DueCases lists open cases due by now, earliest first", testDueCases},
 		{"outbox items are leased, completed and retried", testOutboxLifecycle},
