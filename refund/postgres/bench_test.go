@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
@@ -209,10 +210,8 @@ func openBenchStore(b *testing.B, n int, templates []refund.Order) (*postgres.DB
 	// Statistics of populated tables, as autovacuum keeps them in
 	// production: planned from empty ones, single-row lookups and foreign
 	// key checks scan whole tables, and a run slows down as it fills them.
-	for _, sql := range benchHistory {
-		if _, err := conn.Exec(ctx, sql, historyCases, templates[0].ID); err != nil {
-			b.Fatalf("history: %v\n%s", err, sql)
-		}
+	if err := seedHistory(ctx, conn, templates[0].ID); err != nil {
+		b.Fatal(err)
 	}
 	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
 		b.Fatal(err)
@@ -223,37 +222,46 @@ func openBenchStore(b *testing.B, n int, templates []refund.Order) (*postgres.DB
 // historyCases is how many cases a bench store starts with.
 const historyCases = 10_000
 
-// benchHistory gives a bench store its history: historyCases cases
-// refunded a year ago, each for its own order (a copy of the template $2)
+// seedHistory gives a bench store its history: historyCases cases
+// refunded a year ago, each for its own order (a copy of the template)
 // and by its own buyer, with two files, five events and a confirmed
 // payout reserved on the order. Their buyers and files are not the
 // benchmark's, so no benchmark case's facts or outcome change.
-var benchHistory = []string{`
-	INSERT INTO orders
-	SELECT (jsonb_populate_record(o, jsonb_build_object('id', 'HIST' || g, 'refunded_cents', o.amount_paid_cents))).*
-	FROM generate_series(1, $1::int) g JOIN orders o ON o.id = $2::text`, `
-	INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents, currency,
-		status, language, submission_key, decided_refund_cents, route, created_at, updated_at)
-	SELECT o.id, 2000000 + g, 2000000 + g, 'invalid_code', 'history', o.amount_paid_cents, o.currency,
-		'refunded', 'zh-CN', 'hist-' || g, o.amount_paid_cents, 'original',
-		now() - interval '366 days', now() - interval '365 days'
-	FROM generate_series(1, $1::int) g JOIN orders o ON o.id = 'HIST' || g
-	WHERE $2::text <> ''`, `
-	INSERT INTO case_evidence (case_id, position, kind, file_id, file_unique_id, size, mime_type, file_name, caption)
-	SELECT c.id, p, CASE p WHEN 1 THEN 'photo' ELSE 'document' END, 'hist-file-' || c.id || '-' || p,
-		'hist-unique-' || c.id || '-' || p, 1000, '', '', ''
-	FROM cases c, generate_series(1, 2) p
-	WHERE c.submission_key LIKE 'hist-%' AND $1::int > 0 AND $2::text <> ''`, `
-	INSERT INTO case_events (case_id, seq, type, actor, status, note, at)
-	SELECT c.id, e.seq, CASE e.seq WHEN 1 THEN 'submitted' ELSE 'status_changed' END, 'system', e.status, '', c.created_at
-	FROM cases c, (VALUES (1, 'submitted'), (2, 'auto_review'), (3, 'approved'), (4, 'payout_pending'), (5, 'refunded')) e(seq, status)
-	WHERE c.submission_key LIKE 'hist-%' AND $1::int > 0 AND $2::text <> ''`, `
-	INSERT INTO payouts (id, case_id, order_id, buyer_user_id, route, method, amount_cents, currency,
-		account, status, error, created_at, settled_at)
-	SELECT 'HIST-P' || c.id, c.id, c.order_id, c.buyer_user_id, 'original', 'alipay', c.decided_refund_cents, c.currency,
-		'', 'confirmed', '', c.created_at, c.updated_at
-	FROM cases c
-	WHERE c.submission_key LIKE 'hist-%' AND $1::int > 0 AND $2::text <> ''`,
+func seedHistory(ctx context.Context, conn *pgx.Conn, template string) error {
+	const historic = `c.submission_key LIKE 'hist-%'`
+	for _, step := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO orders
+			SELECT (jsonb_populate_record(o, jsonb_build_object('id', 'HIST' || g, 'refunded_cents', o.amount_paid_cents))).*
+			FROM generate_series(1, $1::int) g JOIN orders o ON o.id = $2`, []any{historyCases, template}},
+		{`INSERT INTO cases (order_id, buyer_user_id, chat_id, reason, statement, requested_amount_cents, currency,
+				status, language, submission_key, decided_refund_cents, route, created_at, updated_at)
+			SELECT o.id, 2000000 + g, 2000000 + g, 'invalid_code', 'history', o.amount_paid_cents, o.currency,
+				'refunded', 'zh-CN', 'hist-' || g, o.amount_paid_cents, 'original',
+				now() - interval '366 days', now() - interval '365 days'
+			FROM generate_series(1, $1::int) g JOIN orders o ON o.id = 'HIST' || g`, []any{historyCases}},
+		{`INSERT INTO case_evidence (case_id, position, kind, file_id, file_unique_id, size, mime_type, file_name, caption)
+			SELECT c.id, p, CASE p WHEN 1 THEN 'photo' ELSE 'document' END, 'hist-file-' || c.id || '-' || p,
+				'hist-unique-' || c.id || '-' || p, 1000, '', '', ''
+			FROM cases c, generate_series(1, 2) p WHERE ` + historic, nil},
+		{`INSERT INTO case_events (case_id, seq, type, actor, status, note, at)
+			SELECT c.id, e.seq, CASE e.seq WHEN 1 THEN 'submitted' ELSE 'status_changed' END, 'system', e.status, '', c.created_at
+			FROM cases c, (VALUES (1, 'submitted'), (2, 'auto_review'), (3, 'approved'), (4, 'payout_pending'),
+				(5, 'refunded')) e(seq, status)
+			WHERE ` + historic, nil},
+		{`INSERT INTO payouts (id, case_id, order_id, buyer_user_id, route, method, amount_cents, currency,
+				account, status, error, created_at, settled_at)
+			SELECT 'HIST-P' || c.id, c.id, c.order_id, c.buyer_user_id, 'original', 'alipay', c.decided_refund_cents,
+				c.currency, '', 'confirmed', '', c.created_at, c.updated_at
+			FROM cases c WHERE ` + historic, nil},
+	} {
+		if _, err := conn.Exec(ctx, step.sql, step.args...); err != nil {
+			return fmt.Errorf("seed history: %w", err)
+		}
+	}
+	return nil
 }
 
 // benchOrder is an unused order of a kind, delivered an hour ago so that
