@@ -67,13 +67,10 @@ type SenderOptions struct {
 	Observer Observer
 }
 
-// bookingLife is how long booked send times stay usable: a turn sends its
-// replies within moments of booking them, and a booking it left unused
-// must not let a later message skip its own wait.
-const bookingLife = 10 * time.Second
-
-// lateBooking is how far past its booked time a message may still use it.
-const lateBooking = 10 * time.Millisecond
+// lateBooking is how far past its booked time a message may still use it:
+// a turn sends within moments of booking, and a time left unused must not
+// let a later message skip its own wait.
+const lateBooking = 50 * time.Millisecond
 
 // The dialogs hold a flows.Sender, and the desk a flows.TopicCreator;
 // break the build here, not in main.
@@ -92,24 +89,57 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *S
 }
 
 // Book implements flows.Booker: a turn books its n replies to a chat in
-// one reservation instead of one per message.
+// one reservation instead of one per message. Times already held for the
+// chat (booked when the turn began, see AddBooking) count towards n.
 func (s *Sender) Book(ctx context.Context, chatID int64, n int) error {
 	if s.pacer == nil || n <= 0 {
 		return nil
 	}
-	waits, err := s.pacer.Reserve(ctx, chatID, n)
-	if err != nil {
-		return fmt.Errorf("book %d sends to chat %d: %w", n, chatID, err)
+	need := n - s.held(chatID)
+	if need <= 0 {
+		return nil
 	}
+	waits, err := s.pacer.Reserve(ctx, chatID, need)
+	if err != nil {
+		return fmt.Errorf("book %d sends to chat %d: %w", need, chatID, err)
+	}
+	s.AddBooking(chatID, waits)
+	return nil
+}
+
+// AddBooking holds send times booked for a chat elsewhere: the session
+// store books a private chat's first reply in the round trip that begins
+// its turn, since nearly every turn there answers.
+func (s *Sender) AddBooking(chatID int64, waits []time.Duration) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	times := s.booked[chatID][:0]
+	times := s.freshLocked(chatID)
 	for _, w := range waits {
 		times = append(times, now.Add(w))
 	}
 	s.booked[chatID] = times
-	return nil
+}
+
+// held counts the usable times held for a chat.
+func (s *Sender) held(chatID int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.freshLocked(chatID))
+}
+
+// freshLocked drops a chat's held times that are too old to use.
+func (s *Sender) freshLocked(chatID int64) []time.Time {
+	times := s.booked[chatID]
+	for len(times) > 0 && time.Since(times[0]) > lateBooking {
+		times = times[1:]
+	}
+	if len(times) == 0 {
+		delete(s.booked, chatID)
+		return nil
+	}
+	s.booked[chatID] = times
+	return times
 }
 
 // pace waits until a message to chatID may go: at the time a turn booked
@@ -118,12 +148,9 @@ func (s *Sender) pace(ctx context.Context, chatID int64) error {
 	if s.pacer == nil {
 		return nil
 	}
+	// A time the turn was held up past is dropped (freshLocked): sent
+	// late, its message would crowd the ones booked for now.
 	at, ok := s.takeBooking(chatID)
-	if ok && time.Since(at) > lateBooking {
-		// The turn was held up past its booked time: sent now, it would
-		// crowd the messages booked for now, so it books again.
-		ok = false
-	}
 	if !ok {
 		waits, err := s.pacer.Reserve(ctx, chatID, 1)
 		if err != nil {
@@ -158,21 +185,16 @@ func (s *Sender) pace(ctx context.Context, chatID int64) error {
 func (s *Sender) takeBooking(chatID int64) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	times := s.booked[chatID]
+	times := s.freshLocked(chatID)
 	if len(times) == 0 {
 		return time.Time{}, false
 	}
-	if time.Since(times[0]) > bookingLife {
-		delete(s.booked, chatID)
-		return time.Time{}, false
-	}
-	at := times[0]
 	if len(times) == 1 {
 		delete(s.booked, chatID)
 	} else {
 		s.booked[chatID] = times[1:]
 	}
-	return at, true
+	return times[0], true
 }
 
 // Telegram's limits, in UTF-16 code units as Telegram counts them.

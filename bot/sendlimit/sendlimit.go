@@ -131,17 +131,28 @@ func (l *Limiter) Reserve(ctx context.Context, chatID int64, n int) ([]time.Dura
 	if n <= 0 {
 		return nil, nil
 	}
-	chat, g := l.chatRate(chatID), l.limits.Global
-	res, err := reserveScript.Run(ctx, l.rdb, []string{l.chatKey(chatID), l.globalKey()}, n,
-		g.interval().Microseconds(), chat.interval().Microseconds(), chat.tolerance().Microseconds()).Int64Slice()
+	res, err := reserveScript.Run(ctx, l.rdb, l.reserveKeys(chatID), l.reserveArgs(chatID, n)...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("reserve %d sends to chat %d: %w", n, chatID, err)
 	}
+	return microseconds(res), nil
+}
+
+func (l *Limiter) reserveKeys(chatID int64) []string {
+	return []string{l.chatKey(chatID), l.globalKey()}
+}
+
+func (l *Limiter) reserveArgs(chatID int64, n int) []any {
+	chat, g := l.chatRate(chatID), l.limits.Global
+	return []any{n, g.interval().Microseconds(), chat.interval().Microseconds(), chat.tolerance().Microseconds()}
+}
+
+func microseconds(res []int64) []time.Duration {
 	waits := make([]time.Duration, len(res))
 	for i, us := range res {
 		waits[i] = time.Duration(us) * time.Microsecond
 	}
-	return waits, nil
+	return waits
 }
 
 // holdScript pushes a bucket's next arrival so that nothing may go before
@@ -178,4 +189,20 @@ func (l *Limiter) globalKey() string { return l.prefix + "send:all:" }
 
 func (l *Limiter) chatKey(chatID int64) string {
 	return l.prefix + "send:" + strconv.FormatInt(chatID, 10)
+}
+
+// QueueReserve queues on pipe the booking of n messages to chatID, for a
+// caller that books in a round trip it makes anyway (the session store, as
+// a turn begins). The returned read gives the waits once pipe has run. A
+// Redis that lost its scripts (a restart) answers NOSCRIPT here; the
+// caller then books the usual way, which loads the script again.
+func (l *Limiter) QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) (read func() ([]time.Duration, error)) {
+	cmd := reserveScript.EvalSha(ctx, pipe, l.reserveKeys(chatID), l.reserveArgs(chatID, n)...)
+	return func() ([]time.Duration, error) {
+		res, err := cmd.Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("reserve %d sends to chat %d: %w", n, chatID, err)
+		}
+		return microseconds(res), nil
+	}
 }

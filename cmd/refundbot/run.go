@@ -123,9 +123,9 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	defer conn.Close()
 	stats := metrics.New(metrics.Options{Steps: flows.StepNames(), Stats: store, Logger: m.Logger})
 	senderOpts := bot.SenderOptions{Observer: stats}
+	var limiter *sendlimit.Limiter
 	if m.Config.PaceSends {
-		limiter, err := sendlimit.New(rdb, m.Config.RedisPrefix, m.Config.SendLimits)
-		if err != nil {
+		if limiter, err = sendlimit.New(rdb, m.Config.RedisPrefix, m.Config.SendLimits); err != nil {
 			return err
 		}
 		senderOpts.Pacer = limiter
@@ -153,8 +153,11 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 			desk.Topics = sender
 		}
 	}
-	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL,
-		redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit})
+	sessionOpts := redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit}
+	if limiter != nil {
+		sessionOpts.Prebook, sessionOpts.Booked = limiter, sender.AddBooking
+	}
+	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
 	dialog, err := flows.New(flows.Config{
 		Core: core.service, Desk: desk,
 		Store: store, Sessions: sessions, Attempts: sessions, Texts: texts, Location: m.Config.Location,

@@ -53,6 +53,20 @@ type Options struct {
 	// FloodLimit inputs per FloodWindow are handled; the rest are dropped.
 	FloodLimit  int
 	FloodWindow time.Duration
+	// Prebook, when set, books one reply to a private chat in the round
+	// trip that begins its turn, and hands the booking to Booked: nearly
+	// every turn in a private chat answers, so the turn's own booking is
+	// then only needed for its further replies. Groups are not prebooked:
+	// most of what is said there is not for the bot, and their budget is
+	// 20 messages a minute.
+	Prebook Prebooker
+	Booked  func(chatID int64, waits []time.Duration)
+}
+
+// Prebooker queues a booking of sends on a pipeline; sendlimit.Limiter
+// implements it.
+type Prebooker interface {
+	QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) (read func() ([]time.Duration, error))
 }
 
 // New returns a store whose keys all start with prefix (e.g. "refundbot:"),
@@ -136,9 +150,9 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 	for _, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
 	}
+	prebook := s.opts.Prebook != nil && s.opts.Booked != nil && chatID > 0
 	for {
-		res, err := beginScript.Run(ctx, s.rdb, keys, s.opts.LeaseTTL.Milliseconds(),
-			s.opts.FloodWindow.Milliseconds(), s.opts.FloodLimit, s.markTTL.Milliseconds()).Slice()
+		res, err := s.begin(ctx, chatID, keys, prebook)
 		if err != nil {
 			return flows.Claim{}, fmt.Errorf("begin chat %d: %w", chatID, err)
 		}
@@ -149,7 +163,9 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 			return flows.Claim{Flooded: true, FirstFlooded: res[1].(int64) == int64(s.opts.FloodLimit)+1}, nil
 		case "busy":
 			// Another handler has the chat; its turn takes milliseconds,
-			// a crashed one's lease runs out.
+			// a crashed one's lease runs out. The booking made with this
+			// try is the first the turn uses, once it gets the lease.
+			prebook = false
 			wait := maxLeaseWait
 			if left := time.Duration(res[1].(int64)) * time.Millisecond; left > 0 {
 				wait = min(left, wait)
@@ -170,6 +186,29 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 		}
 		return claim, nil
 	}
+}
+
+// begin runs beginScript, with the prebooking in the same round trip when
+// asked. A failed prebooking costs nothing but the turn booking its first
+// reply itself.
+func (s *Store) begin(ctx context.Context, chatID int64, keys []string, prebook bool) ([]any, error) {
+	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), s.opts.FloodLimit, s.markTTL.Milliseconds()}
+	if !prebook {
+		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
+	}
+	pipe := s.rdb.Pipeline()
+	cmd := beginScript.EvalSha(ctx, pipe, keys, args...)
+	booked := s.opts.Prebook.QueueReserve(ctx, pipe, chatID, 1)
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	if waits, err := booked(); err == nil {
+		s.opts.Booked(chatID, waits)
+	}
+	res, err := cmd.Slice()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis lost its scripts (a restart): Run loads it again.
+		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
+	}
+	return res, err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -3,9 +3,13 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/redisstore"
@@ -226,5 +230,61 @@ func TestOwnershipLockout(t *testing.T) {
 	}
 	if d, _ := s.Locked(ctx, 6, "KM1", 3); d != 0 {
 		t.Fatalf("another user is locked too: %v", d)
+	}
+}
+
+// countingPrebooker books by counting in Redis, so the test sees that the
+// booking ran on the server in Begin's round trip.
+type countingPrebooker struct{ key string }
+
+func (p countingPrebooker) QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) func() ([]time.Duration, error) {
+	cmd := pipe.IncrBy(ctx, p.key, int64(n))
+	return func() ([]time.Duration, error) { return []time.Duration{time.Duration(cmd.Val())}, cmd.Err() }
+}
+
+// roundTrips counts what a client sends to Redis: a pipeline is one.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestPrebookInBeginsRoundTrip: a private chat's first reply is booked in
+// the one round trip that begins its turn; a group's never is.
+func TestPrebookInBeginsRoundTrip(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	ctx := context.Background()
+	var booked []int64
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{
+		Prebook: countingPrebooker{key: prefix + "booked"},
+		Booked:  func(chatID int64, waits []time.Duration) { booked = append(booked, chatID) },
+	})
+	// Load the script first: a fresh Redis answers the pipelined EVALSHA
+	// with NOSCRIPT, which Begin survives with one more trip.
+	if _, err := s.Begin(ctx, 1, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
+	c, err := s.Begin(ctx, 2, []int{2})
+	if err != nil || c.Fence == 0 {
+		t.Fatalf("Begin = %+v, %v", c, err)
+	}
+	if got := rt.n.Load(); got != 1 {
+		t.Fatalf("Begin with a prebooking took %d round trips, want 1", got)
+	}
+	if _, err := s.Begin(ctx, -100, []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1, 2}; !slices.Equal(booked, want) {
+		t.Fatalf("booked for chats %v, want %v (private chats only)", booked, want)
+	}
+	if n, _ := rdb.Get(ctx, prefix+"booked").Int(); n != 2 {
+		t.Fatalf("bookings made on the server: %d, want 2", n)
 	}
 }
