@@ -14,6 +14,7 @@ import (
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/outbox"
 	"github.com/refundbot/refundbot/refund/policyfile"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	PaceSends  bool
 	// LeaseTTL is how long a replica that died mid-update keeps the chat.
 	LeaseTTL time.Duration
+	// OutboxLease is how long a replica that died mid-delivery keeps the
+	// outbox items it claimed.
+	OutboxLease time.Duration
 	// FloodLimit inputs a minute per chat are handled; the rest dropped.
 	FloodLimit int
 	// ShutdownGrace is how long updates in hand may take after SIGTERM.
@@ -209,10 +213,11 @@ func (c *Config) readProduction(getenv func(string) string) []error {
 	}
 	c.LeaseTTL = redisstore.DefaultLeaseTTL
 	c.ShutdownGrace = 10 * time.Second
+	c.OutboxLease = outbox.DefaultLease
 	for _, d := range []struct {
 		name string
 		into *time.Duration
-	}{{"CHAT_LEASE_TTL", &c.LeaseTTL}, {"SHUTDOWN_GRACE", &c.ShutdownGrace}} {
+	}{{"CHAT_LEASE_TTL", &c.LeaseTTL}, {"SHUTDOWN_GRACE", &c.ShutdownGrace}, {"OUTBOX_LEASE", &c.OutboxLease}} {
 		if v := getenv(d.name); v != "" {
 			got, err := time.ParseDuration(v)
 			if err != nil || got <= 0 {

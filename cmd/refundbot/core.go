@@ -51,7 +51,7 @@ func (c *core) wait() { c.wg.Wait() }
 func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, send flows.Sender) (*core, error) {
 	c := &core{sender: send, interval: m.Config.SweepInterval}
 	notifier := flows.NewNotifier(texts, m.Config.Location, send)
-	notices := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxNotice, Logger: m.Logger,
+	notices := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxNotice, Logger: m.Logger, Lease: m.Config.OutboxLease,
 		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
 			err := notifier.Deliver(ctx, item)
 			if err != nil && ctx.Err() == nil && !bot.Transient(err) {
@@ -67,13 +67,14 @@ func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, 
 		if err != nil {
 			return nil, fmt.Errorf("SHOP_WEBHOOK_URL: %w", err)
 		}
-		payouts = outbox.New(outbox.Config{Store: store, Kind: refund.OutboxPayout, Deliver: hook.Deliver, Logger: m.Logger})
+		payouts = outbox.New(outbox.Config{Store: store, Kind: refund.OutboxPayout, Deliver: hook.Deliver, Logger: m.Logger,
+			Lease: m.Config.OutboxLease})
 	} else {
 		m.Logger.WarnContext(ctx, "SHOP_WEBHOOK_URL is not set: original-route payouts wait in the outbox")
 	}
 	// The agents' notices open escalations through the dialog, which is
 	// built after the core: c.dialog is set before start runs the worker.
-	agents := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxAgent, Logger: m.Logger,
+	agents := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxAgent, Logger: m.Logger, Lease: m.Config.OutboxLease,
 		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
 			return c.dialog.DeliverAgentNotice(ctx, item, send)
 		}})

@@ -216,7 +216,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 // shopPost calls the shop API as the shop would and checks the status.
 func (e *env) shopPost(t *testing.T, path, body string, want int) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+e.bot.main.HTTPAddr()+path, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://"+e.httpAddr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

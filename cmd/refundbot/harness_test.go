@@ -31,6 +31,10 @@ type env struct {
 	fake   *telegramfake.Server
 	config Config
 	bot    *running
+	// vars are the environment the config was read from, for running the
+	// bot as a process (startProcess); proc is that process.
+	vars map[string]string
+	proc *replica
 }
 
 type running struct {
@@ -83,7 +87,7 @@ func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegram
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fake: fake, config: cfg}
+	e := &env{t: t, fake: fake, config: cfg, vars: vars}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -122,6 +126,39 @@ func (e *env) stop() {
 		e.t.Error("bot did not stop in time")
 	}
 	e.bot = nil
+}
+
+// httpAddr is where the running bot, in this process or its own, serves
+// the shop API.
+func (e *env) httpAddr() string {
+	if e.proc != nil {
+		return e.proc.addr
+	}
+	return e.bot.main.HTTPAddr()
+}
+
+// startProcess runs the bot as its own process (this test binary, see
+// TestMain), with the env's settings, so that a test can SIGKILL it; the
+// bot running in the test's process, if any, is stopped first.
+func (e *env) startProcess() *replica {
+	e.t.Helper()
+	e.stop()
+	var vars []string
+	for k, v := range e.vars {
+		if k != "HTTP_ADDR" {
+			vars = append(vars, k+"="+v)
+		}
+	}
+	// Settings the test does not give must not come from the machine.
+	for _, k := range []string{"SHOP_TIMEZONE", "ORDER_ID_PATTERN", "SESSION_IDLE_TTL", "POLICY_FILE",
+		"SHOP_WEBHOOK_URL", "SHOP_WEBHOOK_SECRET", "SWEEP_INTERVAL", "AGENT_CHAT_ID", "AGENT_USER_IDS",
+		"AGENT_HOLD_TIMEOUT", "WEBHOOK_URL", "WEBHOOK_SECRET", "CHAT_LEASE_TTL", "OUTBOX_LEASE", "SHUTDOWN_GRACE"} {
+		if _, set := e.vars[k]; !set {
+			vars = append(vars, k+"=")
+		}
+	}
+	e.proc = startReplica(e.t, vars)
+	return e.proc
 }
 
 // restart is a deploy in the middle of whatever the buyers are doing.
@@ -165,7 +202,7 @@ func (e *env) putOrderWith(id string, buyerID int64, phone, product, category, p
 		parts = append(parts, fmt.Sprintf("%q:%s", k, v))
 	}
 	body := "{" + strings.Join(parts, ",") + "}"
-	req, err := http.NewRequest(http.MethodPut, "http://"+e.bot.main.HTTPAddr()+"/api/v1/orders/"+id, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPut, "http://"+e.httpAddr()+"/api/v1/orders/"+id, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
