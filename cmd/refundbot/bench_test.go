@@ -90,7 +90,7 @@ func BenchmarkDialog(b *testing.B) {
 			echo := benchEcho(b, chats, 2*time.Second)
 			floor := benchFloor(b, chats, echoWorkers, 2*time.Second)
 
-			bb := startBenchBot(b)
+			bb := startBenchBot(b, false)
 			maxRT := bb.probe(b)
 			d := newBenchDriver(bb.fake, chats, benchSteps, benchReplies)
 			d.warmUp(b) // every chat has a dialog open
@@ -133,32 +133,43 @@ func BenchmarkDialog(b *testing.B) {
 // at once to one chat, and reports the latency from queueing an update at
 // the fake to its reply arriving there: the bot's handling time without
 // network, at loads it keeps up with. ns/op is the pacing, not a cost.
+//
+// mode=poll is long polling, where an update that arrives while a batch
+// is handled waits for the batch and the next getUpdates; mode=webhook has
+// the fake post each update as Telegram does, so the latency is the
+// turn's own plus one local HTTP request.
 func BenchmarkDialogLatency(b *testing.B) {
 	const chats = 1000
-	for _, rate := range benchList(b, "BENCH_RATES", 200, 1000) {
-		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
-			bb := startBenchBot(b)
-			d := newBenchDriver(bb.fake, chats, benchSteps, benchReplies)
-			d.warmUp(b)
-			d.latencies()
-			interval := time.Second / time.Duration(rate)
-			start := time.Now()
-			sent := 0
-			for b.Loop() {
-				time.Sleep(time.Until(start.Add(time.Duration(sent) * interval)))
-				d.sendIdle(b)
-				sent++
-			}
-			elapsed := b.Elapsed()
-			d.drain(b)
-			lat := d.latencies()
-			d.check(b)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "updates/s")
-			b.ReportMetric(benchMillis(benchPercentile(lat, 0.50)), "p50_ms")
-			b.ReportMetric(benchMillis(benchPercentile(lat, 0.99)), "p99_ms")
-			b.ReportMetric(benchMillis(benchPercentile(lat, 1)), "max_ms")
-		})
+	for _, mode := range []string{"poll", "webhook"} {
+		for _, rate := range benchList(b, "BENCH_RATES", 200, 1000) {
+			b.Run(fmt.Sprintf("mode=%s/rate=%d", mode, rate), func(b *testing.B) {
+				benchLatency(b, mode == "webhook", chats, rate)
+			})
+		}
 	}
+}
+
+func benchLatency(b *testing.B, webhook bool, chats, rate int) {
+	bb := startBenchBot(b, webhook)
+	d := newBenchDriver(bb.fake, chats, benchSteps, benchReplies)
+	d.warmUp(b)
+	d.latencies()
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	sent := 0
+	for b.Loop() {
+		time.Sleep(time.Until(start.Add(time.Duration(sent) * interval)))
+		d.sendIdle(b)
+		sent++
+	}
+	elapsed := b.Elapsed()
+	d.drain(b)
+	lat := d.latencies()
+	d.check(b)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "updates/s")
+	b.ReportMetric(benchMillis(benchPercentile(lat, 0.50)), "p50_ms")
+	b.ReportMetric(benchMillis(benchPercentile(lat, 0.99)), "p99_ms")
+	b.ReportMetric(benchMillis(benchPercentile(lat, 1)), "max_ms")
 }
 
 // BenchmarkDialogProcess runs the refundbot binary as its own process, the
@@ -210,13 +221,14 @@ type benchBot struct {
 // startBenchBot starts a deployment as Run does (openRedis, openPostgres,
 // serve), with a hook on the Redis client that counts round trips, and the
 // unbound order that benchSteps name.
-func startBenchBot(b *testing.B) *benchBot {
+func startBenchBot(b *testing.B, webhook bool) *benchBot {
 	b.Helper()
 	countBenchTCPDials()
 	fake, err := telegramfake.Start(testToken)
 	if err != nil {
 		b.Fatal(err)
 	}
+	fake.AllowHTTPWebhooks()
 	b.Cleanup(func() { fake.Close() })
 	rdbInfo, prefix := openBenchRedis(b)
 	schema := pgtest.NewSchema(b)
@@ -231,6 +243,10 @@ func startBenchBot(b *testing.B) *benchBot {
 		// A benchmark chat types hundreds of messages a minute; the flood
 		// counter is still incremented on every update, so its cost counts.
 		"FLOOD_LIMIT": "100000000",
+	}
+	if webhook {
+		addr := benchFreeAddr(b)
+		vars["HTTP_ADDR"], vars["WEBHOOK_URL"], vars["WEBHOOK_SECRET"] = addr, "http://"+addr+"/telegram/webhook", "bench-secret"
 	}
 	cfg, err := ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
@@ -822,4 +838,15 @@ func benchProcCPU(b *testing.B, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// benchFreeAddr finds a loopback port for the bot's webhook.
+func benchFreeAddr(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
