@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -122,7 +121,7 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 	case errors.As(err, &notDelivered) && Transient(notDelivered.Err):
 		w.cfg.Logger.WarnContext(ctx, "deliver replies; Telegram will send the update again",
 			"chat_id", it.in.ChatID, "update_id", u.UpdateID, "err", err)
-		rw.Header().Set("Retry-After", strconv.Itoa(1))
+		rw.Header().Set("Retry-After", "1")
 		return answer(rw, http.StatusServiceUnavailable, "replies not delivered")
 	case ctx.Err() != nil:
 		// Cut off by the shutdown deadline: unsaved, so handled again.
