@@ -194,6 +194,17 @@ func (b *buyer) toSummary(orderID string) telegramfake.SentMessage {
 	return b.expect("请核对")
 }
 
+// refundToAlipay submits a refund of an unused game card (approved in the
+// fast lane), chooses the original route, and returns the case number.
+func (b *buyer) refundToAlipay(orderID string) string {
+	b.e.t.Helper()
+	b.press(b.toSummary(orderID), "提交申请")
+	number := caseNumber.FindString(b.expect("退款申请已提交").Text)
+	b.press(b.expect(number+"（订单 "+orderID+"）已通过审核"), "原路退回支付宝")
+	b.expect("将在 1-2 个工作日内原路退回支付宝")
+	return number
+}
+
 func TestDatabaseDownAtSubmitKeepsTheRequest(t *testing.T) {
 	dbURL, pg := proxied(t, pgtest.DatabaseURL(), "5432")
 	e := newEnvWith(t, map[string]string{"DATABASE_URL": dbURL})
@@ -530,10 +541,7 @@ func TestPayoutInterruptedByAStopIsPostedAgainWithTheSameKey(t *testing.T) {
 	e := newEnvWith(t, map[string]string{"SHOP_WEBHOOK_URL": shop.URL, "SHOP_WEBHOOK_SECRET": "hook-secret"})
 	e.putOrder("KM75000000001", 18001, "13800000001", "王者荣耀点卡 100元", "game_card", "95.00")
 	b := e.buyer(18001, "zh-hans")
-	b.press(b.toSummary("KM75000000001"), "提交申请")
-	number := caseNumber.FindString(b.expect("退款申请已提交").Text)
-	b.press(b.expect(number+"（订单 KM75000000001）已通过审核"), "原路退回支付宝")
-	b.expect("将在 1-2 个工作日内原路退回支付宝")
+	number := b.refundToAlipay("KM75000000001")
 	select {
 	case <-shop.hung:
 	case <-time.After(waitFor):

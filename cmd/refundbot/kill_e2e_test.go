@@ -60,10 +60,7 @@ func TestKilledDuringAPayoutPostsItAgainWithTheSameKey(t *testing.T) {
 	e.putOrder("KM76000000003", 19002, "13800000002", "王者荣耀点卡 100元", "game_card", "95.00")
 	p := e.startProcess()
 	b := e.buyer(19002, "zh-hans")
-	b.press(b.toSummary("KM76000000003"), "提交申请")
-	number := caseNumber.FindString(b.expect("退款申请已提交").Text)
-	b.press(b.expect(number+"（订单 KM76000000003）已通过审核"), "原路退回支付宝")
-	b.expect("将在 1-2 个工作日内原路退回支付宝")
+	number := b.refundToAlipay("KM76000000003")
 	select {
 	case <-shop.hung:
 	case <-time.After(waitFor):
