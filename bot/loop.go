@@ -14,6 +14,7 @@ import (
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/refund"
+	"github.com/refundbot/refundbot/refund/logctx"
 )
 
 // Handler handles one input of one chat; flows.Dialog implements it.
@@ -254,6 +255,9 @@ type UpdateObserver interface {
 // one bad update cannot take the bot down, and tells obs how it went.
 func handleObserved(ctx context.Context, h Handler, in flows.Input, send flows.Sender, obs UpdateObserver) (err error) {
 	start := time.Now()
+	// Every line logged while this input is handled names its chat and
+	// its update.
+	ctx = logctx.With(ctx, "chat_id", in.ChatID, "update_id", in.UpdateIDs[0])
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic handling update %v: %v", in.UpdateIDs, r)

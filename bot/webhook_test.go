@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/refund/logctx"
 )
 
 // TestWebhookAnswers: the webhook refuses requests without the secret,
@@ -94,5 +97,27 @@ func TestWebhookAfterShutdownBegan(t *testing.T) {
 	w.ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503", rec.Code)
+	}
+}
+
+// TestHandlerLogsNameTheUpdate: a line the dialog logs while handling an
+// update names its chat and its update, though the call names neither.
+func TestHandlerLogsNameTheUpdate(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(logctx.Handler{Handler: slog.NewJSONHandler(&buf, nil)})
+	w, err := NewWebhook(WebhookConfig{Secret: "x", HandleContext: context.Background(), Sender: NewSender(nil, nil, SenderOptions{}),
+		Handler: handlerFunc(func(ctx context.Context, in flows.Input, send flows.Sender) error {
+			logger.InfoContext(ctx, "turn")
+			return nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/", strings.NewReader(`{"update_id":77,"message":{"message_id":1,"date":1,"text":"hi","chat":{"id":5,"type":"private"},"from":{"id":5}}}`))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "x")
+	w.ServeHTTP(httptest.NewRecorder(), req)
+	if line := buf.String(); !strings.Contains(line, `"chat_id":5`) || !strings.Contains(line, `"update_id":77`) {
+		t.Fatalf("log line %q does not name the chat and the update", line)
 	}
 }

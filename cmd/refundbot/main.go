@@ -21,6 +21,8 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // the distroless image has no zoneinfo; SHOP_TIMEZONE must still load
+
+	"github.com/refundbot/refundbot/refund/logctx"
 )
 
 func main() {
@@ -38,7 +40,7 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := slog.New(logctx.Handler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})})
 
 	switch {
 	case len(args) == 0:
