@@ -120,7 +120,7 @@ func (s *Store) failKey(userID int64, orderID string) string {
 
 // beginScript takes a chat's lease and reads its session in one round trip.
 // KEYS: lease, fence counter, session, flood counter, then the update marks.
-// ARGV: lease ms, flood window ms, flood limit, mark TTL ms.
+// ARGV: lease ms, flood window ms, flood limit (0: none), mark TTL ms.
 // Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence[,
 // session]}. A duplicate is not counted against the flood limit,
 // and an input over the limit is marked handled at once, so that it costs
@@ -131,9 +131,11 @@ if left ~= -2 then return {'busy', left} end
 for i = 5, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return {'dup'} end
 end
-local n = redis.call('INCR', KEYS[4])
+local limit = tonumber(ARGV[3])
+local n = 0
+if limit > 0 then n = redis.call('INCR', KEYS[4]) end
 if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
-if n > tonumber(ARGV[3]) then
+if limit > 0 and n > limit then
   for i = 5, #KEYS do redis.call('SET', KEYS[i], 1, 'PX', ARGV[4], 'NX') end
   return {'flood', n}
 end
@@ -192,7 +194,14 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 // asked. A failed prebooking costs nothing but the turn booking its first
 // reply itself.
 func (s *Store) begin(ctx context.Context, chatID int64, keys []string, prebook bool) ([]any, error) {
-	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), s.opts.FloodLimit, s.markTTL.Milliseconds()}
+	// Only private chats have a flood limit: a group's inputs are many
+	// people's, and in the agents' team chat a dropped message would be
+	// an agent's answer to a buyer.
+	limit := s.opts.FloodLimit
+	if chatID < 0 {
+		limit = 0
+	}
+	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds()}
 	if !prebook {
 		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}

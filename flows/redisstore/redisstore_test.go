@@ -201,6 +201,15 @@ func TestFloodLimit(t *testing.T) {
 	if c, err := s.Begin(ctx, 10, []int{100}); err != nil || c.Flooded {
 		t.Fatalf("another chat = %+v, %v; want it unaffected", c, err)
 	}
+	for id := 200; id < 210; id++ { // a group, such as the agents' team chat, is never flooded
+		c, err := s.Begin(ctx, -100, []int{id})
+		if err != nil || c.Flooded {
+			t.Fatalf("group input %d = %+v, %v; want it handled", id, c, err)
+		}
+		if err := s.Commit(ctx, -100, c.Fence, &flows.Session{}, []int{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	time.Sleep(350 * time.Millisecond)
 	if c, err := s.Begin(ctx, 9, []int{7}); err != nil || c.Flooded {
 		t.Fatalf("after the window = %+v, %v; want served again", c, err)
