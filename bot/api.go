@@ -138,27 +138,14 @@ func (c *Connection) Reachable(ctx context.Context) error {
 // request makes one call that gives up with ctx, for the calls no update
 // loop or sender retries.
 func (c *Connection) request(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
-	type result struct {
-		resp *tgbotapi.APIResponse
-		err  error
+	resp, err := makeRequest(ctx, c.API, method, p, nil)
+	var tgErr *tgbotapi.Error
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.As(err, &tgErr), ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: %w", method, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := c.API.MakeRequest(method, p)
-		done <- result{resp, err}
-	}()
-	select {
-	case r := <-done:
-		var tgErr *tgbotapi.Error
-		switch {
-		case errors.As(r.err, &tgErr):
-			return nil, fmt.Errorf("%s: %w", method, r.err)
-		case r.err != nil:
-			// A network error quotes the URL, which holds the token.
-			return nil, fmt.Errorf("%s: %s", method, strings.ReplaceAll(r.err.Error(), c.API.Token, "<token>"))
-		}
-		return r.resp, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: %w", method, ctx.Err())
-	}
+	// A network error quotes the URL, which holds the token.
+	return nil, fmt.Errorf("%s: %s", method, strings.ReplaceAll(err.Error(), c.API.Token, "<token>"))
 }

@@ -475,20 +475,28 @@ func (s *Sender) holdChat(ctx context.Context, p tgbotapi.Params, d time.Duratio
 	}
 }
 
+func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
+	return makeRequest(ctx, s.api, method, p, s.observe)
+}
+
 // makeRequest is tgbotapi's MakeRequest, which takes no context, made to
 // return when ctx ends: a send stuck on a slow Telegram must not hold up a
 // shutdown for the whole HTTP timeout. The abandoned request ends with its
 // own timeout or when the connection is closed; if it did reach Telegram,
 // the caller's retry may repeat the message (at least once, never lost).
-func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
+// observe, when set, is told how the call went, even after ctx ended.
+func makeRequest(ctx context.Context, api *tgbotapi.BotAPI, method string, p tgbotapi.Params,
+	observe func(method string, err error)) (*tgbotapi.APIResponse, error) {
 	type result struct {
 		resp *tgbotapi.APIResponse
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := s.api.MakeRequest(method, p)
-		s.observe(method, err)
+		resp, err := api.MakeRequest(method, p)
+		if observe != nil {
+			observe(method, err)
+		}
 		done <- result{resp, err}
 	}()
 	select {

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"github.com/refundbot/refundbot/bot/telegramfake"
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/refund/logctx"
 )
@@ -119,5 +121,57 @@ func TestHandlerLogsNameTheUpdate(t *testing.T) {
 	w.ServeHTTP(httptest.NewRecorder(), req)
 	if line := buf.String(); !strings.Contains(line, `"chat_id":5`) || !strings.Contains(line, `"update_id":77`) {
 		t.Fatalf("log line %q does not name the chat and the update", line)
+	}
+}
+
+// TestWebhookSetupCalls: what `refundbot webhook set|info|delete` and the
+// readiness check ask of the Bot API, against the fake.
+func TestWebhookSetupCalls(t *testing.T) {
+	t.Parallel()
+	srv, err := telegramfake.Start(fakeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	conn, err := Connect(fakeToken, srv.Endpoint(), 5*time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if err := conn.SetWebhook(ctx, "http://bot.example.com/hook", "s3cret", 0); err == nil {
+		t.Fatal("the fake, like Telegram, must refuse a plain-http webhook")
+	}
+	if err := conn.SetWebhook(ctx, "https://bot.example.com/hook", "s3cret", 0); err != nil {
+		t.Fatal(err)
+	}
+	if url, secret := srv.Webhook(); url != "https://bot.example.com/hook" || secret != "s3cret" {
+		t.Fatalf("webhook = %q, %q", url, secret)
+	}
+	info, err := conn.WebhookInfo(ctx)
+	if err != nil || info.URL != "https://bot.example.com/hook" {
+		t.Fatalf("info = %+v, %v", info, err)
+	}
+	if err := conn.DeleteWebhook(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if url, _ := srv.Webhook(); url != "" {
+		t.Fatalf("webhook still %q after delete", url)
+	}
+	calls := srv.Calls("getMe")
+	for range 3 {
+		if err := conn.Reachable(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.Calls("getMe") - calls; got != 1 {
+		t.Fatalf("3 readiness checks called getMe %d times; one within %v is trusted", got, reachableFor)
+	}
+	srv.FailNext("getMe", 1, 502, 0)
+	conn.mu.Lock()
+	conn.lastReached = time.Time{}
+	conn.mu.Unlock()
+	if err := conn.Reachable(ctx); err == nil || strings.Contains(err.Error(), fakeToken) {
+		t.Fatalf("Reachable with Telegram failing = %v; want an error without the token", err)
 	}
 }
