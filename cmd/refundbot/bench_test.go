@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -245,7 +244,7 @@ func startBenchBot(b *testing.B, webhook bool) *benchBot {
 		"FLOOD_LIMIT": "100000000",
 	}
 	if webhook {
-		addr := benchFreeAddr(b)
+		addr := freeAddr(b)
 		vars["HTTP_ADDR"], vars["WEBHOOK_URL"], vars["WEBHOOK_SECRET"] = addr, "http://"+addr+"/telegram/webhook", "bench-secret"
 	}
 	cfg, err := ConfigFromEnv(func(k string) string { return vars[k] })
@@ -760,8 +759,8 @@ func startBenchProcess(b *testing.B) (*telegramfake.Server, *exec.Cmd) {
 		"SHOP_WEBHOOK_URL=", "SHOP_WEBHOOK_SECRET=", "SWEEP_INTERVAL=", "AGENT_CHAT_ID=", "AGENT_USER_IDS=",
 		"AGENT_HOLD_TIMEOUT=", "WEBHOOK_URL=", "WEBHOOK_SECRET=", "CHAT_LEASE_TTL=", "FLOOD_LIMIT=100000000",
 		"SEND_RATE_GLOBAL=1000000", "SEND_RATE_CHAT=1000000", "SEND_RATE_GROUP=1000000")
-	var logs bytes.Buffer
-	cmd.Stderr = &benchLog{w: &logs}
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -782,17 +781,6 @@ func startBenchProcess(b *testing.B) (*telegramfake.Server, *exec.Cmd) {
 		b.Fatalf("refundbot did not start polling: %v\n%s", err, logs.String())
 	}
 	return fake, cmd
-}
-
-type benchLog struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *benchLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // benchMemory is a process's resident set now and at its peak, from
@@ -838,15 +826,4 @@ func benchProcCPU(b *testing.B, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// benchFreeAddr finds a loopback port for the bot's webhook.
-func benchFreeAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -123,12 +123,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		problems = append(problems, fmt.Errorf("ORDER_ID_PATTERN: %w", err))
 	}
 	c.OrderIDPattern = pattern
-	if v := getenv("SESSION_IDLE_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			problems = append(problems, fmt.Errorf("SESSION_IDLE_TTL: want a positive duration such as 24h, got %q", v))
-		}
-		c.IdleTTL = d
+	if err := readDuration(getenv, "SESSION_IDLE_TTL", "24h", &c.IdleTTL); err != nil {
+		problems = append(problems, err)
 	}
 	if path := getenv("POLICY_FILE"); path != "" {
 		p, err := policyfile.Load(path)
@@ -150,22 +146,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.Agents = agents
 	c.AgentHoldTimeout = 15 * time.Minute
-	if v := getenv("AGENT_HOLD_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			problems = append(problems, fmt.Errorf("AGENT_HOLD_TIMEOUT: want a positive duration such as 15m, got %q", v))
-		}
-		c.AgentHoldTimeout = d
+	if err := readDuration(getenv, "AGENT_HOLD_TIMEOUT", "15m", &c.AgentHoldTimeout); err != nil {
+		problems = append(problems, err)
 	}
 	if c.ShopWebhookURL != "" && c.ShopWebhookSecret == "" {
 		problems = append(problems, errors.New("SHOP_WEBHOOK_SECRET is required with SHOP_WEBHOOK_URL"))
 	}
-	if v := getenv("SWEEP_INTERVAL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			problems = append(problems, fmt.Errorf("SWEEP_INTERVAL: want a positive duration such as 1m, got %q", v))
-		}
-		c.SweepInterval = d
+	if err := readDuration(getenv, "SWEEP_INTERVAL", "1m", &c.SweepInterval); err != nil {
+		problems = append(problems, err)
 	}
 	problems = append(problems, c.readProduction(getenv)...)
 	if len(problems) > 0 {
@@ -215,15 +203,11 @@ func (c *Config) readProduction(getenv func(string) string) []error {
 	c.ShutdownGrace = 10 * time.Second
 	c.OutboxLease = outbox.DefaultLease
 	for _, d := range []struct {
-		name string
-		into *time.Duration
-	}{{"CHAT_LEASE_TTL", &c.LeaseTTL}, {"SHUTDOWN_GRACE", &c.ShutdownGrace}, {"OUTBOX_LEASE", &c.OutboxLease}} {
-		if v := getenv(d.name); v != "" {
-			got, err := time.ParseDuration(v)
-			if err != nil || got <= 0 {
-				problems = append(problems, fmt.Errorf("%s: want a positive duration such as 10s, got %q", d.name, v))
-			}
-			*d.into = got
+		name, example string
+		into          *time.Duration
+	}{{"CHAT_LEASE_TTL", "10s", &c.LeaseTTL}, {"SHUTDOWN_GRACE", "10s", &c.ShutdownGrace}, {"OUTBOX_LEASE", "1m", &c.OutboxLease}} {
+		if err := readDuration(getenv, d.name, d.example, d.into); err != nil {
+			problems = append(problems, err)
 		}
 	}
 	c.FloodLimit = redisstore.DefaultFloodLimit
@@ -240,6 +224,21 @@ func (c *Config) readProduction(getenv func(string) string) []error {
 		}
 	}
 	return problems
+}
+
+// readDuration sets *into from the variable name when it is set; a value
+// that is no positive duration is a problem naming an example.
+func readDuration(getenv func(string) string, name, example string, into *time.Duration) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%s: want a positive duration such as %s, got %q", name, example, v)
+	}
+	*into = d
+	return nil
 }
 
 // validSecretToken is Telegram's rule for setWebhook's secret_token.

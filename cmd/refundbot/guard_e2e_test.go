@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -361,5 +362,72 @@ func TestManyChatsEachInOrder(t *testing.T) {
 		if n := len(e.fake.Messages(b.chat.ID)); n != perChat {
 			t.Fatalf("chat %d got %d answers, want %d", c, n, perChat)
 		}
+	}
+}
+
+// TestProductionSettingsAreChecked: the settings of running as many
+// replicas are read, and each bad one is named, all at once.
+func TestProductionSettingsAreChecked(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"TELEGRAM_BOT_TOKEN": "x", "REDIS_URL": "redis://r", "DATABASE_URL": "postgres://p"}
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		wrong []string
+		check func(t *testing.T, c Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.WebhookURL != "" || !c.PaceSends || c.SendLimits.Global.Count != 25 || c.SendLimits.Chat.Count != 1 ||
+				c.SendLimits.Group.Count != 20 || c.FloodLimit != 40 || c.LeaseTTL != 10*time.Second ||
+				c.ShutdownGrace != 10*time.Second || c.OutboxLease != time.Minute {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{name: "webhook mode", vars: map[string]string{"WEBHOOK_URL": "https://bot.example.com/tg/hook", "WEBHOOK_SECRET": "a-B_9",
+			"SEND_RATE_GLOBAL": "20", "FLOOD_LIMIT": "10", "CHAT_LEASE_TTL": "3s", "LOG_LEVEL": "warn"},
+			check: func(t *testing.T, c Config) {
+				if c.webhookPath() != "/tg/hook" || c.SendLimits.Global.Count != 20 || c.FloodLimit != 10 ||
+					c.LeaseTTL != 3*time.Second || c.LogLevel != slog.LevelWarn {
+					t.Errorf("config = %+v", c)
+				}
+			}},
+		{name: "pacing off", vars: map[string]string{"SEND_RATE_CHAT": "off"},
+			check: func(t *testing.T, c Config) {
+				if c.PaceSends {
+					t.Error("SEND_RATE_CHAT=off left pacing on")
+				}
+			}},
+		{name: "every bad one named", vars: map[string]string{"WEBHOOK_URL": "ftp://x", "SEND_RATE_GLOBAL": "-3",
+			"FLOOD_LIMIT": "many", "CHAT_LEASE_TTL": "0s", "OUTBOX_LEASE": "soon", "LOG_LEVEL": "loud"},
+			wrong: []string{"WEBHOOK_URL", "WEBHOOK_SECRET", "SEND_RATE_GLOBAL", "FLOOD_LIMIT", "CHAT_LEASE_TTL", "OUTBOX_LEASE", "LOG_LEVEL"}},
+		{name: "secret with characters Telegram refuses", vars: map[string]string{"WEBHOOK_URL": "https://b/h", "WEBHOOK_SECRET": "a b"},
+			wrong: []string{"WEBHOOK_SECRET"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ConfigFromEnv(func(k string) string {
+				if v, ok := tt.vars[k]; ok {
+					return v
+				}
+				return base[k]
+			})
+			var cfgErr *configError
+			if len(tt.wrong) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				tt.check(t, c)
+				return
+			}
+			if !errors.As(err, &cfgErr) || len(cfgErr.problems) != len(tt.wrong) {
+				t.Fatalf("problems = %v, want one for each of %v", err, tt.wrong)
+			}
+			for _, name := range tt.wrong {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("%v does not name %s", err, name)
+				}
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -9,13 +8,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,112 +18,6 @@ import (
 	"github.com/refundbot/refundbot/refund/postgres/pgtest"
 )
 
-// replicaEnv is set in the environment of a test binary started as one of
-// the bot's replicas: TestMain then runs the bot instead of the tests, so
-// that a replica is a real process that SIGKILL ends mid-update.
-const replicaEnv = "REFUNDBOT_TEST_REPLICA"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(replicaEnv) == "1" {
-		os.Exit(run(nil))
-	}
-	os.Exit(m.Run())
-}
-
-// replica is one bot process behind the load balancer.
-type replica struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *lockedBuffer
-	dead atomic.Bool
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// balancer sends each request to a replica picked at random, as a load
-// balancer without stickiness does; a replica that does not answer makes
-// the request fail (502), and Telegram (the fake) sends it again.
-type balancer struct {
-	srv      *http.Server
-	addr     string
-	backends []*replica
-}
-
-// freeAddr finds a loopback port for a replica to listen on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startReplica runs this test binary as a bot process with env.
-func startReplica(t *testing.T, env []string) *replica {
-	t.Helper()
-	r := &replica{addr: freeAddr(t), logs: &lockedBuffer{}}
-	r.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	r.cmd.Env = append(append(os.Environ(), replicaEnv+"=1", "HTTP_ADDR="+r.addr), env...)
-	r.cmd.Stderr = r.logs
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !r.dead.Load() {
-			_ = r.cmd.Process.Signal(syscall.SIGTERM)
-			_ = r.cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("replica %s logs:\n%s", r.addr, tail(r.logs.String(), 3000))
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica %s not ready: %v\n%s", r.addr, err, tail(r.logs.String(), 3000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// kill ends a replica the hard way: no shutdown, no chance to finish.
-func (r *replica) kill() {
-	r.dead.Store(true)
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 // TestReplicasInWebhookMode runs three bot processes in webhook mode against
 // one Redis, one PostgreSQL and the fake Bot API, behind a balancer that
 // sprays requests at random, with Telegram's own send limits.
@@ -137,8 +25,9 @@ func tail(s string, n int) string {
 // First 50 chats send six messages each at once: every chat's replies come
 // in the order of its messages, none twice, none missing (each message's
 // answer names what it answered, so a lost, repeated or reordered turn
-// shows), and the three replicas together keep under 30 messages a second. Then, with a second round in flight, one replica is
-// killed: the others take over its chats and nothing is lost.
+// shows), and the three replicas together keep under 30 messages a second.
+// Then, with a second round in flight, one replica is killed: the others
+// take over its chats and nothing is lost.
 func TestReplicasInWebhookMode(t *testing.T) {
 	t.Parallel()
 	fake, err := telegramfake.Start(testToken)
@@ -272,10 +161,12 @@ func TestReplicasInWebhookMode(t *testing.T) {
 	}
 }
 
-// startBalancer serves the balancer on ln.
-func startBalancer(t *testing.T, ln net.Listener, backends []*replica) *balancer {
+// startBalancer serves on ln a balancer that sends each request to a
+// replica picked at random, as a load balancer without stickiness does; a
+// replica that does not answer makes the request fail (502), and Telegram
+// (the fake) sends it again.
+func startBalancer(t *testing.T, ln net.Listener, backends []*replica) {
 	t.Helper()
-	b := &balancer{addr: ln.Addr().String(), backends: backends}
 	proxies := make([]*httputil.ReverseProxy, len(backends))
 	for i, r := range backends {
 		target, _ := url.Parse("http://" + r.addr)
@@ -284,12 +175,11 @@ func startBalancer(t *testing.T, ln net.Listener, backends []*replica) *balancer
 			w.WriteHeader(http.StatusBadGateway)
 		}
 	}
-	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		proxies[rand.IntN(len(proxies))].ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 5 * time.Second}
-	go b.srv.Serve(ln)
-	t.Cleanup(func() { b.srv.Close() })
-	return b
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 }
 
 // allSeen reports whether every marker is in some message.
