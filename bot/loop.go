@@ -231,8 +231,7 @@ func (p *Poller) handleChat(ctx context.Context, inputs []flows.Input) (failedUp
 		if err == nil {
 			continue
 		}
-		var notDelivered *flows.DeliveryError
-		if errors.As(err, &notDelivered) && Transient(notDelivered.Err) {
+		if tryAgain(err) {
 			p.cfg.Logger.WarnContext(ctx, "deliver replies", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0], "err", err)
 			return in.UpdateIDs[0], false
 		}
@@ -288,6 +287,14 @@ func inputKind(in flows.Input) string {
 		return "text"
 	}
 	return "other"
+}
+
+// tryAgain reports whether an input should be handled again later: its
+// replies could not be delivered, for a reason that may pass. Nothing of
+// it was saved, so a second try is safe.
+func tryAgain(err error) bool {
+	var notDelivered *flows.DeliveryError
+	return errors.As(err, &notDelivered) && Transient(notDelivered.Err)
 }
 
 func outcome(err error) string {

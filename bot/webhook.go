@@ -115,10 +115,9 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 		return answer(rw, http.StatusServiceUnavailable, "shutting down")
 	}
 	err = handleObserved(ctx, w.cfg.Handler, it.in, w.cfg.Sender, w.cfg.Observer)
-	var notDelivered *flows.DeliveryError
 	switch {
 	case err == nil:
-	case errors.As(err, &notDelivered) && Transient(notDelivered.Err):
+	case tryAgain(err):
 		w.cfg.Logger.WarnContext(ctx, "deliver replies; Telegram will send the update again",
 			"chat_id", it.in.ChatID, "update_id", u.UpdateID, "err", err)
 		rw.Header().Set("Retry-After", "1")
