@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -22,10 +23,15 @@ const DefaultEndpoint = tgbotapi.APIEndpoint
 // maxIdleConnsPerHost keeps a connection per concurrent chat worker warm.
 const maxIdleConnsPerHost = 64
 
-// contextClient gives tgbotapi's context-free requests a context: long
-// polls end when polling stops, other calls when the bot shuts down.
+// contextClient is the one HTTP client every Bot API call goes through,
+// tgbotapi's own included. It gives those context-free requests a context
+// (long polls end when polling stops, other calls when the bot shuts
+// down), and it keeps the token out of every error it returns: the token
+// is part of each request's URL, which Go's HTTP client quotes in its
+// errors, and errors end up in logs.
 type contextClient struct {
 	http    *http.Client
+	token   string
 	pollCtx context.Context
 	sendCtx context.Context
 }
@@ -35,8 +41,45 @@ func (c *contextClient) Do(req *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(req.URL.Path, "/getUpdates") {
 		ctx = c.pollCtx
 	}
-	return c.http.Do(req.WithContext(ctx))
+	resp, err := c.http.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, c.redact(err)
+	}
+	return resp, nil
 }
+
+// redact rewrites err so that its text does not hold the token. A
+// *url.Error keeps its type, so callers still see a network error.
+func (c *contextClient) redact(err error) error {
+	if c.token == "" {
+		return err
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		redacted := *uerr
+		redacted.URL = strings.ReplaceAll(uerr.URL, c.token, redactedToken)
+		if !strings.Contains(redacted.Error(), c.token) {
+			return &redacted
+		}
+	}
+	if !strings.Contains(err.Error(), c.token) {
+		return err
+	}
+	return &redactedError{text: strings.ReplaceAll(err.Error(), c.token, redactedToken), err: err}
+}
+
+// redactedToken stands for the bot token in every error text.
+const redactedToken = "<token>"
+
+// redactedError is an error whose text had the token cut out; Unwrap still
+// gives the original to errors.Is and errors.As.
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // Connection is a tgbotapi client whose requests can be stopped: the long
 // poll by StopPolling, everything by Close.
@@ -62,6 +105,7 @@ func Connect(token, endpoint string, requestTimeout, pollTimeout time.Duration) 
 	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	client := &contextClient{
 		http:    &http.Client{Timeout: requestTimeout + pollTimeout, Transport: transport},
+		token:   token,
 		pollCtx: pollCtx,
 		sendCtx: sendCtx,
 	}
@@ -70,7 +114,7 @@ func Connect(token, endpoint string, requestTimeout, pollTimeout time.Duration) 
 		stopPolling()
 		stopAll()
 		// tgbotapi puts the token in the URL; never let it reach a log.
-		return nil, fmt.Errorf("connect to the Telegram Bot API: %s", strings.ReplaceAll(err.Error(), token, "<token>"))
+		return nil, fmt.Errorf("connect to the Telegram Bot API: %s", strings.ReplaceAll(err.Error(), token, redactedToken))
 	}
 	return &Connection{API: api, stopPolling: stopPolling, stopAll: stopAll}, nil
 }
@@ -139,13 +183,8 @@ func (c *Connection) Reachable(ctx context.Context) error {
 // loop or sender retries.
 func (c *Connection) request(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
 	resp, err := makeRequest(ctx, c.API, method, p, nil)
-	var tgErr *tgbotapi.Error
-	switch {
-	case err == nil:
-		return resp, nil
-	case errors.As(err, &tgErr), ctx.Err() != nil:
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
-	// A network error quotes the URL, which holds the token.
-	return nil, fmt.Errorf("%s: %s", method, strings.ReplaceAll(err.Error(), c.API.Token, "<token>"))
+	return resp, nil
 }

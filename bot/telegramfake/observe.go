@@ -132,6 +132,18 @@ func (s *Server) FailNext(method string, n int, errorCode int, retryAfter int) {
 	s.failures[name] = append(s.failures[name], failure{left: n, code: errorCode, retryAfter: retryAfter})
 }
 
+// DropNext makes the next n calls of method fail without effect by closing the connection
+// unanswered: the client sees a network error, not a Bot API error. It queues with FailNext.
+func (s *Server) DropNext(method string, n int) {
+	if n <= 0 {
+		return
+	}
+	name, _ := route(method)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[name] = append(s.failures[name], failure{left: n, drop: true})
+}
+
 // DelayNext holds back the answer to the next n calls of method by d. The call takes effect at
 // once, as a send that timed out on the client may still have been delivered by Telegram. The
 // wait ends early when the client gives up or the server is closed.

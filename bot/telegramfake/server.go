@@ -173,6 +173,9 @@ type failure struct {
 	left       int
 	code       int
 	retryAfter int
+	// drop closes the connection instead of answering, as a Bot API
+	// behind a broken proxy or a restarting server does.
+	drop bool
 }
 
 type delay struct {
@@ -390,11 +393,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls[name]++
 	var wait time.Duration
 	var fail *apiError
+	drop := false
 	if token == s.token && fn != nil {
-		wait, fail = s.takeFaultsLocked(name)
+		wait, fail, drop = s.takeFaultsLocked(name)
 	}
 	s.changedLocked()
 	s.mu.Unlock()
+	if drop {
+		s.notify()
+		hangUp(w)
+		return
+	}
 
 	var res json.RawMessage
 	var aerr *apiError
@@ -438,23 +447,37 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// takeFaultsLocked consumes the injected delay and failure, if any, for one call of method.
-func (s *Server) takeFaultsLocked(method string) (time.Duration, *apiError) {
-	var wait time.Duration
+// takeFaultsLocked consumes the injected delay and failure, if any, for one call of method; drop
+// means the connection is to be closed unanswered.
+func (s *Server) takeFaultsLocked(method string) (wait time.Duration, fail *apiError, drop bool) {
 	if ds := s.delays[method]; len(ds) > 0 {
 		wait = ds[0].d
 		if ds[0].left--; ds[0].left == 0 {
 			s.delays[method] = ds[1:]
 		}
 	}
-	var fail *apiError
 	if fs := s.failures[method]; len(fs) > 0 {
-		fail = injectedError(fs[0].code, fs[0].retryAfter)
+		if fs[0].drop {
+			drop = true
+		} else {
+			fail = injectedError(fs[0].code, fs[0].retryAfter)
+		}
 		if fs[0].left--; fs[0].left == 0 {
 			s.failures[method] = fs[1:]
 		}
 	}
-	return wait, fail
+	return wait, fail, drop
+}
+
+// hangUp closes the request's connection without a word, so that the client's HTTP call fails
+// with a network error (EOF) rather than an answer.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2): an aborted handler resets the stream instead.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
 }
 
 func parseRequest(w http.ResponseWriter, r *http.Request) (*request, *apiError) {

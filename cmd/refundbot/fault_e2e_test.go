@@ -570,3 +570,27 @@ func TestPayoutInterruptedByAStopIsPostedAgainWithTheSameKey(t *testing.T) {
 	e.shopPost(t, "/api/v1/payouts/"+payouts[0].PayoutID+"/confirm", "{}", http.StatusOK)
 	b.expect(number + "（订单 KM75000000001）¥95.00 已原路退回支付宝")
 }
+
+// TestUnreachableBotAPIKeepsTheTokenOutOfTheLogs cuts the Bot API's
+// connections, which makes Go's HTTP client quote the request URL, token
+// and all, in its error: a poll and every attempt at a reply fail that
+// way. checkLogs, run for every env, then finds no token in any line.
+func TestUnreachableBotAPIKeepsTheTokenOutOfTheLogs(t *testing.T) {
+	e := newEnv(t)
+	b := e.buyer(14101, "en")
+	e.fake.DropNext("getUpdates", 1)
+	e.fake.DropNext("sendMessage", maxSendAttemptsForTest)
+	b.say("/help")
+	b.expect("/status")
+	e.within(waitFor, "the dropped calls to be logged", func() bool {
+		logs := e.logs.String()
+		return strings.Contains(logs, "get updates") && strings.Contains(logs, "deliver replies")
+	})
+	if !strings.Contains(e.logs.String(), "<token>") {
+		t.Errorf("the failed calls' URLs were not logged redacted:\n%s", tail(e.logs.String(), 3000))
+	}
+}
+
+// maxSendAttemptsForTest is how often the sender tries a call before it
+// gives up (bot.maxSendAttempts).
+const maxSendAttemptsForTest = 5

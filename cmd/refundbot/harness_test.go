@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +34,11 @@ type env struct {
 	// bot as a process (startProcess); proc is that process.
 	vars map[string]string
 	proc *replica
+	// logs holds every line the bot logged, at every level, so that each
+	// test can check that no secret reached them (checkLogs).
+	logs *lockedBuffer
+	// phones are the contact phones of the orders the test loaded.
+	phones []string
 }
 
 type running struct {
@@ -87,16 +91,38 @@ func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegram
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fake: fake, config: cfg, vars: vars}
+	e := &env{t: t, fake: fake, config: cfg, vars: vars, logs: &lockedBuffer{}}
 	e.start()
+	t.Cleanup(e.checkLogs)
 	t.Cleanup(e.stop)
 	return e
+}
+
+// checkLogs fails the test when the bot token or an order's contact phone
+// appears in a line the bot logged: logs are read by more people than the
+// token's owner, and a phone number is the buyer's ownership proof.
+func (e *env) checkLogs() {
+	logs := e.logs.String()
+	if e.proc != nil {
+		logs += e.proc.logs.String()
+	}
+	secrets := append([]string{testToken}, e.phones...)
+	for _, line := range strings.Split(logs, "\n") {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(line, s) {
+				e.t.Errorf("a log line holds a secret (%.6s…): %s", s, line)
+			}
+		}
+	}
+	if e.t.Failed() {
+		e.t.Logf("bot logs:\n%s", tail(logs, 6000))
+	}
 }
 
 // start runs the bot the way main does.
 func (e *env) start() {
 	e.t.Helper()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := &Main{Config: e.config, Logger: logger, PollTimeout: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{main: m, cancel: cancel, done: make(chan error, 1)}
@@ -157,6 +183,9 @@ func (e *env) startProcess() *replica {
 			vars = append(vars, k+"=")
 		}
 	}
+	if e.proc != nil {
+		_, _ = e.logs.Write([]byte(e.proc.logs.String()))
+	}
 	e.proc = startReplica(e.t, vars)
 	return e.proc
 }
@@ -178,6 +207,7 @@ func (e *env) putOrder(id string, buyerID int64, phone, product, category, paid 
 // putOrderWith is putOrder with some members replaced by raw JSON values.
 func (e *env) putOrderWith(id string, buyerID int64, phone, product, category, paid string, members map[string]string) {
 	e.t.Helper()
+	e.phones = append(e.phones, phone)
 	buyer := "null"
 	if buyerID != 0 {
 		buyer = fmt.Sprint(buyerID)
