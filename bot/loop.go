@@ -96,10 +96,12 @@ func (p *Poller) Run(ctx, handleCtx context.Context) error {
 		if last := updates[len(updates)-1]; last.Message != nil && last.Message.MediaGroupID != "" {
 			updates = p.restOfAlbum(ctx, offset, updates)
 		}
-		next, retry := p.handleBatch(handleCtx, updates)
+		next, retry, waiting := p.handleBatch(handleCtx, updates)
 		if retry {
 			failures++
-			if failures <= p.cfg.MaxBatchRetries {
+			// An outage is waited out however long it lasts: giving up
+			// would confirm updates nobody handled.
+			if waiting || failures <= p.cfg.MaxBatchRetries {
 				p.cfg.Logger.WarnContext(ctx, "replies not delivered; will retry", "from_update_id", next, "failures", failures)
 				offset = next
 				p.sleep(ctx, retryWait(nil, failures))
@@ -182,10 +184,11 @@ func (p *Poller) sleep(ctx context.Context, d time.Duration) {
 }
 
 // handleBatch handles a batch, chats concurrently and each chat's inputs
-// in order. When some chat's replies could not be delivered it returns the
+// in order. When some chat's input must be handled again (its replies
+// could not be delivered, or a server was out: waiting) it returns the
 // first update ID to poll from again; the updates handled meanwhile are
 // marked in Redis and will be dropped as duplicates.
-func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom int, retry bool) {
+func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom int, retry, waiting bool) {
 	var chats []int64
 	byChat := map[int64][]item{}
 	for _, u := range updates {
@@ -201,6 +204,7 @@ func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom i
 	var (
 		mu       sync.Mutex
 		firstBad = -1
+		outages  bool
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, p.cfg.Workers)
 	)
@@ -209,35 +213,38 @@ func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom i
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if bad, ok := p.handleChat(ctx, inputs); !ok {
+			if bad, err := p.handleChat(ctx, inputs); err != nil {
 				mu.Lock()
 				if firstBad == -1 || bad < firstBad {
 					firstBad = bad
 				}
+				outages = outages || outage(err)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return firstBad, firstBad != -1
+	return firstBad, firstBad != -1, outages
 }
 
 // handleChat handles one chat's inputs in order and stops at the first
-// whose replies could not be delivered, so that later inputs never
-// overtake it.
-func (p *Poller) handleChat(ctx context.Context, inputs []flows.Input) (failedUpdate int, ok bool) {
+// that must be handled again, so that later inputs never overtake it; it
+// returns that input's first update ID and why.
+func (p *Poller) handleChat(ctx context.Context, inputs []flows.Input) (failedUpdate int, err error) {
 	for _, in := range inputs {
 		err := p.handleOne(ctx, in)
 		if err == nil {
 			continue
 		}
 		if tryAgain(err) {
-			p.cfg.Logger.WarnContext(ctx, "deliver replies", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0], "err", err)
-			return in.UpdateIDs[0], false
+			if !outage(err) { // the dialog logged the outage itself
+				p.cfg.Logger.WarnContext(ctx, "deliver replies", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0], "err", err)
+			}
+			return in.UpdateIDs[0], err
 		}
 		p.cfg.Logger.ErrorContext(ctx, "handle update", "chat_id", in.ChatID, "update_id", in.UpdateIDs[0], "err", err)
 	}
-	return 0, true
+	return 0, nil
 }
 
 // handleOne runs one input of the batch.
@@ -290,11 +297,19 @@ func inputKind(in flows.Input) string {
 }
 
 // tryAgain reports whether an input should be handled again later: its
-// replies could not be delivered, for a reason that may pass. Nothing of
-// it was saved, so a second try is safe.
+// replies could not be delivered, for a reason that may pass, or a server
+// it needs was out. Nothing of it was saved, so a second try is safe.
 func tryAgain(err error) bool {
 	var notDelivered *flows.DeliveryError
-	return errors.As(err, &notDelivered) && Transient(notDelivered.Err)
+	return outage(err) || errors.As(err, &notDelivered) && Transient(notDelivered.Err)
+}
+
+// outage reports whether an input waits for a server the bot needs: it is
+// tried again for as long as that takes, since nothing else can be handled
+// meanwhile either and Telegram keeps unconfirmed updates for a day.
+func outage(err error) bool {
+	var postponed *flows.RetryError
+	return errors.As(err, &postponed)
 }
 
 func outcome(err error) string {
@@ -302,6 +317,8 @@ func outcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
+	case outage(err):
+		return "postponed"
 	case errors.As(err, &notDelivered):
 		return "undelivered"
 	}

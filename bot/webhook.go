@@ -81,12 +81,14 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
+		refuseUnread(rw)
 		return answer(rw, http.StatusMethodNotAllowed, "POST only")
 	}
 	// Hashes make the comparison constant-time whatever the lengths.
 	got := sha256.Sum256([]byte(r.Header.Get(secretHeader)))
 	if subtle.ConstantTimeCompare(got[:], w.secretHash[:]) != 1 {
 		w.cfg.Logger.WarnContext(r.Context(), "webhook request without the secret token", "remote_addr", r.RemoteAddr)
+		refuseUnread(rw)
 		return answer(rw, http.StatusUnauthorized, "wrong secret token")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxUpdateBytes))
@@ -117,6 +119,10 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 	err = handleObserved(ctx, w.cfg.Handler, it.in, w.cfg.Sender, w.cfg.Observer)
 	switch {
 	case err == nil:
+	case outage(err):
+		// Logged by the dialog; Telegram sends the update again.
+		rw.Header().Set("Retry-After", "1")
+		return answer(rw, http.StatusServiceUnavailable, "a server the bot needs is out")
 	case tryAgain(err):
 		w.cfg.Logger.WarnContext(ctx, "deliver replies; Telegram will send the update again",
 			"chat_id", it.in.ChatID, "update_id", u.UpdateID, "err", err)
@@ -131,6 +137,14 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 		w.cfg.Logger.ErrorContext(ctx, "handle update", "chat_id", it.in.ChatID, "update_id", u.UpdateID, "err", err)
 	}
 	return answer(rw, http.StatusOK, "ok")
+}
+
+// refuseUnread closes the connection after an answer given before the
+// body was read. Otherwise Go's server reads up to 256 KiB of the unread
+// body first, to keep the connection, and a client that announced a body
+// and sends none would hold the connection as long as it likes.
+func refuseUnread(rw http.ResponseWriter) {
+	rw.Header().Set("Connection", "close")
 }
 
 func answer(rw http.ResponseWriter, status int, msg string) int {

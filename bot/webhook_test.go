@@ -45,6 +45,8 @@ func TestWebhookAnswers(t *testing.T) {
 		{name: "over 1 MiB", method: "POST", secret: secret, body: `{"update_id":1,"x":"` + strings.Repeat("a", 1<<20) + `"}`, want: 413},
 		{name: "an update the bot ignores", method: "POST", secret: secret, body: `{"update_id":42,"edited_message":{"message_id":1,"date":1}}`, want: 200},
 		{name: "replies not delivered", method: "POST", secret: secret, body: update, handlerErr: undelivered, want: 503, handled: true},
+		{name: "a server the bot needs is out", method: "POST", secret: secret, body: update,
+			handlerErr: &flows.RetryError{Err: errors.New("begin chat 5: EOF")}, want: 503, handled: true},
 		{name: "handled with an error the buyer was told of", method: "POST", secret: secret, body: update,
 			handlerErr: errors.New("save session: boom"), want: 200, handled: true},
 	}
@@ -74,6 +76,11 @@ func TestWebhookAnswers(t *testing.T) {
 			}
 			if got := calls.Load() > 0; got != tt.handled {
 				t.Fatalf("handled = %v, want %v", got, tt.handled)
+			}
+			// Refused before its body is read, a request's connection is
+			// closed rather than drained (see refuseUnread).
+			if refused := tt.want == 401 || tt.want == 405; refused != (rec.Header().Get("Connection") == "close") {
+				t.Errorf("Connection: %q for a %d", rec.Header().Get("Connection"), tt.want)
 			}
 		})
 	}

@@ -67,6 +67,9 @@ type Dialog struct {
 	// reasonWords maps each reason to the words, in every language, that
 	// name it in free text.
 	reasonWords map[refund.Reason][]string
+	// outage remembers which chats were told of an outage, so that each
+	// redelivery of their updates does not tell them again.
+	outage outageNotices
 }
 
 // New checks the configuration and builds a Dialog.
@@ -96,7 +99,7 @@ func New(cfg Config) (*Dialog, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Dialog{cfg: cfg, reasonWords: map[refund.Reason][]string{}}
+	d := &Dialog{cfg: cfg, reasonWords: map[refund.Reason][]string{}, outage: outageNotices{told: map[int64]time.Time{}}}
 	for _, r := range refund.AllReasons() {
 		for _, lang := range cfg.Texts.Languages() {
 			for _, w := range strings.Split(cfg.Texts.Text(lang, locales.ReasonKeywords(r), nil), "|") {
@@ -127,6 +130,17 @@ func (e *DeliveryError) Error() string { return "deliver replies: " + e.Err.Erro
 // Unwrap returns the send error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
+// RetryError means an input could not be handled because a server the
+// dialog needs (Redis, the database) was out, and nothing of it was saved:
+// the adapter must not confirm the update to Telegram, so that it comes
+// again once the server is back.
+type RetryError struct{ Err error }
+
+func (e *RetryError) Error() string { return "postponed: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RetryError) Unwrap() error { return e.Err }
+
 // Handle runs one input through the dialog: load the session, decide, send
 // the replies, save the session. Replies go out before the save so that a
 // crash in between repeats a reply rather than losing one. Errors the buyer
@@ -135,12 +149,16 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 	claim, err := d.cfg.Sessions.Begin(ctx, in.ChatID, in.UpdateIDs)
 	if err != nil {
+		err = fmt.Errorf("load session of chat %d: %w", in.ChatID, err)
+		if refund.Unavailable(err) {
+			return d.postpone(ctx, in, send, err)
+		}
 		t := d.newTurn(in, Session{})
 		t.say(locales.InternalError, nil)
 		if derr := t.deliver(ctx, send); derr != nil {
-			return errors.Join(fmt.Errorf("load session of chat %d: %w", in.ChatID, err), derr)
+			return errors.Join(err, derr)
 		}
-		return fmt.Errorf("load session of chat %d: %w", in.ChatID, err)
+		return err
 	}
 	switch {
 	case claim.Duplicate:
@@ -155,7 +173,16 @@ func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 	expired := t.expired()
 	var problems []error
 	if err := t.run(ctx); err != nil {
-		problems = append(problems, fmt.Errorf("chat %d in %s: %w", in.ChatID, sess.State, err))
+		err = fmt.Errorf("chat %d in %s: %w", in.ChatID, sess.State, err)
+		if refund.Unavailable(err) {
+			// Nothing of the turn is kept; the update comes again.
+			stopExtending()
+			if rerr := d.cfg.Sessions.Release(context.WithoutCancel(ctx), in.ChatID, claim.Fence); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return d.postpone(ctx, in, send, err)
+		}
+		problems = append(problems, err)
 		// Whatever the turn half-did is dropped: the buyer keeps the state
 		// they had and is asked to try again.
 		t = d.newTurn(in, sess)
@@ -180,9 +207,65 @@ func (d *Dialog) Handle(ctx context.Context, in Input, send Sender) error {
 	d.observeSteps(sess.State, t, expired)
 	stopExtending()
 	if err := d.cfg.Sessions.Commit(ctx, in.ChatID, claim.Fence, &t.sess, in.UpdateIDs); err != nil {
-		problems = append(problems, fmt.Errorf("save session of chat %d: %w", in.ChatID, err))
+		err = fmt.Errorf("save session of chat %d: %w", in.ChatID, err)
+		if refund.Unavailable(err) {
+			// The replies are out but the turn is not saved: handled
+			// again, it repeats them rather than losing the input.
+			return &RetryError{Err: errors.Join(append(problems, err)...)}
+		}
+		problems = append(problems, err)
 	}
 	return errors.Join(problems...)
+}
+
+// outageNoticeEvery is how often, at most, one chat is told that its
+// messages wait for an outage to end: each redelivery would tell it again.
+const outageNoticeEvery = 5 * time.Minute
+
+// outageNotices remembers, in this process only (the outage may be
+// Redis's), when each chat was last told of an outage.
+type outageNotices struct {
+	mu   sync.Mutex
+	told map[int64]time.Time
+}
+
+// first reports whether chatID has not been told within outageNoticeEvery,
+// and counts it told from now.
+func (o *outageNotices) first(chatID int64, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if at, ok := o.told[chatID]; ok && now.Sub(at) < outageNoticeEvery {
+		return false
+	}
+	if len(o.told) >= 10000 {
+		for id, at := range o.told {
+			if now.Sub(at) >= outageNoticeEvery {
+				delete(o.told, id)
+			}
+		}
+	}
+	o.told[chatID] = now
+	return true
+}
+
+// postpone answers an input that an outage kept from being handled: the
+// buyer is told, once, that it will be handled when the bot is back, which
+// is true because the returned *RetryError keeps the update unconfirmed.
+// A button press is answered every time, or its spinner would turn.
+func (d *Dialog) postpone(ctx context.Context, in Input, send Sender, cause error) error {
+	d.cfg.Logger.WarnContext(ctx, "a server is out; the update will be handled again", "chat_id", in.ChatID,
+		"update_id", in.UpdateIDs[0], "err", cause)
+	t := d.newTurn(in, Session{})
+	if in.Callback != nil {
+		t.answer = t.text(locales.Postponed, nil)
+	}
+	if in.Chat == ChatPrivate && d.outage.first(in.ChatID, d.cfg.Now()) {
+		t.say(locales.Postponed, nil)
+	}
+	if err := t.deliver(ctx, send); err != nil {
+		d.cfg.Logger.WarnContext(ctx, "tell the buyer of an outage", "chat_id", in.ChatID, "err", err)
+	}
+	return &RetryError{Err: cause}
 }
 
 // observeSteps tells the observer which step the turn entered and, when

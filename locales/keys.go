@@ -65,6 +65,9 @@ const (
 	StatusCase         Key = "status_case"
 	StatusNoCase       Key = "status_no_case"
 	InternalError      Key = "internal_error"
+	// Postponed tells a buyer that their message arrived while a server
+	// the bot needs was out, and will be handled when it is back.
+	Postponed Key = "postponed"
 	// Flooded tells a buyer sending far too fast that the bot stops
 	// reading for a minute.
 	Flooded        Key = "flooded"
@@ -210,7 +213,7 @@ func AllKeys() []Key {
 		EvidenceNoneNotice, Summary, EditWhat, Submitted, SubmitRetry, CaseExists, Cancelled,
 		NothingToCancel, SessionExpired, StaleButton, InvalidButton, WantText, FileNotNow, TextTooLong,
 		UnknownCommand, UnknownText, GroupPrivateOnly, StatusAsk, StatusNotFound, StatusCase, StatusNoCase,
-		InternalError, Flooded, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
+		InternalError, Postponed, Flooded, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
 		NoticeHeader, NoticeReminder, NoticeAwaitRoute, NoticeRefundedBalance, NoticeClosedNoAppeal, ReviewerNote,
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,

@@ -6,6 +6,10 @@ package refund
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 )
 
 // Error codes are machine-readable kinds of application error. Adapters map
@@ -78,4 +82,34 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// Unavailable reports whether err says a server the application depends
+// on (the database, Redis) could not be reached or went away mid-call: an
+// outage, after which the same operation may well succeed, as opposed to a
+// refusal or a bug, which a retry would only repeat. Drivers are known
+// here only by the standard interfaces their errors implement: network
+// errors, a connection cut short, pgx's SafeToRetry, and SQLSTATE classes
+// 08 (connection exception), 53 (insufficient resources) and 57P (operator
+// intervention: the server is shutting down, restarting or not yet up).
+func Unavailable(err error) bool {
+	if err == nil || ErrorCode(err) != EINTERNAL {
+		return false
+	}
+	var (
+		netErr    net.Error
+		retryable interface{ SafeToRetry() bool }
+		sqlState  interface{ SQLState() string }
+	)
+	switch {
+	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &retryable) && retryable.SafeToRetry():
+		return true
+	case errors.As(err, &sqlState):
+		code := sqlState.SQLState()
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57P")
+	}
+	return false
 }

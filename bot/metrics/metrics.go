@@ -87,7 +87,7 @@ func updateKinds() []string {
 
 // updateOutcomes are how handling an update can end.
 func updateOutcomes() []string {
-	return []string{"ok", "duplicate", "error", "undelivered", "throttled", other}
+	return []string{"ok", "duplicate", "error", "undelivered", "postponed", "throttled", other}
 }
 
 // telegramMethods are the Bot API methods the bot calls.
@@ -305,7 +305,8 @@ func (m *Metrics) Handler() http.Handler { return m.handler }
 
 // UpdateHandled records one update handled: kind is text, command,
 // callback, photo, document, album, sticker, voice or other; outcome is ok,
-// duplicate, error, undelivered or throttled. took is the whole handling,
+// duplicate, error, undelivered (replies not sent), postponed (a server was
+// out; handled again later) or throttled. took is the whole handling,
 // replies included.
 func (m *Metrics) UpdateHandled(kind string, took time.Duration, outcome string) {
 	kind = m.kinds.bound(kind)

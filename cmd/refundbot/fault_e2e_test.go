@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -322,30 +323,37 @@ func TestRedisRestartMidDialogStartsOver(t *testing.T) {
 	b.press(reasons, "Wrong face value")
 	statement := b.expect("time + event + request")
 
-	// Redis goes down. A message meanwhile gets an apology, and the bot
-	// neither crashes nor spins.
+	// Redis goes down. A message meanwhile is left unconfirmed, the buyer
+	// is told it will be handled when the bot is back, and the bot neither
+	// crashes nor spins. (Quiet first: the turn that sent the statement
+	// prompt saves its session just after sending it.)
+	b.quiet()
 	rd.Cut()
 	calls, began := e.apiCalls(), time.Now()
 	b.say("Bought a 100 card, it credited 50.")
-	b.expect("something went wrong on our side")
+	b.expect("will be handled automatically as soon as we are back")
 	b.quiet()
 	quietFor := time.Since(began)
 	if n := e.apiCalls() - calls; n > 3+pollAllowance(quietFor) {
 		t.Errorf("%d Bot API calls in %v with Redis down: the bot spins", n, quietFor.Round(time.Millisecond))
 	}
 
-	// It comes back empty.
+	// It comes back empty. The message is handled then, in a dialog that
+	// Redis no longer knows: it is read as a new buyer's words.
 	e.dropRedisPrefix()
 	rd.Restore()
 	calls, began = e.apiCalls(), time.Now()
-	b.press(statement, "Use this statement")
-	b.expect("has expired. Send /refund to start again")
+	b.expect("I can help you")
+	// The statement step's button belongs to the lost dialog.
+	if got := e.answer(b.press(statement, "Use this statement")); !strings.Contains(got, "That button has expired") {
+		t.Errorf("the lost dialog's button answered %q", got)
+	}
 	b.say("hello")
 	b.expect("I can help you") // idle, not stuck in a step it no longer knows
 	if n := e.countCases(); n != 0 {
 		t.Fatalf("%d cases after the session was lost", n)
 	}
-	if n, d := e.apiCalls()-calls, time.Since(began); n > 6+pollAllowance(d) {
+	if n, d := e.apiCalls()-calls, time.Since(began); n > 8+pollAllowance(d) {
 		t.Errorf("%d Bot API calls in %v after Redis came back: the bot spins", n, d.Round(time.Millisecond))
 	}
 
@@ -594,3 +602,65 @@ func TestUnreachableBotAPIKeepsTheTokenOutOfTheLogs(t *testing.T) {
 // maxSendAttemptsForTest is how often the sender tries a call before it
 // gives up (bot.maxSendAttempts).
 const maxSendAttemptsForTest = 5
+
+// TestOutageLeavesEveryUpdateToBeHandledLater takes Redis or PostgreSQL
+// away while buyers write, in polling and in webhook mode. No update may be
+// confirmed to Telegram unhandled: each buyer is told once that their
+// messages will be handled when the bot is back, and then every message
+// is answered.
+func TestOutageLeavesEveryUpdateToBeHandledLater(t *testing.T) {
+	for _, server := range []string{"redis", "postgres"} {
+		for _, mode := range []string{"polling", "webhook"} {
+			t.Run(server+"/"+mode, func(t *testing.T) {
+				vars := map[string]string{}
+				var p *proxy
+				switch server {
+				case "redis":
+					vars["REDIS_URL"], p = proxied(t, redistest.URL(), "6379")
+				case "postgres":
+					vars["DATABASE_URL"], p = proxied(t, pgtest.DatabaseURL(), "5432")
+				}
+				var setup func(*telegramfake.Server)
+				if mode == "webhook" {
+					addr := freeAddr(t)
+					vars["HTTP_ADDR"], vars["WEBHOOK_URL"], vars["WEBHOOK_SECRET"] = addr, "http://"+addr+"/tg/hook", "outage-test"
+					setup = (*telegramfake.Server).AllowHTTPWebhooks
+				}
+				e := newEnvSetup(t, vars, setup)
+				const chats, messages = 8, 3
+				buyers := make([]*buyer, chats)
+				for i := range buyers {
+					buyers[i] = e.buyer(int64(14200+i), "en")
+				}
+				p.Cut()
+				for round := range messages {
+					for i, b := range buyers {
+						b.say(fmt.Sprintf("/status KM7900000%04d", 10*i+round))
+					}
+				}
+				for _, b := range buyers {
+					b.expect("will be handled automatically")
+				}
+				time.Sleep(500 * time.Millisecond) // redeliveries meet the outage too
+				p.Restore()
+				for i, b := range buyers {
+					for round := range messages {
+						b.expect(fmt.Sprintf("refund request for order KM7900000%04d", 10*i+round))
+					}
+				}
+				for _, b := range buyers {
+					b.quiet()
+					told := 0
+					for _, m := range e.fake.Messages(b.chat.ID) {
+						if strings.Contains(m.Text, "will be handled automatically") {
+							told++
+						}
+					}
+					if told != 1 {
+						t.Errorf("chat %d was told of the outage %d times, want once", b.chat.ID, told)
+					}
+				}
+			})
+		}
+	}
+}

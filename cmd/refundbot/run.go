@@ -208,7 +208,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(mux, httpapi.ServerOptions{})
 	m.mu.Lock()
 	m.httpAddr = ln.Addr().String()
 	m.mu.Unlock()

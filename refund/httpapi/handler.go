@@ -228,6 +228,7 @@ func (s *server) requireToken(next http.Handler) http.Handler {
 			s.logger.WarnContext(r.Context(), "rejected API request: bad or missing bearer token",
 				"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="refundbot"`)
+			RefuseUnread(w)
 			s.writeError(w, r, http.StatusUnauthorized, refund.Errorf(refund.EUNAUTHORIZED, "missing or invalid bearer token"))
 			return
 		}
