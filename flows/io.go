@@ -108,3 +108,20 @@ type Sender interface {
 type Booker interface {
 	Book(ctx context.Context, chatID int64, messages int) error
 }
+
+// ParseID reads a case or escalation ID from callback data: 1 to 18
+// decimal digits, so that it fits an int64 and a forged "+5" or "-1" is
+// refused rather than read.
+func ParseID(arg string) (int64, bool) {
+	if len(arg) == 0 || len(arg) > 18 {
+		return 0, false
+	}
+	var id int64
+	for _, r := range arg {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		id = id*10 + int64(r-'0')
+	}
+	return id, id > 0
+}

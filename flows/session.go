@@ -8,6 +8,13 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// DefaultIdleTTL is how long a half-filled dialog waits for its chat; a
+// session store keeps sessions a grace period longer.
+const DefaultIdleTTL = 24 * time.Hour
+
+// State is a step of a dialog; flows/buyer names the refund dialog's.
+type State string
+
 // Session is one chat's dialog state, kept in Redis between updates so that
 // a restart or a deploy continues where the buyer was.
 type Session struct {

@@ -68,6 +68,9 @@ const (
 	// Postponed tells a buyer that their message arrived while a server
 	// the bot needs was out, and will be handled when it is back.
 	Postponed Key = "postponed"
+	// PersonStepKept tells a buyer who asked for a person in the middle of
+	// a request that the request is kept.
+	PersonStepKept Key = "person_step_kept"
 	// Flooded tells a buyer sending far too fast that the bot stops
 	// reading for a minute.
 	Flooded        Key = "flooded"
@@ -213,7 +216,7 @@ func AllKeys() []Key {
 		EvidenceNoneNotice, Summary, EditWhat, Submitted, SubmitRetry, CaseExists, Cancelled,
 		NothingToCancel, SessionExpired, StaleButton, InvalidButton, WantText, FileNotNow, TextTooLong,
 		UnknownCommand, UnknownText, GroupPrivateOnly, StatusAsk, StatusNotFound, StatusCase, StatusNoCase,
-		InternalError, Postponed, Flooded, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
+		InternalError, Postponed, PersonStepKept, Flooded, LangSet, LangUsage, DateLayout, DateTimeLayout, RequestFull,
 		NoticeHeader, NoticeReminder, NoticeAwaitRoute, NoticeRefundedBalance, NoticeClosedNoAppeal, ReviewerNote,
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,

@@ -696,3 +696,20 @@ func (s *Service) sweepOne(ctx context.Context, c Case) error {
 	_, err = p.apply(ctx)
 	return err
 }
+
+// Case returns a case with its evidence, or an ENOTFOUND error: the
+// dialogs read cases through the service, their one door to the domain.
+func (s *Service) Case(ctx context.Context, id int64) (Case, error) { return s.store.Case(ctx, id) }
+
+// Order returns an order, or an ENOTFOUND error.
+func (s *Service) Order(ctx context.Context, id string) (Order, error) { return s.store.Order(ctx, id) }
+
+// CasesByOrder returns an order's cases, newest first.
+func (s *Service) CasesByOrder(ctx context.Context, orderID string) ([]Case, error) {
+	return s.store.CasesByOrder(ctx, orderID)
+}
+
+// Events returns a case's history, oldest first.
+func (s *Service) Events(ctx context.Context, caseID int64) ([]Event, error) {
+	return s.store.Events(ctx, caseID)
+}

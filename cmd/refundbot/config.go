@@ -12,6 +12,7 @@ import (
 	"github.com/refundbot/refundbot/bot"
 	"github.com/refundbot/refundbot/bot/sendlimit"
 	"github.com/refundbot/refundbot/flows"
+	buyerflow "github.com/refundbot/refundbot/flows/buyer"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/outbox"
@@ -118,7 +119,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		problems = append(problems, fmt.Errorf("SHOP_TIMEZONE: %w", err))
 	}
 	c.Location = loc
-	pattern, err := regexp.Compile(orDefault(getenv("ORDER_ID_PATTERN"), flows.DefaultOrderIDPattern))
+	pattern, err := regexp.Compile(orDefault(getenv("ORDER_ID_PATTERN"), buyerflow.DefaultOrderIDPattern))
 	if err != nil {
 		problems = append(problems, fmt.Errorf("ORDER_ID_PATTERN: %w", err))
 	}

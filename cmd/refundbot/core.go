@@ -10,6 +10,8 @@ import (
 	"github.com/refundbot/refundbot/bot"
 	"github.com/refundbot/refundbot/bot/metrics"
 	"github.com/refundbot/refundbot/flows"
+	buyerflow "github.com/refundbot/refundbot/flows/buyer"
+	"github.com/refundbot/refundbot/flows/desk"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/httpapi"
@@ -32,11 +34,12 @@ type store interface {
 
 // core is the refund core: the service and its background work.
 type core struct {
-	service  *refund.Service
-	notices  *outbox.Worker
-	payouts  *outbox.Worker
-	agents   *outbox.Worker
-	dialog   *flows.Dialog
+	service *refund.Service
+	notices *outbox.Worker
+	payouts *outbox.Worker
+	agents  *outbox.Worker
+	// desk is the agents' desk; nil when the shop has no team chat.
+	desk     *desk.Desk
 	sender   flows.Sender
 	interval time.Duration
 	wg       sync.WaitGroup
@@ -50,7 +53,7 @@ func (c *core) wait() { c.wg.Wait() }
 // them once the dialog they deliver through exists.
 func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, send flows.Sender) (*core, error) {
 	c := &core{sender: send, interval: m.Config.SweepInterval}
-	notifier := flows.NewNotifier(texts, m.Config.Location, send)
+	notifier := buyerflow.NewNotifier(texts, m.Config.Location, send)
 	notices := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxNotice, Logger: m.Logger, Lease: m.Config.OutboxLease,
 		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
 			err := notifier.Deliver(ctx, item)
@@ -72,11 +75,16 @@ func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, 
 	} else {
 		m.Logger.WarnContext(ctx, "SHOP_WEBHOOK_URL is not set: original-route payouts wait in the outbox")
 	}
-	// The agents' notices open escalations through the dialog, which is
-	// built after the core: c.dialog is set before start runs the worker.
+	// The agents' notices open escalations through the desk, which is
+	// built after the core: c.desk is set before start runs the worker.
 	agents := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxAgent, Logger: m.Logger, Lease: m.Config.OutboxLease,
 		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
-			return c.dialog.DeliverAgentNotice(ctx, item, send)
+			if c.desk == nil {
+				// No team chat: the case waits in human review, where the
+				// shop API lists it.
+				return nil
+			}
+			return c.desk.DeliverAgentNotice(ctx, item, send)
 		}})
 	service, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: m.Config.Policy,
 		Location: m.Config.Location, Kick: func(k refund.OutboxKind) {
@@ -97,8 +105,8 @@ func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, 
 }
 
 // start runs the outbox workers and the deadline sweeper until ctx ends.
-func (c *core) start(ctx context.Context, dialog *flows.Dialog, m *Main) {
-	c.dialog = dialog
+func (c *core) start(ctx context.Context, agentDesk *desk.Desk, m *Main) {
+	c.desk = agentDesk
 	run := func(name string, f func(context.Context) error) {
 		c.wg.Add(1)
 		go func() {
@@ -133,12 +141,14 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 		case moved > 0:
 			m.Logger.InfoContext(ctx, "deadline sweep", "moved", moved)
 		}
-		released, err := c.dialog.ReleaseStaleHolds(ctx, c.sender)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			m.Logger.ErrorContext(ctx, "release silent holds", "err", err, "released", released)
-		case released > 0:
-			m.Logger.InfoContext(ctx, "release silent holds", "released", released)
+		if c.desk != nil {
+			released, err := c.desk.ReleaseStaleHolds(ctx, c.sender)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.Logger.ErrorContext(ctx, "release silent holds", "err", err, "released", released)
+			case released > 0:
+				m.Logger.InfoContext(ctx, "release silent holds", "released", released)
+			}
 		}
 		select {
 		case <-ctx.Done():

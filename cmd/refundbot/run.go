@@ -19,8 +19,11 @@ import (
 	"github.com/refundbot/refundbot/bot/metrics"
 	"github.com/refundbot/refundbot/bot/sendlimit"
 	"github.com/refundbot/refundbot/flows"
+	buyerflow "github.com/refundbot/refundbot/flows/buyer"
+	"github.com/refundbot/refundbot/flows/desk"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/httpapi"
 	"github.com/refundbot/refundbot/refund/postgres"
 )
@@ -121,7 +124,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		return err
 	}
 	defer conn.Close()
-	stats := metrics.New(metrics.Options{Steps: flows.StepNames(), Stats: store, Logger: m.Logger})
+	stats := metrics.New(metrics.Options{Steps: buyerflow.StepNames(), Stats: store, Logger: m.Logger})
 	senderOpts := bot.SenderOptions{Observer: stats}
 	var limiter *sendlimit.Limiter
 	if m.Config.PaceSends {
@@ -138,38 +141,37 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	if err != nil {
 		return err
 	}
-	var desk *flows.Desk
-	if m.Config.AgentChatID != 0 {
-		desk = &flows.Desk{Agents: store, Escalations: store, ChatID: m.Config.AgentChatID, Lang: "zh-CN",
-			HoldTimeout: m.Config.AgentHoldTimeout}
-		forum, err := conn.IsForum(ctx, m.Config.AgentChatID)
-		switch {
-		case err != nil:
-			// Cards still work as reply threads; the operator learns why
-			// topics are not used.
-			m.Logger.WarnContext(ctx, "cannot read the agents' chat; case cards will be reply threads",
-				"agent_chat_id", m.Config.AgentChatID, "err", err)
-		case forum:
-			desk.Topics = sender
-		}
-	}
 	sessionOpts := redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit}
 	if limiter != nil {
 		sessionOpts.Prebook, sessionOpts.Booked = limiter, sender.AddBooking
 	}
 	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
-	dialog, err := flows.New(flows.Config{
-		Core: core.service, Desk: desk,
-		Store: store, Sessions: sessions, Attempts: sessions, Texts: texts, Location: m.Config.Location,
-		IdleTTL: m.Config.IdleTTL, OrderIDPattern: m.Config.OrderIDPattern, BotUsername: conn.API.Self.UserName,
-		Logger: m.Logger, LeaseTTL: sessions.LeaseTTL(), Observer: stats,
-	})
+	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender)
+	if err != nil {
+		return err
+	}
+	var buyerDesk buyerflow.Desk = buyerflow.NoDesk{}
+	if agentDesk != nil {
+		buyerDesk = agentDesk
+	}
+	dialog, err := buyerflow.New(buyerflow.Config{Core: core.service, Desk: buyerDesk, Attempts: sessions, Texts: texts,
+		Location: m.Config.Location, IdleTTL: m.Config.IdleTTL, OrderIDPattern: m.Config.OrderIDPattern,
+		BotUsername: conn.API.Self.UserName, Observer: stats, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	var handler flows.Handler = dialog
+	if agentDesk != nil {
+		handler = flows.Route(agentDesk.ChatID(), agentDesk, agentDesk.Hold(dialog))
+	}
+	runtime, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: handler,
+		LeaseTTL: sessions.LeaseTTL(), Observer: stats, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
 	// The workers stop with ctx, or when serve returns early on an error.
 	coreCtx, stopCore := context.WithCancel(ctx)
-	core.start(coreCtx, dialog, m)
+	core.start(coreCtx, agentDesk, m)
 	defer core.wait()
 	defer stopCore()
 
@@ -196,7 +198,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		}}))
 	var webhook *bot.Webhook
 	if m.Config.WebhookURL != "" {
-		webhook, err = bot.NewWebhook(bot.WebhookConfig{Handler: dialog, Sender: sender, Secret: m.Config.WebhookSecret,
+		webhook, err = bot.NewWebhook(bot.WebhookConfig{Handler: runtime, Sender: sender, Secret: m.Config.WebhookSecret,
 			Logger: m.Logger, Observer: stats, HandleContext: handleCtx})
 		if err != nil {
 			return err
@@ -227,7 +229,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		}
 	} else {
 		poller, err := bot.NewPoller(bot.Config{
-			Connection: conn, Handler: dialog, Sender: sender, Logger: m.Logger,
+			Connection: conn, Handler: runtime, Sender: sender, Logger: m.Logger,
 			PollTimeout: pollTimeout, Observer: stats,
 		})
 		if err != nil {
@@ -249,6 +251,35 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	}
 	m.Logger.InfoContext(context.WithoutCancel(ctx), "refundbot stopped")
 	return errors.Join(runErr, httpErr)
+}
+
+// newDesk builds the agents' desk, or returns nil when AGENT_CHAT_ID is
+// not set. The escalations go through their domain service, which logs
+// every hand-over in the case's history.
+func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, cases *refund.Service,
+	texts *locales.Bundle, sender *bot.Sender) (*desk.Desk, error) {
+	if m.Config.AgentChatID == 0 {
+		return nil, nil
+	}
+	escalations, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: store, Agents: store,
+		Cases: cases, Logger: m.Logger})
+	if err != nil {
+		return nil, err
+	}
+	cfg := desk.Config{Escalations: escalations, Agents: store, Cases: cases, Texts: texts,
+		ChatID: m.Config.AgentChatID, Lang: "zh-CN", HoldTimeout: m.Config.AgentHoldTimeout,
+		Location: m.Config.Location, Logger: m.Logger}
+	forum, err := conn.IsForum(ctx, m.Config.AgentChatID)
+	switch {
+	case err != nil:
+		// Cards still work as reply threads; the operator learns why
+		// topics are not used.
+		m.Logger.WarnContext(ctx, "cannot read the agents' chat; case cards will be reply threads",
+			"agent_chat_id", m.Config.AgentChatID, "err", err)
+	case forum:
+		cfg.Topics = sender
+	}
+	return desk.New(cfg)
 }
 
 func (m *Main) readyChan() chan struct{} {

@@ -17,6 +17,14 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+
+// The store keeps whatever state a dialog names; these stand for any.
+const (
+	stateA flows.State = "awaiting_order"
+	stateB flows.State = "awaiting_phone"
+	stateC flows.State = "collecting_evidence"
+)
+
 func TestSessionRoundTripAndUpdateMarks(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.Open(t)
@@ -27,7 +35,7 @@ func TestSessionRoundTripAndUpdateMarks(t *testing.T) {
 	if err != nil || claim.Duplicate || claim.Flooded || claim.Session.State != "" || claim.Fence == 0 {
 		t.Fatalf("fresh Begin = %+v, %v; want an empty session under a lease", claim, err)
 	}
-	want := flows.Session{State: flows.StateCollectingEvidence, Lang: "en", Nonce: "abcdefgh",
+	want := flows.Session{State: stateC, Lang: "en", Nonce: "abcdefgh",
 		Order:    &flows.OrderSnapshot{ID: "KM1", AmountPaid: 9500, Category: refund.CategoryGameCard},
 		Evidence: []refund.Evidence{{Kind: refund.EvidencePhoto, FileID: "f", FileUniqueID: "u"}},
 		Version:  3, UpdatedAt: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
@@ -109,11 +117,11 @@ func TestLeaseSerializesAChat(t *testing.T) {
 		t.Fatalf("second Begin got %+v while the first held the lease", c)
 	default:
 	}
-	if err := s.Commit(ctx, 1, first.Fence, &flows.Session{State: flows.StateAwaitingOrder, Version: 1}, []int{10}); err != nil {
+	if err := s.Commit(ctx, 1, first.Fence, &flows.Session{State: stateA, Version: 1}, []int{10}); err != nil {
 		t.Fatal(err)
 	}
 	c := <-second
-	if c.Session.State != flows.StateAwaitingOrder || c.Fence <= first.Fence {
+	if c.Session.State != stateA || c.Fence <= first.Fence {
 		t.Fatalf("after the commit the waiter got %+v; want the saved state and a newer fence", c)
 	}
 }
@@ -135,7 +143,7 @@ func TestFencingRefusesAStaleHolder(t *testing.T) {
 	if err != nil || current.Duplicate {
 		t.Fatalf("Begin after expiry = %+v, %v; want the update handled again", current, err)
 	}
-	if err := s.Commit(ctx, 3, stale.Fence, &flows.Session{State: flows.StateAwaitingPhone}, []int{30}); !errors.Is(err, flows.ErrLeaseLost) {
+	if err := s.Commit(ctx, 3, stale.Fence, &flows.Session{State: stateB}, []int{30}); !errors.Is(err, flows.ErrLeaseLost) {
 		t.Fatalf("stale Commit = %v, want ErrLeaseLost", err)
 	}
 	if err := s.Extend(ctx, 3, stale.Fence); !errors.Is(err, flows.ErrLeaseLost) {
@@ -147,11 +155,11 @@ func TestFencingRefusesAStaleHolder(t *testing.T) {
 	if err := s.Extend(ctx, 3, current.Fence); err != nil {
 		t.Fatalf("the stale Release took the current holder's lease: %v", err)
 	}
-	if err := s.Commit(ctx, 3, current.Fence, &flows.Session{State: flows.StateAwaitingOrder}, []int{30}); err != nil {
+	if err := s.Commit(ctx, 3, current.Fence, &flows.Session{State: stateA}, []int{30}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Begin(ctx, 3, []int{31})
-	if err != nil || c.Session.State != flows.StateAwaitingOrder {
+	if err != nil || c.Session.State != stateA {
 		t.Fatalf("saved state = %+v, %v; want the current holder's", c.Session, err)
 	}
 	if err := s.Release(ctx, 3, c.Fence); err != nil {

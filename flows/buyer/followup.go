@@ -1,10 +1,11 @@
-package flows
+package buyer
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
+	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
@@ -23,28 +24,15 @@ type Core interface {
 	RetryPayout(ctx context.Context, caseID, buyer int64, account string) (refund.Case, error)
 	// Policy is the rulebook, for the choices a case view offers.
 	Policy() refund.Policy
+	// Reads, for the status view and the order step.
+	Case(ctx context.Context, id int64) (refund.Case, error)
+	Order(ctx context.Context, id string) (refund.Order, error)
+	CasesByOrder(ctx context.Context, orderID string) ([]refund.Case, error)
+	Events(ctx context.Context, caseID int64) ([]refund.Event, error)
 }
 
-// policy is the refund core's rulebook, or the default one when the
-// dialog runs without a core.
-func (t *turn) policy() refund.Policy {
-	if t.d.cfg.Core != nil {
-		return t.d.cfg.Core.Policy()
-	}
-	return refund.DefaultPolicy()
-}
+func (t *turn) policy() refund.Policy { return t.d.cfg.Core.Policy() }
 
-// createCase submits a case through the refund core, or straight to the
-// store when the dialog runs without one.
-func (t *turn) createCase(ctx context.Context, n refund.NewCase) (refund.Case, error) {
-	if t.d.cfg.Core != nil {
-		return t.d.cfg.Core.Submit(ctx, n)
-	}
-	return t.d.cfg.Store.CreateCase(ctx, n)
-}
-
-// review hands a just-submitted case to the refund core. Its verdict
-// reaches the buyer as a notice; if the review fails now, the deadline
 // sweeper runs it later, so the buyer is not told of an error.
 func (t *turn) review(c refund.Case) {
 	if t.d.cfg.Core == nil {
@@ -52,7 +40,7 @@ func (t *turn) review(c refund.Case) {
 	}
 	// After delivery, so that "submitted" reaches the buyer before the
 	// verdict's notice does.
-	t.afterDelivery = append(t.afterDelivery, func(ctx context.Context) {
+	t.AfterDelivery = append(t.AfterDelivery, func(ctx context.Context) {
 		if _, err := t.d.cfg.Core.Review(ctx, c.ID); err != nil {
 			t.d.cfg.Logger.ErrorContext(ctx, "first review", "case", c.Number(), "err", err)
 		}
@@ -61,9 +49,9 @@ func (t *turn) review(c refund.Case) {
 
 // followUp handles the buttons of a notice about a case.
 func (t *turn) followUp(ctx context.Context, action, arg string) error {
-	id, _ := caseArg(arg)
+	id, _ := flows.ParseID(arg)
 	if t.d.cfg.Core == nil {
-		t.answer = t.text(locales.InvalidButton, nil)
+		t.Answer = t.Text(locales.InvalidButton, nil)
 		return nil
 	}
 	if action == actMenuCase {
@@ -79,7 +67,7 @@ func (t *turn) followUp(ctx context.Context, action, arg string) error {
 		if action == actMenuBalance {
 			route = refund.RouteBalance
 		}
-		_, err := t.d.cfg.Core.ChooseRoute(ctx, id, t.in.UserID, route)
+		_, err := t.d.cfg.Core.ChooseRoute(ctx, id, t.In.UserID, route)
 		return t.coreAnswer(ctx, c, err, locales.RouteChosen)
 	}
 	ev, want := EventAddInfo, refund.StatusNeedsInfo
@@ -92,15 +80,15 @@ func (t *turn) followUp(ctx context.Context, action, arg string) error {
 	if c.Status != want {
 		return t.caseMoved(c)
 	}
-	if !can(t.sess.State, ev) {
-		t.say(locales.FinishCurrentFirst, nil)
+	if !can(t.Sess.State, ev) {
+		t.Say(locales.FinishCurrentFirst, nil)
 		t.prompt()
 		return nil
 	}
 	if err := t.move(ctx, ev); err != nil {
 		return err
 	}
-	t.sess.CaseID, t.sess.Evidence, t.sess.Statement = id, nil, ""
+	t.Sess.CaseID, t.Sess.Evidence, t.Sess.Statement = id, nil, ""
 	t.prompt()
 	return nil
 }
@@ -108,10 +96,10 @@ func (t *turn) followUp(ctx context.Context, action, arg string) error {
 // ownCase loads a case the buyer owns. Anyone else's case, or none, gets
 // the same "not found" and a zero case.
 func (t *turn) ownCase(ctx context.Context, id int64) (refund.Case, error) {
-	c, err := t.d.cfg.Store.Case(ctx, id)
+	c, err := t.d.cfg.Core.Case(ctx, id)
 	switch {
-	case refund.ErrorCode(err) == refund.ENOTFOUND || (err == nil && c.BuyerUserID != t.in.UserID):
-		t.say(locales.StatusNotFound, map[string]any{"Query": refund.FormatCaseNumber(id)})
+	case refund.ErrorCode(err) == refund.ENOTFOUND || (err == nil && c.BuyerUserID != t.In.UserID):
+		t.Say(locales.StatusNotFound, map[string]any{"Query": refund.FormatCaseNumber(id)})
 		return refund.Case{}, nil
 	case err != nil:
 		return refund.Case{}, fmt.Errorf("load case %d: %w", id, err)
@@ -120,7 +108,7 @@ func (t *turn) ownCase(ctx context.Context, id int64) (refund.Case, error) {
 }
 
 func (t *turn) caseMoved(c refund.Case) error {
-	t.say(locales.CaseMoved, map[string]any{"Case": c.Number(), "Status": t.text(locales.StatusLabel(c.Status), nil)})
+	t.Say(locales.CaseMoved, map[string]any{"Case": c.Number(), "Status": t.Text(locales.StatusLabel(c.Status), nil)})
 	return nil
 }
 
@@ -131,23 +119,23 @@ func (t *turn) coreAnswer(ctx context.Context, c refund.Case, err error, done lo
 	case "":
 		// The outcome arrives as a notice; a button only gets a short
 		// answer, so that no reply can overtake the notice.
-		if t.in.Callback != nil {
-			t.answer = t.text(done, map[string]any{"Case": c.Number()})
+		if t.In.Callback != nil {
+			t.Answer = t.Text(done, map[string]any{"Case": c.Number()})
 		}
 		return nil
 	case refund.ECONFLICT:
-		fresh, lerr := t.d.cfg.Store.Case(ctx, c.ID)
+		fresh, lerr := t.d.cfg.Core.Case(ctx, c.ID)
 		if lerr != nil {
 			return fmt.Errorf("reload case %d: %w", c.ID, lerr)
 		}
-		t.say(locales.ActionClosed, map[string]any{"Case": fresh.Number(),
-			"Status": t.text(locales.StatusLabel(fresh.Status), nil)})
+		t.Say(locales.ActionClosed, map[string]any{"Case": fresh.Number(),
+			"Status": t.Text(locales.StatusLabel(fresh.Status), nil)})
 		return nil
 	case refund.ENOTFOUND:
-		t.say(locales.StatusNotFound, map[string]any{"Query": c.Number()})
+		t.Say(locales.StatusNotFound, map[string]any{"Query": c.Number()})
 		return nil
 	case refund.EINVALID:
-		t.say(locales.FollowUpInvalid, nil)
+		t.Say(locales.FollowUpInvalid, nil)
 		t.prompt()
 		return nil
 	}
@@ -156,21 +144,21 @@ func (t *turn) coreAnswer(ctx context.Context, c refund.Case, err error, done lo
 
 // followUpText handles typed text in a follow-up step.
 func (t *turn) followUpText(ctx context.Context, text string) error {
-	switch t.sess.State {
+	switch t.Sess.State {
 	case StateAddingEvidence:
-		t.say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
+		t.Say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
 		return nil
 	case StateWritingAppeal:
 		if n := len([]rune(text)); n > refund.MaxStatementRunes {
-			t.say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.followUpButtons()...)
+			t.Say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.followUpButtons()...)
 			return nil
 		}
-		t.sess.Statement = text
-		t.say(locales.AppealNoted, nil, t.followUpButtons()...)
+		t.Sess.Statement = text
+		t.Say(locales.AppealNoted, nil, t.followUpButtons()...)
 		return nil
 	case StateGivingAccount:
 		if n := len([]rune(text)); n > refund.MaxAccountRunes {
-			t.say(locales.TextTooLong, map[string]any{"Len": n, "Max": refund.MaxAccountRunes}, t.followUpButtons()...)
+			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": refund.MaxAccountRunes}, t.followUpButtons()...)
 			return nil
 		}
 		return t.sendFollowUp(ctx)
@@ -180,33 +168,33 @@ func (t *turn) followUpText(ctx context.Context, text string) error {
 
 // sendFollowUp hands what the buyer gave in a follow-up step to the core.
 func (t *turn) sendFollowUp(ctx context.Context) error {
-	id, buyer := t.sess.CaseID, t.in.UserID
+	id, buyer := t.Sess.CaseID, t.In.UserID
 	var err error
 	done := locales.FollowUpSent
-	switch t.sess.State {
+	switch t.Sess.State {
 	case StateAddingEvidence:
-		if len(t.sess.Evidence) == 0 {
-			t.say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
+		if len(t.Sess.Evidence) == 0 {
+			t.Say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
 			return nil
 		}
-		_, err = t.d.cfg.Core.AddEvidence(ctx, id, buyer, t.sess.Evidence)
+		_, err = t.d.cfg.Core.AddEvidence(ctx, id, buyer, t.Sess.Evidence)
 	case StateWritingAppeal:
-		if strings.TrimSpace(t.sess.Statement) == "" && len(t.sess.Evidence) == 0 {
-			t.say(locales.AppealEmpty, nil, t.followUpButtons()...)
+		if strings.TrimSpace(t.Sess.Statement) == "" && len(t.Sess.Evidence) == 0 {
+			t.Say(locales.AppealEmpty, nil, t.followUpButtons()...)
 			return nil
 		}
-		_, err = t.d.cfg.Core.Appeal(ctx, id, buyer, t.sess.Statement, t.sess.Evidence)
+		_, err = t.d.cfg.Core.Appeal(ctx, id, buyer, t.Sess.Statement, t.Sess.Evidence)
 	case StateGivingAccount:
-		_, err = t.d.cfg.Core.RetryPayout(ctx, id, buyer, strings.TrimSpace(t.in.Text))
+		_, err = t.d.cfg.Core.RetryPayout(ctx, id, buyer, strings.TrimSpace(t.In.Text))
 	}
 	switch refund.ErrorCode(err) {
 	case refund.EINVALID:
-		t.say(locales.FollowUpInvalid, nil, t.followUpButtons()...)
+		t.Say(locales.FollowUpInvalid, nil, t.followUpButtons()...)
 		return nil
 	case refund.EINTERNAL:
 		// Keep the step and what was collected: the buyer sends again.
 		t.d.cfg.Logger.ErrorContext(ctx, "follow-up", "case", refund.FormatCaseNumber(id), "err", err)
-		t.say(locales.SubmitRetry, nil, t.followUpButtons()...)
+		t.Say(locales.SubmitRetry, nil, t.followUpButtons()...)
 		return nil
 	}
 	if merr := t.move(ctx, EventFollowUpDone); merr != nil {
@@ -217,28 +205,28 @@ func (t *turn) sendFollowUp(ctx context.Context) error {
 }
 
 // followUpButtons are Send and Cancel for a follow-up step.
-func (t *turn) followUpButtons() [][]Button {
-	rows := [][]Button{}
-	switch t.sess.State {
+func (t *turn) followUpButtons() [][]flows.Button {
+	rows := [][]flows.Button{}
+	switch t.Sess.State {
 	case StateAddingEvidence:
-		rows = append(rows, []Button{{Text: t.text(locales.BtnDone, nil), Data: t.step(actEvidenceDone, "")}})
+		rows = append(rows, []flows.Button{{Text: t.Text(locales.BtnDone, nil), Data: t.step(actEvidenceDone, "")}})
 	case StateWritingAppeal:
-		rows = append(rows, []Button{{Text: t.text(locales.BtnSubmitAppeal, nil), Data: t.step(actSubmit, "")}})
+		rows = append(rows, []flows.Button{{Text: t.Text(locales.BtnSubmitAppeal, nil), Data: t.step(actSubmit, "")}})
 	}
 	return append(rows, t.cancelRow())
 }
 
 // followUpPrompt asks the question of a follow-up step.
 func (t *turn) followUpPrompt() {
-	data := map[string]any{"Case": refund.FormatCaseNumber(t.sess.CaseID), "Max": refund.MaxEvidence,
-		"Count": len(t.sess.Evidence)}
-	switch t.sess.State {
+	data := map[string]any{"Case": refund.FormatCaseNumber(t.Sess.CaseID), "Max": refund.MaxEvidence,
+		"Count": len(t.Sess.Evidence)}
+	switch t.Sess.State {
 	case StateAddingEvidence:
-		t.say(locales.AskMoreEvidence, data, t.followUpButtons()...)
+		t.Say(locales.AskMoreEvidence, data, t.followUpButtons()...)
 	case StateWritingAppeal:
-		t.say(locales.AskAppeal, data, t.followUpButtons()...)
+		t.Say(locales.AskAppeal, data, t.followUpButtons()...)
 	case StateGivingAccount:
-		t.say(locales.AskAccount, data, t.cancelRow())
+		t.Say(locales.AskAccount, data, t.cancelRow())
 	}
 }
 

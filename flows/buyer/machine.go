@@ -1,4 +1,4 @@
-package flows
+package buyer
 
 import (
 	"context"
@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	"github.com/looplab/fsm"
+
+	"github.com/refundbot/refundbot/flows"
 )
 
 // State is a step of the buyer's refund dialog.
-type State string
+type State = flows.State
 
 // The dialog's states.
 const (

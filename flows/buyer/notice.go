@@ -1,4 +1,4 @@
-package flows
+package buyer
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
@@ -17,11 +18,11 @@ import (
 type Notifier struct {
 	texts *locales.Bundle
 	loc   *time.Location
-	send  Sender
+	send  flows.Sender
 }
 
 // NewNotifier returns a Notifier that shows times in loc.
-func NewNotifier(texts *locales.Bundle, loc *time.Location, send Sender) *Notifier {
+func NewNotifier(texts *locales.Bundle, loc *time.Location, send flows.Sender) *Notifier {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -44,7 +45,7 @@ func (n *Notifier) Deliver(ctx context.Context, item refund.OutboxItem) error {
 // RenderNotice turns a notice into a message in the time + event + request
 // form: when, what happened to which case, and what the buyer can do now,
 // with the buttons to do it.
-func RenderNotice(texts *locales.Bundle, loc *time.Location, n refund.Notice) Message {
+func RenderNotice(texts *locales.Bundle, loc *time.Location, n refund.Notice) flows.Message {
 	lang := texts.Match(n.Language)
 	text := func(k locales.Key, data map[string]any) string { return texts.Text(lang, k, data) }
 	data := noticeData(texts, lang, loc, n)
@@ -62,25 +63,12 @@ func RenderNotice(texts *locales.Bundle, loc *time.Location, n refund.Notice) Me
 	default:
 		b.WriteString(text(locales.NoticeBody(n.Status), data))
 	}
-	b.WriteString(explain(texts, lang, n.Rules,
+	b.WriteString(flows.Explain(texts, lang, n.Rules,
 		refund.Amounts{Refund: n.Amount, Fee: n.Fee, Deduction: n.Deduction}, n.Paid, n.Currency, n.UsedPercent))
 	if n.Note != "" && n.Status != refund.StatusClosed && n.Status != refund.StatusPayoutFailed {
 		b.WriteString("\n" + text(locales.ReviewerNote, data))
 	}
-	return Message{Text: b.String(), Buttons: caseButtons(texts, lang, n.CaseID, n.Status, n.CanAppeal, n.Routes, data)}
-}
-
-// explain lists the rules behind a decision, a line each, with the
-// amounts they speak of; the status view, notices and case cards share it.
-func explain(texts *locales.Bundle, lang string, rules []refund.Rule, a refund.Amounts, paid refund.Money,
-	currency string, usedPercent int) string {
-	data := map[string]any{"Amount": formatMoney(a.Refund, currency), "Paid": formatMoney(paid, currency),
-		"Fee": formatMoney(a.Fee, currency), "Deduction": formatMoney(a.Deduction, currency), "UsedPercent": usedPercent}
-	var b strings.Builder
-	for _, r := range rules {
-		b.WriteString("\n• " + texts.Text(lang, locales.RuleText(r), data))
-	}
-	return b.String()
+	return flows.Message{Text: b.String(), Buttons: caseButtons(texts, lang, n.CaseID, n.Status, n.CanAppeal, n.Routes, data)}
 }
 
 func noticeData(texts *locales.Bundle, lang string, loc *time.Location, n refund.Notice) map[string]any {
@@ -89,8 +77,8 @@ func noticeData(texts *locales.Bundle, lang string, loc *time.Location, n refund
 	}
 	data := map[string]any{
 		"Time": at(n.At), "Case": n.Number(), "OrderID": n.OrderID,
-		"Amount": formatMoney(n.Amount, n.Currency), "Paid": formatMoney(n.Paid, n.Currency),
-		"Fee": formatMoney(n.Fee, n.Currency), "Deduction": formatMoney(n.Deduction, n.Currency),
+		"Amount": flows.FormatMoney(n.Amount, n.Currency), "Paid": flows.FormatMoney(n.Paid, n.Currency),
+		"Fee": flows.FormatMoney(n.Fee, n.Currency), "Deduction": flows.FormatMoney(n.Deduction, n.Currency),
 		"UsedPercent": n.UsedPercent, "Method": texts.Text(lang, locales.MethodLabel(n.Method), nil),
 		"Days": payoutDays(n.PayoutDays), "Deadline": "", "Note": n.Note,
 	}
@@ -110,12 +98,12 @@ func payoutDays(d [2]int) string {
 
 // caseButtons are what a buyer can do about a case in its status.
 func caseButtons(texts *locales.Bundle, lang string, caseID int64, status refund.Status, canAppeal bool,
-	routes []refund.PayoutRoute, data map[string]any) [][]Button {
+	routes []refund.PayoutRoute, data map[string]any) [][]flows.Button {
 	id := strconv.FormatInt(caseID, 10)
-	btn := func(k locales.Key, action string) []Button {
-		return []Button{{Text: texts.Text(lang, k, data), Data: menuData(action, id)}}
+	btn := func(k locales.Key, action string) []flows.Button {
+		return []flows.Button{{Text: texts.Text(lang, k, data), Data: menuData(action, id)}}
 	}
-	var rows [][]Button
+	var rows [][]flows.Button
 	switch status {
 	case refund.StatusNeedsInfo:
 		rows = append(rows, btn(locales.BtnAddInfo, actMenuInfo))

@@ -1,4 +1,4 @@
-package flows
+package buyer
 
 import (
 	"regexp"
@@ -6,9 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
@@ -18,7 +18,7 @@ import (
 // words) and callback data, which a modified client can forge at will.
 // Their seeds are committed in testdata/fuzz/<FuzzName>; run one with e.g.
 //
-//	go test -run '^$' -fuzz '^FuzzFreeText$' -fuzztime 60s -fuzzminimizetime 5s ./flows/
+//	go test -run '^$' -fuzz '^FuzzFreeText$' -fuzztime 60s -fuzzminimizetime 5s ./flows/buyer/
 //
 // (FuzzFreeText measures inputs of a thousand characters and more; the
 // default minimizer spends a minute on each such input it finds.)
@@ -41,11 +41,10 @@ const maxExtractAllocs = 500
 
 var fuzzOrderPattern = regexp.MustCompile(DefaultOrderIDPattern)
 
-// stubStore and friends satisfy New's checks; reasonIn reads none of them.
+// stubCore and stubAttempts satisfy New's checks; reasonIn reads neither.
 type (
-	stubStore    struct{ refund.Store }
-	stubSessions struct{ SessionStore }
-	stubAttempts struct{ OwnershipAttempts }
+	stubCore     struct{ Core }
+	stubAttempts struct{ flows.OwnershipAttempts }
 )
 
 var fuzzDialog = sync.OnceValues(func() (*Dialog, error) {
@@ -53,7 +52,7 @@ var fuzzDialog = sync.OnceValues(func() (*Dialog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(Config{Store: stubStore{}, Sessions: stubSessions{}, Attempts: stubAttempts{}, Texts: texts})
+	return New(Config{Core: stubCore{}, Desk: NoDesk{}, Attempts: stubAttempts{}, Texts: texts})
 })
 
 func dialogForFuzz(tb testing.TB) *Dialog {
@@ -69,9 +68,8 @@ func dialogForFuzz(tb testing.TB) *Dialog {
 // message meets them.
 func readText(d *Dialog, text string) {
 	t := &turn{d: d}
-	_ = looksLikeScam(text)
-	_ = looksLikeStaffScam(text)
-	_ = askedForPerson.MatchString(text)
+	_ = flows.LooksLikeScam(text)
+	_ = asksForPerson(text)
 	_ = hasRefundIntent(text)
 	_, _ = findCaseNumber(text)
 	_, _ = findOrderID(fuzzOrderPattern, text)
@@ -88,17 +86,6 @@ func grow(s string) string {
 		return s
 	}
 	return strings.Repeat(s, longRunes/n)
-}
-
-// spaceOut puts a space after every rune, the way people write "保 证 金" to
-// get past filters.
-func spaceOut(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r)
-		b.WriteByte(' ')
-	}
-	return b.String()
 }
 
 var fourDigits = regexp.MustCompile(`^[0-9]{4}$`)
@@ -136,23 +123,6 @@ func checkText(t *testing.T, d *Dialog, text string) {
 	if r := (&turn{d: d}).reasonIn(text); r != "" && !isReason(r) {
 		t.Fatalf("reasonIn(%q) = %q, not a reason", text, r)
 	}
-	// The CJK scam words are matched without spaces: spacing them out
-	// must not hide them.
-	if scamCJK.MatchString(squeeze(strings.ToLower(text))) && !looksLikeScam(spaceOut(text)) {
-		t.Fatalf("looksLikeScam(%q) holds but not with spaces between the characters", text)
-	}
-	if looksLikeScam(text) && !looksLikeStaffScam(text) {
-		t.Fatalf("looksLikeStaffScam(%q) misses what looksLikeScam finds", text)
-	}
-}
-
-func squeeze(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 func isReason(r refund.Reason) bool {
@@ -208,43 +178,6 @@ func TestLongMessagesAreReadInBoundedWork(t *testing.T) {
 	}
 }
 
-// KNOWN FAILING (found while writing these tests): the scam check can be
-// dodged by what a phone keyboard or a copy-paste puts in for free.
-// looksLikeScam removes only unicode.IsSpace, so zero-width and other
-// format characters (U+200B, U+2060, U+00AD, U+FEFF: category Cf) between
-// the characters hide the word; and full-width Latin, which Chinese input
-// methods type in full-width mode ("加我ＱＱ", "Ｖ信", "ｄｅｐｏｓｉｔ"), is not
-// folded to ASCII. Both dodge looksLikeStaffScam too, which is what holds
-// back a stolen staff account's "请先交保证金". Proposed fix, in
-// looksLikeScam (and the text looksLikeStaffScam's staffAsk sees): before
-// matching, drop runes with unicode.Is(unicode.Cf, r) along with spaces,
-// and map U+FF01-U+FF5E to U+0021-U+007E (r - 0xFEE0) and U+3000 to a
-// space.
-func TestScamWordsSurviveInvisibleAndFullWidthDodges(t *testing.T) {
-	for _, tt := range []struct{ name, plain, dodged string }{
-		{"zero-width space", "交保证金才能退款", "交保\u200b证\u200b金才能退款"},
-		{"word joiner", "把验证码发给我", "把验\u2060证\u2060码发给我"},
-		{"soft hyphen", "需要解冻费", "需要解\u00ad冻费"},
-		{"byte order mark", "先交钱再退款", "先\ufeff交钱再退款"},
-		{"zero-width in English", "send me the verification code", "send me the verifi\u200bcation code"},
-		{"full-width QQ", "客服让我加QQ", "客服让我加ＱＱ"},
-		{"full-width V信", "加我V信", "加我Ｖ信"},
-		{"full-width deposit", "pay a deposit first", "pay a ｄｅｐｏｓｉｔ first"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if !looksLikeScam(tt.plain) {
-				t.Fatalf("looksLikeScam(%q) = false: the plain form is not caught either", tt.plain)
-			}
-			if !looksLikeScam(tt.dodged) {
-				t.Errorf("looksLikeScam(%q) = false, though %q is caught", tt.dodged, tt.plain)
-			}
-			if !looksLikeStaffScam(tt.dodged) {
-				t.Errorf("looksLikeStaffScam(%q) = false: an agent's message would reach the buyer", tt.dodged)
-			}
-		})
-	}
-}
-
 // encodeButton rebuilds callback data from its parts.
 func encodeButton(p buttonPress) string {
 	if p.menu {
@@ -258,7 +191,6 @@ var (
 	menuCaseArg = []string{actMenuInfo, actMenuAppeal, actMenuAccount, actMenuOriginal, actMenuBalance, actMenuCase}
 	stepNoArg   = []string{actUseDraft, actKeepStatement, actEvidenceDone, actSubmit, actEdit, actEditReason,
 		actEditStatement, actEditEvidence, actBack, actCancel}
-	deskActions = []string{deskTake, deskApprove, deskReject, deskInfo}
 )
 
 func oneOf(s string, set []string) bool {
@@ -271,7 +203,7 @@ func oneOf(s string, set []string) bool {
 }
 
 // canonicalID reports whether s is how the bot writes an ID in a button: a
-// positive decimal without leading zeros that caseArg's 18 digits hold.
+// positive decimal without leading zeros that flows.ParseID's 18 digits hold.
 func canonicalID(s string) bool {
 	id, err := strconv.ParseInt(s, 10, 64)
 	return err == nil && id > 0 && strconv.FormatInt(id, 10) == s && len(s) <= 18
@@ -304,7 +236,7 @@ func wellFormed(menu bool, nonce, action, arg string) bool {
 }
 
 // FuzzParseButton feeds raw callback data, as a forged client sends it, to
-// the buyer's and the agents' parsers: no panic, and whatever they accept
+// the buyer's parsers: no panic, and whatever they accept
 // is what the bot itself would have written.
 func FuzzParseButton(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
@@ -326,7 +258,7 @@ func FuzzParseButton(f *testing.F) {
 			case p.menu && p.action == actMenuOrder:
 				valid = refund.ValidOrderID(p.arg)
 			case p.menu && oneOf(p.action, menuCaseArg):
-				_, valid = caseArg(p.arg)
+				_, valid = flows.ParseID(p.arg)
 			case !p.menu:
 				valid = validNonce(p.nonce) && wellFormed(false, p.nonce, p.action, p.arg)
 			}
@@ -334,17 +266,9 @@ func FuzzParseButton(f *testing.F) {
 				t.Fatalf("parseButton accepted %q as %+v", data, p)
 			}
 		}
-		if action, id, ok := parseDeskData(data); ok {
-			if id <= 0 || !oneOf(action, deskActions) {
-				t.Fatalf("parseDeskData(%q) = %q, %d", data, action, id)
-			}
-			if a, again, ok := parseDeskData(deskData(action, id)); !ok || a != action || again != id {
-				t.Fatalf("parseDeskData(%q) = %q, %d, which does not survive deskData", data, action, id)
-			}
-		}
-		if id, ok := caseArg(data); ok {
+		if id, ok := flows.ParseID(data); ok {
 			if id <= 0 || strconv.FormatInt(id, 10) != strings.TrimLeft(data, "0") {
-				t.Fatalf("caseArg(%q) = %d", data, id)
+				t.Fatalf("flows.ParseID(%q) = %d", data, id)
 			}
 		}
 	})
@@ -376,21 +300,6 @@ func FuzzButtonRoundTrip(f *testing.F) {
 			if !ok {
 				t.Fatalf("parseButton refuses the bot's own button %q", data)
 			}
-		}
-	})
-}
-
-// FuzzDeskRoundTrip: parseDeskData gives back the action and escalation
-// ID of every card button deskData makes.
-func FuzzDeskRoundTrip(f *testing.F) {
-	f.Fuzz(func(t *testing.T, action string, id int64) {
-		data := deskData(action, id)
-		a, got, ok := parseDeskData(data)
-		if ok && (a != action || got != id) {
-			t.Fatalf("parseDeskData(%q) = %q, %d; made from %q, %d", data, a, got, action, id)
-		}
-		if oneOf(action, deskActions) && id > 0 && len(strconv.FormatInt(id, 10)) <= 18 && !ok {
-			t.Fatalf("parseDeskData refuses the card button %q", data)
 		}
 	})
 }

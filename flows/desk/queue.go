@@ -1,9 +1,10 @@
-package flows
+package desk
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
@@ -13,11 +14,7 @@ import (
 // in the team chat and tells the buyer their place in the queue; a late
 // review is announced on the card. Delivery is at least once, so a card
 // already posted is not posted again.
-func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, send Sender) error {
-	desk := d.cfg.Desk
-	if desk == nil || desk.ChatID == 0 {
-		return nil
-	}
+func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, send flows.Sender) error {
 	n, err := refund.DecodeNotice(item.Payload)
 	if err != nil {
 		return fmt.Errorf("outbox item %d: %w", item.ID, err)
@@ -26,83 +23,75 @@ func (d *Dialog) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem,
 	if n.Kind == refund.NoticeReviewOverdue {
 		reason = refund.EscalateOverdue
 	}
-	e, _, err := desk.Escalations.OpenEscalation(ctx, refund.Escalation{CaseID: n.CaseID, BuyerChatID: n.ChatID,
-		BuyerUserID: n.UserID, Language: n.Language, Reason: reason, Status: refund.EscalationQueued,
-		Due: n.Deadline, CreatedAt: d.cfg.Now().UTC()})
+	e, _, err := d.cfg.Escalations.Escalate(ctx, refund.Escalation{CaseID: n.CaseID, BuyerChatID: n.ChatID,
+		BuyerUserID: n.UserID, Language: n.Language, Reason: reason, Due: n.Deadline})
 	if err != nil {
 		return fmt.Errorf("escalate case %s: %w", n.Number(), err)
 	}
-	team := d.cfg.Texts.Match(desk.Lang)
+	team := d.cfg.Texts.Match(d.cfg.Lang)
 	if e.CardMessageID != 0 {
 		if n.Kind == refund.NoticeReviewOverdue {
-			_, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
+			_, err := send.Post(ctx, d.cfg.ChatID, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
 				Text: d.cfg.Texts.Text(team, locales.DeskOverdue, map[string]any{"ID": e.ID, "Case": n.Number()})})
 			return err
 		}
 		return nil
 	}
-	c, err := d.cfg.Store.Case(ctx, n.CaseID)
+	c, err := d.cfg.Cases.Case(ctx, n.CaseID)
 	if err != nil {
 		return fmt.Errorf("load case %s: %w", n.Number(), err)
 	}
-	if err := desk.place(ctx, &e, topicName(e, d.cfg.Texts.Text(team, locales.EscalationLabel(reason), nil))); err != nil {
+	if err := d.place(ctx, &e, topicName(e, d.cfg.Texts.Text(team, locales.EscalationLabel(reason), nil))); err != nil {
 		return err
 	}
-	o, err := d.cfg.Store.Order(ctx, c.OrderID)
+	o, err := d.cfg.Cases.Order(ctx, c.OrderID)
 	if err != nil {
 		return fmt.Errorf("load order %s: %w", c.OrderID, err)
 	}
-	card := cardFor(d.cfg.Texts, desk.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
+	card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
 	if len(n.Rules) > 0 {
 		card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil) +
-			explain(d.cfg.Texts, team, n.Rules, c.Decided, o.AmountPaid, c.Currency, n.UsedPercent)
+			flows.Explain(d.cfg.Texts, team, n.Rules, c.Decided, o.AmountPaid, c.Currency, n.UsedPercent)
 	}
 	card.ThreadID = e.ThreadID
-	cardID, err := send.Post(ctx, desk.ChatID, card)
+	cardID, err := send.Post(ctx, d.cfg.ChatID, card)
 	if err != nil {
 		return fmt.Errorf("post card of case %s: %w", n.Number(), err)
 	}
-	if err := desk.Escalations.LinkMessage(ctx, e.ID, cardID, true); err != nil {
+	if err := d.cfg.Escalations.Link(ctx, e.ID, cardID, true); err != nil {
 		return fmt.Errorf("link card of case %s: %w", n.Number(), err)
 	}
 	for _, f := range c.Evidence {
 		file := f
-		id, err := send.Post(ctx, desk.ChatID, Message{Text: f.Caption, File: &file, ReplyTo: cardID, ThreadID: e.ThreadID})
+		id, err := send.Post(ctx, d.cfg.ChatID, flows.Message{Text: f.Caption, File: &file, ReplyTo: cardID, ThreadID: e.ThreadID})
 		if err != nil {
 			return fmt.Errorf("post evidence of case %s: %w", n.Number(), err)
 		}
-		if err := desk.Escalations.LinkMessage(ctx, e.ID, id, false); err != nil {
+		if err := d.cfg.Escalations.Link(ctx, e.ID, id, false); err != nil {
 			return fmt.Errorf("link evidence of case %s: %w", n.Number(), err)
 		}
 	}
-	pos, err := desk.Escalations.QueuePosition(ctx, e.ID)
+	pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
 	if err != nil {
 		return fmt.Errorf("queue position of escalation %d: %w", e.ID, err)
 	}
 	buyer := d.cfg.Texts.Match(n.Language)
-	return send.Send(ctx, n.ChatID, Message{Text: d.cfg.Texts.Text(buyer, locales.QueuedForAgent,
+	return send.Send(ctx, n.ChatID, flows.Message{Text: d.cfg.Texts.Text(buyer, locales.QueuedForAgent,
 		map[string]any{"Ahead": max(pos-1, 0)})})
 }
 
 // ReleaseStaleHolds returns to the queue every chat whose agent has not
 // answered within the hold timeout, and says so on the card. It returns
 // how many it released.
-func (d *Dialog) ReleaseStaleHolds(ctx context.Context, send Sender) (int, error) {
-	desk := d.cfg.Desk
-	if desk == nil || desk.ChatID == 0 {
-		return 0, nil
-	}
-	timeout := desk.HoldTimeout
-	if timeout <= 0 {
-		timeout = DefaultHoldTimeout
-	}
-	released, err := desk.Escalations.ReleaseSilentHolds(ctx, d.cfg.Now().UTC().Add(-timeout))
+func (d *Desk) ReleaseStaleHolds(ctx context.Context, send flows.Sender) (int, error) {
+	timeout := d.cfg.HoldTimeout
+	released, err := d.cfg.Escalations.RequeueSilent(ctx, timeout)
 	if err != nil {
-		return 0, fmt.Errorf("release silent holds: %w", err)
+		return 0, err
 	}
-	team := d.cfg.Texts.Match(desk.Lang)
+	team := d.cfg.Texts.Match(d.cfg.Lang)
 	for i, e := range released {
-		if _, err := send.Post(ctx, desk.ChatID, Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
+		if _, err := send.Post(ctx, d.cfg.ChatID, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
 			Text: d.cfg.Texts.Text(team, locales.DeskHoldExpired, map[string]any{"ID": e.ID,
 				"Minutes": int(timeout.Minutes())})}); err != nil {
 			return i, fmt.Errorf("announce release of escalation %d: %w", e.ID, err)

@@ -1,12 +1,13 @@
-package flows
+package buyer
 
 import (
 	"strings"
 
+	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Button actions. Menu actions ("m:...") work in any state; step actions
+// flows.Button actions. Menu actions ("m:...") work in any state; step actions
 // ("s:<nonce>:...") belong to the step whose nonce they carry.
 const (
 	actMenuRefund = "refund"
@@ -79,7 +80,7 @@ func parseButton(data string) (buttonPress, bool) {
 		case actMenuOrder:
 			return p, refund.ValidOrderID(p.arg)
 		case actMenuInfo, actMenuAppeal, actMenuAccount, actMenuOriginal, actMenuBalance, actMenuCase:
-			_, ok := caseArg(p.arg)
+			_, ok := flows.ParseID(p.arg)
 			return p, ok
 		}
 	case parts[0] == "s" && (len(parts) == 3 || len(parts) == 4):
@@ -106,21 +107,6 @@ func parseButton(data string) (buttonPress, bool) {
 		}
 	}
 	return buttonPress{}, false
-}
-
-// caseArg reads a case ID from a menu button.
-func caseArg(arg string) (int64, bool) {
-	if len(arg) == 0 || len(arg) > 18 {
-		return 0, false
-	}
-	var id int64
-	for _, r := range arg {
-		if r < '0' || r > '9' {
-			return 0, false
-		}
-		id = id*10 + int64(r-'0')
-	}
-	return id, id > 0
 }
 
 const nonceLen = 8

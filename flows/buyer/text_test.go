@@ -1,8 +1,10 @@
-package flows
+package buyer
 
 import (
 	"regexp"
 	"testing"
+
+	"github.com/refundbot/refundbot/flows"
 )
 
 func TestLooksLikeScam(t *testing.T) {
@@ -28,8 +30,8 @@ func TestLooksLikeScam(t *testing.T) {
 		{"hotpot", false},
 	}
 	for _, tt := range tests {
-		if got := looksLikeScam(tt.text); got != tt.want {
-			t.Errorf("looksLikeScam(%q) = %v, want %v", tt.text, got, tt.want)
+		if got := flows.LooksLikeScam(tt.text); got != tt.want {
+			t.Errorf("flows.LooksLikeScam(%q) = %v, want %v", tt.text, got, tt.want)
 		}
 	}
 }

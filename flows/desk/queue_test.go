@@ -1,4 +1,4 @@
-package flows_test
+package desk_test
 
 import (
 	"context"
@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/refundbot/refundbot/flows"
-	"github.com/refundbot/refundbot/flows/redisstore"
+	"github.com/refundbot/refundbot/flows/desk"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/inmem"
@@ -69,14 +66,17 @@ func TestAgentNoticesOpenOneCardAndFlagLateReviews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mr := miniredis.RunT(t)
-	sessions := redisstore.New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), "t:", time.Hour)
 	texts, err := locales.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := flows.New(flows.Config{Store: store, Core: svc, Sessions: sessions, Attempts: sessions, Texts: texts,
-		Now: clock, Desk: &flows.Desk{Agents: store, Escalations: store, ChatID: team, Lang: "zh-CN"}})
+	escalations, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: store, Agents: store,
+		Cases: svc, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := desk.New(desk.Config{Escalations: escalations, Agents: store, Cases: svc, Texts: texts, ChatID: team,
+		Lang: "zh-CN", Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,464 @@
+// Package buyer is the buyer's refund dialog: a looplab/fsm transition
+// table (machine.go, drawn in testdata/dialog.mmd.golden) walked by one
+// turn per input: the order and its ownership proof (order.go), the reason,
+// the statement and the evidence (steps.go, evidence.go), the summary and
+// the submit, the status view, and the follow-ups a submitted case asks
+// for (followup.go), plus the notices the refund core sends (notice.go).
+// It reaches a person through the Desk interface and the refund core
+// through Core, and runs inside the flows runtime.
+package buyer
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// Ownership proof limits: three wrong phone-digit answers lock the order
+// for the user for an hour, which makes guessing 10,000 combinations useless.
+const (
+	MaxOwnershipFailures = 3
+	OwnershipLockout     = time.Hour
+)
+
+// maxAnswerRunes bounds one-line answers (order IDs, phone digits); longer
+// text in those steps is answered with a clear "too long".
+const maxAnswerRunes = 200
+
+// Config wires a Dialog: the refund core is its one door to the domain,
+// the desk its way to a person.
+type Config struct {
+	Core Core
+	// Desk reaches the agents; NoDesk when the shop has none.
+	Desk     Desk
+	Attempts flows.OwnershipAttempts
+	Texts    *locales.Bundle
+	// Location is the shop's time zone; times are shown in it.
+	Location *time.Location
+	// IdleTTL is how long a half-filled request is kept; flows.DefaultIdleTTL if 0.
+	IdleTTL time.Duration
+	// OrderIDPattern finds order IDs in free text; DefaultOrderIDPattern if nil.
+	OrderIDPattern *regexp.Regexp
+	// BotUsername is the bot's @username, for links from group chats.
+	BotUsername string
+	// Observer counts what the dialog does, for metrics; nil counts nothing.
+	Observer Observer
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Desk is what the dialog needs of the agents' desk (flows/desk).
+type Desk interface {
+	// Enabled reports whether a person can be reached at all.
+	Enabled() bool
+	// Escalate queues the buyer's chat for a person, about caseID if
+	// there is one, and tells the buyer their place in t.
+	Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason refund.EscalationReason) error
+	// Flag tells the team of a buyer's message that smells of a deposit
+	// scam: someone may be working on them outside the bot.
+	Flag(ctx context.Context, t *flows.Turn)
+	// Verify answers "is this account really staff?", for a forwarded
+	// message or "/verify @name".
+	Verify(ctx context.Context, t *flows.Turn) error
+}
+
+// Dialog is the buyer's refund dialog, a flows.Handler.
+type Dialog struct {
+	cfg Config
+	// reasonWords maps each reason to the words, in every language, that
+	// name it in free text.
+	reasonWords map[refund.Reason][]string
+}
+
+// New checks the configuration and builds a Dialog; a missing part is
+// named.
+func New(cfg Config) (*Dialog, error) {
+	switch {
+	case cfg.Core == nil:
+		return nil, errors.New("buyer: Core is required")
+	case cfg.Desk == nil:
+		return nil, errors.New("buyer: Desk is required (buyer.NoDesk{} when there are no agents)")
+	case cfg.Attempts == nil:
+		return nil, errors.New("buyer: Attempts is required")
+	case cfg.Texts == nil:
+		return nil, errors.New("buyer: Texts is required")
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.IdleTTL <= 0 {
+		cfg.IdleTTL = flows.DefaultIdleTTL
+	}
+	if cfg.OrderIDPattern == nil {
+		cfg.OrderIDPattern = regexp.MustCompile(DefaultOrderIDPattern)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dialog{cfg: cfg, reasonWords: map[refund.Reason][]string{}}
+	for _, r := range refund.AllReasons() {
+		for _, lang := range cfg.Texts.Languages() {
+			for _, w := range strings.Split(cfg.Texts.Text(lang, locales.ReasonKeywords(r), nil), "|") {
+				if w = strings.ToLower(strings.TrimSpace(w)); w != "" {
+					d.reasonWords[r] = append(d.reasonWords[r], w)
+				}
+			}
+		}
+	}
+	return d, nil
+}
+
+// Observer is told of the dialog's progress: the steps buyers reach, and
+// so where they give up.
+type Observer interface {
+	StepEntered(step string)
+	// DialogEnded: how is submitted, cancelled or expired.
+	DialogEnded(step, how string)
+}
+
+// NoDesk is the Desk of a shop without agents: buyers asking for a person
+// are told none is available, and nobody is vouched for as staff.
+type NoDesk struct{}
+
+// Enabled implements Desk.
+func (NoDesk) Enabled() bool { return false }
+
+// Escalate implements Desk: there is nobody to escalate to.
+func (NoDesk) Escalate(_ context.Context, t *flows.Turn, _ int64, _ refund.EscalationReason) error {
+	t.Say(locales.NoAgents, nil)
+	return nil
+}
+
+// Flag implements Desk: there is no team to tell.
+func (NoDesk) Flag(context.Context, *flows.Turn) {}
+
+// Verify implements Desk: without staff, nobody is staff.
+func (NoDesk) Verify(_ context.Context, t *flows.Turn) error {
+	who := strings.TrimSpace(t.In.Text)
+	if f := t.In.Forward; f != nil {
+		who = f.Name
+	}
+	t.Say(locales.VerifyNotStaff, map[string]any{"Who": who})
+	return nil
+}
+
+// Serve implements flows.Handler: one buyer input.
+func (d *Dialog) Serve(ctx context.Context, ft *flows.Turn) error {
+	if ft.Sess.State == "" {
+		ft.Sess.State = StateIdle
+	}
+	t := &turn{Turn: ft, d: d}
+	from := t.Sess.State
+	expired := t.expired()
+	if err := t.run(ctx); err != nil {
+		return err
+	}
+	d.observeSteps(from, t, expired)
+	return nil
+}
+
+// observeSteps tells the observer which step the turn entered and, when
+// a dialog ended, where and how: the funnel and its drop-off.
+func (d *Dialog) observeSteps(from State, t *turn, expired bool) {
+	obs := d.cfg.Observer
+	if obs == nil {
+		return
+	}
+	switch {
+	case expired:
+		obs.DialogEnded(string(from), "expired")
+	case t.submitted:
+		obs.DialogEnded(string(from), "submitted")
+	case from != StateIdle && t.Sess.State == StateIdle:
+		obs.DialogEnded(string(from), "cancelled")
+	}
+	if t.Sess.State != from {
+		obs.StepEntered(string(t.Sess.State))
+	}
+}
+
+// turn is one buyer input being handled.
+type turn struct {
+	*flows.Turn
+	d *Dialog
+	// submitted is set by the turn that submitted a case.
+	submitted bool
+}
+
+func (t *turn) run(ctx context.Context) error {
+	if t.expired() {
+		orderID := t.Sess.PendingOrderID
+		if t.Sess.Order != nil {
+			orderID = t.Sess.Order.ID
+		}
+		t.Say(locales.SessionExpired, map[string]any{"OrderID": orderID})
+		t.reset()
+		if t.In.Callback != nil {
+			t.RemoveKeyboard = true
+			return nil
+		}
+	}
+	switch {
+	case t.In.Chat == flows.ChatGroup:
+		t.inGroup()
+		return nil
+	case t.In.Callback != nil:
+		return t.pressed(ctx, *t.In.Callback)
+	case t.In.Forward != nil && t.In.Chat == flows.ChatPrivate:
+		// A forwarded message is the buyer asking "is this really staff?".
+		return t.d.cfg.Desk.Verify(ctx, t.Turn)
+	case t.In.Text != "" && flows.LooksLikeScam(t.In.Text) && len(t.In.Files) == 0:
+		t.scam(ctx)
+		return nil
+	case t.In.Command != "":
+		return t.command(ctx)
+	case t.In.Unsupported != "":
+		t.unsupported()
+		return nil
+	case len(t.In.Files) > 0:
+		if flows.LooksLikeScam(t.In.Text) {
+			t.Say(locales.ScamWarning, nil)
+			t.d.cfg.Desk.Flag(ctx, t.Turn)
+		}
+		t.files()
+		return nil
+	case asksForPerson(t.In.Text):
+		// At any step: the step is not answered by it, and the dialog
+		// goes on from there when the agent hands the chat back.
+		return t.askPerson(ctx, refund.EscalateAsked)
+	}
+	return t.typed(ctx)
+}
+
+// askPerson queues the chat for a person. The buyer's place in the dialog
+// is kept, and they are told so when they were in the middle of it.
+func (t *turn) askPerson(ctx context.Context, reason refund.EscalationReason) error {
+	if err := t.d.cfg.Desk.Escalate(ctx, t.Turn, t.Sess.CaseID, reason); err != nil {
+		return err
+	}
+	if t.Sess.State != StateIdle && t.d.cfg.Desk.Enabled() {
+		t.Say(locales.PersonStepKept, nil)
+	}
+	return nil
+}
+
+func (t *turn) expired() bool {
+	return t.Sess.State != StateIdle && !t.Sess.UpdatedAt.IsZero() &&
+		t.d.cfg.Now().Sub(t.Sess.UpdatedAt) > t.d.cfg.IdleTTL
+}
+
+// reset ends the dialog, keeping only the buyer's language.
+func (t *turn) reset() {
+	t.Sess = flows.Session{State: StateIdle, Lang: t.Sess.Lang}
+}
+
+// move fires ev and gives the new step a fresh nonce, which makes the
+// buttons of earlier steps stale.
+func (t *turn) move(ctx context.Context, ev Event) error {
+	next, err := fire(ctx, t.Sess.State, ev)
+	if err != nil {
+		return err
+	}
+	t.Sess.State = next
+	t.Sess.Nonce = newNonce()
+	return nil
+}
+
+func newNonce() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, nonceLen)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func (t *turn) inGroup() {
+	if t.In.Callback != nil {
+		t.Answer = t.Text(locales.GroupPrivateOnly, map[string]any{"Bot": t.d.cfg.BotUsername})
+		return
+	}
+	if t.In.Command == "" || (t.In.CommandTarget != "" && !strings.EqualFold(t.In.CommandTarget, t.d.cfg.BotUsername)) {
+		return // chatter in a group is not for the bot
+	}
+	switch t.In.Command {
+	case "start", "refund", "status", "help", "cancel":
+		t.Say(locales.GroupPrivateOnly, map[string]any{"Bot": t.d.cfg.BotUsername},
+			[]flows.Button{{Text: t.Text(locales.BtnOpenPrivate, nil), URL: "https://t.me/" + t.d.cfg.BotUsername}})
+	}
+}
+
+func (t *turn) scam(ctx context.Context) {
+	t.Say(locales.ScamWarning, nil)
+	t.d.cfg.Desk.Flag(ctx, t.Turn)
+	if t.Sess.State == StateWritingStatement && len([]rune(t.In.Text)) <= refund.MaxStatementRunes {
+		// The buyer may be describing the scam they met; keep the words
+		// until they say whether this is their statement.
+		t.Sess.PendingStatement = t.In.Text
+		t.Say(locales.StatementScam, nil,
+			[]flows.Button{{Text: t.Text(locales.BtnKeepStatement, nil), Data: stepData(t.Sess.Nonce, actKeepStatement, "")}})
+	}
+}
+
+func (t *turn) unsupported() {
+	switch t.Sess.State {
+	case StateCollectingEvidence:
+		t.Say(locales.EvidenceWantFile, nil, t.evidenceButtons()...)
+		return
+	case StateAddingEvidence, StateWritingAppeal:
+		t.Say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
+		return
+	}
+	t.Say(locales.WantText, nil)
+}
+
+func (t *turn) command(ctx context.Context) error {
+	args := strings.TrimSpace(t.In.Text)
+	switch t.In.Command {
+	case "start":
+		t.Out = append(t.Out, flows.Message{
+			Text:    t.Text(locales.Greeting, map[string]any{"Name": t.In.FirstName}) + "\n\n" + t.Text(locales.ScamWarning, nil),
+			Buttons: t.menuButtons(),
+		})
+		if t.Sess.State != StateIdle {
+			t.prompt()
+		}
+		return nil
+	case "help":
+		t.Say(locales.Help, nil)
+		return nil
+	case "refund":
+		return t.startRefund(ctx, args)
+	case "status":
+		if args == "" {
+			t.Say(locales.StatusAsk, nil)
+			return nil
+		}
+		return t.status(ctx, args)
+	case "cancel":
+		return t.cancel(ctx)
+	case "agent", "human":
+		return t.askPerson(ctx, refund.EscalateAsked)
+	case "verify":
+		return t.d.cfg.Desk.Verify(ctx, t.Turn)
+	case "lang":
+		switch lang := t.d.cfg.Texts.Match(args); {
+		case args == "":
+			t.Say(locales.LangUsage, nil)
+		default:
+			t.Sess.Lang, t.Lang = lang, lang
+			t.Say(locales.LangSet, nil)
+		}
+		return nil
+	}
+	t.Say(locales.UnknownCommand, map[string]any{"Command": t.In.Command})
+	return nil
+}
+
+func (t *turn) menuButtons() [][]flows.Button {
+	return [][]flows.Button{{
+		{Text: t.Text(locales.BtnRefund, nil), Data: menuData(actMenuRefund, "")},
+		{Text: t.Text(locales.BtnStatus, nil), Data: menuData(actMenuStatus, "")},
+	}}
+}
+
+func (t *turn) cancel(ctx context.Context) error {
+	if t.Sess.State == StateIdle {
+		t.Say(locales.NothingToCancel, nil, t.menuButtons()...)
+		return nil
+	}
+	if err := t.move(ctx, EventCancel); err != nil {
+		return err
+	}
+	t.reset()
+	t.Say(locales.Cancelled, nil, t.menuButtons()...)
+	return nil
+}
+
+// typed handles plain text according to the step the buyer is at.
+func (t *turn) typed(ctx context.Context) error {
+	text := strings.TrimSpace(t.In.Text)
+	if text == "" {
+		t.prompt()
+		return nil
+	}
+	switch t.Sess.State {
+	case StateIdle:
+		return t.idleText(ctx, text)
+	case StateAwaitingOrder:
+		if n := len([]rune(text)); n > maxAnswerRunes {
+			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": maxAnswerRunes}, t.navButtons()...)
+			return nil
+		}
+		id, ok := parseOrderAnswer(t.d.cfg.OrderIDPattern, text)
+		if !ok {
+			t.Say(locales.OrderIDInvalid, map[string]any{"Max": refund.MaxOrderIDLength}, t.navButtons()...)
+			return nil
+		}
+		return t.orderGiven(ctx, id)
+	case StateAwaitingPhone:
+		return t.phoneGiven(ctx, text)
+	case StateWritingStatement:
+		return t.statementGiven(ctx, t.In.Text)
+	case StateCollectingEvidence:
+		t.Say(locales.EvidenceWantFile, nil, t.evidenceButtons()...)
+		return nil
+	case StateAddingEvidence, StateWritingAppeal, StateGivingAccount:
+		return t.followUpText(ctx, text)
+	}
+	// Steps answered by buttons: show the step again.
+	t.prompt()
+	return nil
+}
+
+func (t *turn) idleText(ctx context.Context, text string) error {
+	if hasRefundIntent(text) {
+		return t.startRefund(ctx, text)
+	}
+	if _, ok := findCaseNumber(text); ok {
+		return t.status(ctx, text)
+	}
+	if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
+		return t.status(ctx, text)
+	}
+	if e := t.Escalation; e != nil && e.Open() {
+		// Waiting for a person: say where they are rather than the menu.
+		return t.askPerson(ctx, e.Reason)
+	}
+	if t.repeated(text) {
+		return t.askPerson(ctx, refund.EscalateRepeated)
+	}
+	t.Say(locales.UnknownText, nil, t.menuButtons()...)
+	return nil
+}
+
+// repeatLimit is how many times the same complaint the bot did not
+// understand brings in a person.
+const repeatLimit = 3
+
+// repeated counts the buyer saying the same thing the bot cannot place.
+func (t *turn) repeated(text string) bool {
+	norm := strings.Join(strings.Fields(strings.ToLower(text)), " ")
+	if norm == t.Sess.RepeatText {
+		t.Sess.RepeatCount++
+	} else {
+		t.Sess.RepeatText, t.Sess.RepeatCount = norm, 1
+	}
+	if t.Sess.RepeatCount >= repeatLimit && t.d.cfg.Desk.Enabled() {
+		t.Sess.RepeatText, t.Sess.RepeatCount = "", 0
+		return true
+	}
+	return false
+}

@@ -1,0 +1,147 @@
+package buyer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// startRefund begins a new request; free text may already name the order
+// and the reason ("我要退款 订单号KM20261120001 卡密无效").
+func (t *turn) startRefund(ctx context.Context, text string) error {
+	lang := t.Sess.Lang
+	if err := t.move(ctx, EventStart); err != nil {
+		return err
+	}
+	t.Sess = flows.Session{State: t.Sess.State, Nonce: t.Sess.Nonce, Lang: lang, SubmissionKey: newNonce() + newNonce(),
+		ReasonHint: t.reasonIn(text)}
+	if id, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
+		return t.orderGiven(ctx, id)
+	}
+	t.prompt()
+	return nil
+}
+
+func (t *turn) reasonIn(text string) refund.Reason {
+	lower := strings.ToLower(text)
+	for _, r := range refund.AllReasons() {
+		for _, w := range t.d.reasonWords[r] {
+			if strings.Contains(lower, w) {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+func (t *turn) orderGiven(ctx context.Context, id string) error {
+	locked, err := t.d.cfg.Attempts.Locked(ctx, t.In.UserID, id, MaxOwnershipFailures)
+	if err != nil {
+		return fmt.Errorf("check lock of order %s: %w", id, err)
+	}
+	if locked > 0 {
+		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(locked)}, t.navButtons()...)
+		return nil
+	}
+	order, found, err := t.order(ctx, id)
+	if err != nil {
+		return err
+	}
+	if found && order.BoundTo(t.In.UserID) {
+		return t.owned(ctx, order, EventOrderOwned)
+	}
+	// Unbound, someone else's and unknown orders all take the same path, so
+	// that the answers do not tell which order IDs exist.
+	t.Sess.PendingOrderID = id
+	if err := t.move(ctx, EventOrderNeedsProof); err != nil {
+		return err
+	}
+	t.prompt()
+	return nil
+}
+
+func (t *turn) order(ctx context.Context, id string) (refund.Order, bool, error) {
+	order, err := t.d.cfg.Core.Order(ctx, id)
+	switch {
+	case refund.ErrorCode(err) == refund.ENOTFOUND:
+		return refund.Order{}, false, nil
+	case err != nil:
+		return refund.Order{}, false, fmt.Errorf("load order %s: %w", id, err)
+	}
+	return order, true, nil
+}
+
+func (t *turn) phoneGiven(ctx context.Context, text string) error {
+	if !isFourDigits(text) {
+		t.Say(locales.PhoneFormat, nil, t.navButtons()...)
+		return nil
+	}
+	id := t.Sess.PendingOrderID
+	order, found, err := t.order(ctx, id)
+	if err != nil {
+		return err
+	}
+	if found && order.BuyerTelegramID == 0 && order.PhoneLast4Matches(text) {
+		return t.owned(ctx, order, EventPhoneOK)
+	}
+	failures, err := t.d.cfg.Attempts.Fail(ctx, t.In.UserID, id, MaxOwnershipFailures, OwnershipLockout)
+	if err != nil {
+		return fmt.Errorf("count failed proof for order %s: %w", id, err)
+	}
+	if err := t.move(ctx, EventPhoneFailed); err != nil {
+		return err
+	}
+	t.Sess.PendingOrderID = ""
+	if failures >= MaxOwnershipFailures {
+		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(OwnershipLockout)}, t.navButtons()...)
+		return nil
+	}
+	t.Say(locales.OwnershipFailed, map[string]any{"Left": MaxOwnershipFailures - failures}, t.navButtons()...)
+	return nil
+}
+
+func minutesCeil(d time.Duration) int {
+	return int((d + time.Minute - 1) / time.Minute)
+}
+
+// owned records the proven order and moves to the reason, or past it when
+// the buyer's first message already named a reason that fits.
+func (t *turn) owned(ctx context.Context, o refund.Order, ev Event) error {
+	t.Sess.PendingOrderID = ""
+	t.Sess.Order = &flows.OrderSnapshot{ID: o.ID, Product: o.Product, Category: o.Category, AmountPaid: o.AmountPaid,
+		Currency: o.Currency, PurchasedAt: o.PurchasedAt}
+	if err := t.move(ctx, ev); err != nil {
+		return err
+	}
+	hint := t.Sess.ReasonHint
+	t.Sess.ReasonHint = ""
+	if hint != "" && hint.Fits(o.Category) {
+		t.Sess.Reason = hint
+		if err := t.move(ctx, EventReasonChosen); err != nil {
+			return err
+		}
+		t.Say(locales.ReasonDetected, map[string]any{"Reason": t.Text(locales.ReasonLabel(hint), nil)})
+	}
+	t.prompt()
+	return nil
+}
+
+func (t *turn) statementGiven(ctx context.Context, text string) error {
+	text = strings.TrimSpace(text)
+	if n := len([]rune(text)); n > refund.MaxStatementRunes {
+		t.Say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.navButtons()...)
+		return nil
+	}
+	t.Sess.Statement = text
+	t.Sess.PendingStatement = ""
+	if err := t.move(ctx, EventStatementSet); err != nil {
+		return err
+	}
+	t.prompt()
+	return nil
+}

@@ -1,0 +1,396 @@
+// Package desk is the agents' side of refundbot: escalations posted to
+// the team chat as case cards, takeover of a buyer's chat, the relay both
+// ways, the agent commands and the queue. Every change of an escalation
+// goes through refund.EscalationService; the buyer dialog reaches the desk
+// through buyer.Desk, which *Desk implements, and the chats an agent holds
+// go through Hold, a flows.Middleware in front of the buyer dialog.
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// DefaultHoldTimeout is how long an agent may hold a chat without
+// answering before it goes back to the queue.
+const DefaultHoldTimeout = 15 * time.Minute
+
+// Cases is what the desk reads of cases and orders for its cards.
+type Cases interface {
+	Case(ctx context.Context, id int64) (refund.Case, error)
+	Order(ctx context.Context, id string) (refund.Order, error)
+}
+
+// Config wires a Desk.
+type Config struct {
+	Escalations *refund.EscalationService
+	// Agents is the staff directory, for "is this account staff?".
+	Agents refund.AgentStore
+	Cases  Cases
+	Texts  *locales.Bundle
+	// ChatID is the agents' team chat (a supergroup).
+	ChatID int64
+	// Lang is the team's language for cards and answers.
+	Lang string
+	// HoldTimeout returns a silent hold to the queue; DefaultHoldTimeout
+	// if 0.
+	HoldTimeout time.Duration
+	// Topics, when set, gives each escalation its own forum topic (the
+	// team chat is a forum); nil threads cards by replies instead.
+	Topics TopicCreator
+	// Location is the shop's time zone.
+	Location *time.Location
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// TopicCreator opens forum topics in a chat.
+type TopicCreator interface {
+	CreateTopic(ctx context.Context, chatID int64, name string) (threadID int, err error)
+}
+
+// Desk is the agents' desk.
+type Desk struct {
+	cfg Config
+}
+
+// New checks cfg and returns the desk; a missing part is named.
+func New(cfg Config) (*Desk, error) {
+	switch {
+	case cfg.Escalations == nil:
+		return nil, errors.New("desk: Escalations is required")
+	case cfg.Agents == nil:
+		return nil, errors.New("desk: Agents is required")
+	case cfg.Cases == nil:
+		return nil, errors.New("desk: Cases is required")
+	case cfg.Texts == nil:
+		return nil, errors.New("desk: Texts is required")
+	case cfg.ChatID == 0:
+		return nil, errors.New("desk: the team chat (AGENT_CHAT_ID) is required")
+	}
+	if cfg.HoldTimeout <= 0 {
+		cfg.HoldTimeout = DefaultHoldTimeout
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Desk{cfg: cfg}, nil
+}
+
+// ChatID is the team chat, for flows.Route.
+func (d *Desk) ChatID() int64 { return d.cfg.ChatID }
+
+// Enabled implements buyer.Desk: a desk always has a team.
+func (d *Desk) Enabled() bool { return true }
+
+// turn is one input on the desk's side.
+type turn struct {
+	*flows.Turn
+	d *Desk
+}
+
+// Serve implements flows.Handler for the team chat: card buttons, commands
+// in a case's thread, and replies relayed to the buyer.
+func (d *Desk) Serve(ctx context.Context, t *flows.Turn) error {
+	return (&turn{Turn: t, d: d}).agentChat(ctx)
+}
+
+// Hold is the middleware in front of the buyer dialog: it finds the
+// chat's open escalation and, while an agent holds the chat, passes what
+// the buyer sends to the agent instead. /status and buttons still reach
+// the dialog, and a scam warning is still given.
+func (d *Desk) Hold(next flows.Handler) flows.Handler {
+	return flows.HandlerFunc(func(ctx context.Context, ft *flows.Turn) error {
+		if ft.In.Chat != flows.ChatPrivate {
+			return next.Serve(ctx, ft)
+		}
+		e, err := d.cfg.Escalations.OpenByChat(ctx, ft.In.ChatID)
+		switch {
+		case refund.ErrorCode(err) == refund.ENOTFOUND:
+			return next.Serve(ctx, ft)
+		case err != nil:
+			return err
+		}
+		ft.Escalation = &e
+		if e.Status != refund.EscalationHeld || ft.In.Command == "status" || ft.In.Callback != nil {
+			return next.Serve(ctx, ft)
+		}
+		return (&turn{Turn: ft, d: d}).relayToAgent(ctx, e)
+	})
+}
+
+// team renders a text in the team's language.
+func (t *turn) team(key locales.Key, data map[string]any) string {
+	return t.TextIn(t.d.cfg.Lang, key, data)
+}
+
+func (d *Desk) formatTime(at time.Time) string {
+	lang := d.cfg.Texts.Match(d.cfg.Lang)
+	return at.In(d.cfg.Location).Format(d.cfg.Texts.Text(lang, locales.DateTimeLayout, nil))
+}
+
+// place gives an escalation its forum topic, when the team chat is a
+// forum and it has none yet.
+func (d *Desk) place(ctx context.Context, e *refund.Escalation, name string) error {
+	if d.cfg.Topics == nil || e.ThreadID != 0 {
+		return nil
+	}
+	id, err := d.cfg.Topics.CreateTopic(ctx, d.cfg.ChatID, name)
+	if err != nil {
+		return fmt.Errorf("open topic for escalation %d: %w", e.ID, err)
+	}
+	if err := d.cfg.Escalations.SetThread(ctx, e.ID, id); err != nil {
+		return err
+	}
+	e.ThreadID = id
+	return nil
+}
+
+// topicName names an escalation's topic so the forum's list reads as a
+// queue: number, case and reason.
+func topicName(e refund.Escalation, reason string) string {
+	name := fmt.Sprintf("#%d", e.ID)
+	if e.CaseID != 0 {
+		name += " " + refund.FormatCaseNumber(e.CaseID)
+	}
+	return name + " " + reason
+}
+
+// Escalate implements buyer.Desk: it puts the buyer's chat in the agents'
+// queue, posts its card when it is new, and tells the buyer their place.
+func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason refund.EscalationReason) error {
+	e, created, err := d.cfg.Escalations.Escalate(ctx, refund.Escalation{
+		CaseID: caseID, BuyerChatID: t.In.ChatID, BuyerUserID: t.In.UserID, Language: t.Lang, Reason: reason,
+	})
+	if err != nil {
+		return err
+	}
+	pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	t.Say(locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
+	if !created {
+		return nil
+	}
+	dt := &turn{Turn: t, d: d}
+	if err := d.place(ctx, &e, topicName(e, dt.team(locales.EscalationLabel(reason), nil))); err != nil {
+		return err
+	}
+	card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, nil, nil, buyerName(t.In), t.In.Text)
+	card.ThreadID = e.ThreadID
+	t.Post(d.cfg.ChatID, card, func(ctx context.Context, id int) error {
+		return d.cfg.Escalations.Link(ctx, e.ID, id, true)
+	})
+	return nil
+}
+
+// Flag implements buyer.Desk: the team hears of a buyer's message that
+// smells of a deposit scam, in the buyer's topic if they have one.
+func (d *Desk) Flag(_ context.Context, t *flows.Turn) {
+	if t.In.Chat != flows.ChatPrivate {
+		return
+	}
+	thread := 0
+	if t.Escalation != nil {
+		thread = t.Escalation.ThreadID
+	}
+	t.Post(d.cfg.ChatID, flows.Message{ThreadID: thread, Text: t.TextIn(d.cfg.Lang, locales.DeskScamFlag,
+		map[string]any{"Buyer": buyerName(t.In), "Text": t.In.Text})}, nil)
+}
+
+// Verify implements buyer.Desk: "is this account really staff?".
+func (d *Desk) Verify(ctx context.Context, t *flows.Turn) error {
+	var (
+		a   refund.Agent
+		err error
+		who string
+	)
+	switch f := t.In.Forward; {
+	case f != nil && f.Hidden:
+		t.Say(locales.VerifyHidden, map[string]any{"Who": f.Name})
+		return nil
+	case f != nil:
+		who = f.Name
+		if f.Username != "" {
+			who += " @" + f.Username
+		}
+		a, err = d.cfg.Agents.Agent(ctx, f.UserID)
+	default:
+		who = strings.Fields(t.In.Text + " ")[0]
+		if refund.NormalizeUsername(who) == "" {
+			t.Say(locales.VerifyUsage, nil)
+			return nil
+		}
+		a, err = d.cfg.Agents.AgentByUsername(ctx, who)
+	}
+	switch {
+	case refund.ErrorCode(err) == refund.ENOTFOUND:
+		t.Say(locales.VerifyNotStaff, map[string]any{"Who": who})
+	case err != nil:
+		return fmt.Errorf("verify %q: %w", who, err)
+	default:
+		t.Say(locales.VerifyStaff, map[string]any{"Who": who, "Name": a.DisplayName, "Staff": a.StaffNumber})
+	}
+	return nil
+}
+
+// relayToAgent passes what the buyer sent to the agent holding the chat.
+// The dialog does not answer; a scam warning is still given.
+func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
+	if flows.LooksLikeScam(t.In.Text) {
+		t.Say(locales.ScamWarning, nil)
+	}
+	link := func(ctx context.Context, messageID int) error {
+		return t.d.cfg.Escalations.Link(ctx, e.ID, messageID, false)
+	}
+	text := t.In.Text
+	if t.In.Command != "" {
+		text = "/" + t.In.Command + " " + text
+	}
+	if t.In.Unsupported != "" {
+		text = t.team(locales.DeskUnsupported, map[string]any{"Kind": t.In.Unsupported})
+	}
+	header := t.team(locales.DeskFromBuyer, map[string]any{"Buyer": buyerName(t.In)}) + "\n"
+	for _, m := range relayed(header, text, t.In.Files, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}) {
+		t.Post(t.d.cfg.ChatID, m, link)
+	}
+	return nil
+}
+
+func buyerName(in flows.Input) string {
+	name := strings.TrimSpace(in.FirstName + " " + in.LastName)
+	if in.Username != "" {
+		name += " @" + in.Username
+	}
+	return fmt.Sprintf("%s (id %d)", name, in.UserID)
+}
+
+// Desk button actions ("a:<action>:<escalation id>"), for agents only.
+const (
+	deskTake    = "take"
+	deskApprove = "approve"
+	deskReject  = "reject"
+	deskInfo    = "info"
+)
+
+func deskData(action string, escalationID int64) string {
+	return "a:" + action + ":" + strconv.FormatInt(escalationID, 10)
+}
+
+func parseDeskData(data string) (action string, id int64, ok bool) {
+	parts := strings.Split(data, ":")
+	if len(parts) != 3 || parts[0] != "a" {
+		return "", 0, false
+	}
+	switch parts[1] {
+	case deskTake, deskApprove, deskReject, deskInfo:
+	default:
+		return "", 0, false
+	}
+	id, ok = flows.ParseID(parts[2])
+	return parts[1], id, ok
+}
+
+// staffAskCJK and staffAskLatin find an agent asking a buyer to pay,
+// beyond what flows.LooksLikeScam already catches: staff accounts get
+// stolen. The CJK words are matched without spaces, the English ones on
+// words, as LooksLikeScam does.
+var (
+	staffAskCJK   = regexp.MustCompile(`转账|付款|汇款|打款给|缴纳|扫码|充值到`)
+	staffAskLatin = regexp.MustCompile(`\b(pay|transfer|send) (me|us|to|the fee|a fee|money)\b`)
+)
+
+func looksLikeStaffScam(text string) bool {
+	if flows.LooksLikeScam(text) {
+		return true
+	}
+	lower := strings.ToLower(flows.Unmask(text))
+	return staffAskCJK.MatchString(strings.Join(strings.Fields(lower), "")) ||
+		staffAskLatin.MatchString(strings.Join(strings.Fields(lower), " "))
+}
+
+// relayed turns what someone sent into messages for the other side of a
+// held chat: one per file, the words captioning the first, or the words
+// alone; each starts with prefix and carries base's threading. Nothing to
+// pass on gives none.
+func relayed(prefix, text string, files []refund.Evidence, base flows.Message) []flows.Message {
+	if len(files) == 0 {
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		base.Text = prefix + text
+		return []flows.Message{base}
+	}
+	out := make([]flows.Message, 0, len(files))
+	for i, f := range files {
+		m := base
+		m.Text = prefix
+		if i == 0 && strings.TrimSpace(text) != "" {
+			m.Text += text
+		}
+		m.File = &f
+		out = append(out, m)
+	}
+	return out
+}
+
+func (t *turn) buyerName() string {
+	name := strings.TrimSpace(t.In.FirstName + " " + t.In.LastName)
+	if t.In.Username != "" {
+		name += " @" + t.In.Username
+	}
+	return fmt.Sprintf("%s (id %d)", name, t.In.UserID)
+}
+
+// cardFor renders an escalation's case card for the team.
+func cardFor(texts *locales.Bundle, lang string, loc *time.Location, e refund.Escalation, c *refund.Case,
+	o *refund.Order, buyer, said string) flows.Message {
+	lang = texts.Match(lang)
+	text := func(k locales.Key, data map[string]any) string { return texts.Text(lang, k, data) }
+	var b strings.Builder
+	b.WriteString(text(locales.DeskCardHeader, map[string]any{"ID": e.ID, "Reason": text(locales.EscalationLabel(e.Reason), nil),
+		"Buyer": buyer}))
+	if c != nil {
+		data := map[string]any{"Case": c.Number(), "OrderID": c.OrderID, "Amount": flows.FormatMoney(c.RequestedAmount, c.Currency),
+			"Proposal": flows.FormatMoney(c.Decided.Refund, c.Currency), "Reason": text(locales.ReasonLabel(c.Reason), nil),
+			"Statement": c.Statement, "Files": len(c.Evidence), "Status": text(locales.StatusLabel(c.Status), nil),
+			"Product": "", "Method": ""}
+		if o != nil {
+			data["Product"], data["Method"] = o.Product, text(locales.MethodLabel(o.PaymentMethod), nil)
+		}
+		b.WriteString("\n" + text(locales.DeskCardCase, data))
+	}
+	if said != "" {
+		b.WriteString("\n" + text(locales.DeskCardSaid, map[string]any{"Text": said}))
+	}
+	if !e.Due.IsZero() {
+		b.WriteString("\n" + text(locales.DeskCardDue, map[string]any{
+			"Due": e.Due.In(loc).Format(text(locales.DateTimeLayout, nil))}))
+	}
+	rows := [][]flows.Button{{{Text: text(locales.BtnDeskTake, nil), Data: deskData(deskTake, e.ID)}}}
+	if c != nil {
+		rows = append(rows, []flows.Button{
+			{Text: text(locales.BtnDeskApprove, nil), Data: deskData(deskApprove, e.ID)},
+			{Text: text(locales.BtnDeskReject, nil), Data: deskData(deskReject, e.ID)},
+			{Text: text(locales.BtnDeskInfo, nil), Data: deskData(deskInfo, e.ID)},
+		})
+	}
+	return flows.Message{Text: b.String(), Buttons: rows}
+}

@@ -1,0 +1,143 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// Handler handles one turn: it reads the input and the session and fills
+// in the replies. The runtime delivers them and saves the session.
+type Handler interface {
+	Serve(ctx context.Context, t *Turn) error
+}
+
+// HandlerFunc makes a function a Handler.
+type HandlerFunc func(ctx context.Context, t *Turn) error
+
+// Serve calls f.
+func (f HandlerFunc) Serve(ctx context.Context, t *Turn) error { return f(ctx, t) }
+
+// Middleware wraps a Handler, as net/http middleware wraps an http.Handler.
+type Middleware func(Handler) Handler
+
+// Route sends the inputs of the agents' team chat to team and those of
+// every other chat to buyers. A zero teamChatID has no team chat.
+func Route(teamChatID int64, team, buyers Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, t *Turn) error {
+		if teamChatID != 0 && t.In.ChatID == teamChatID {
+			return team.Serve(ctx, t)
+		}
+		return buyers.Serve(ctx, t)
+	})
+}
+
+// Turn is one input being handled: the session it may change and what it
+// answers.
+type Turn struct {
+	In   Input
+	Sess Session
+	// Lang is the language the chat is answered in.
+	Lang string
+	// Out are the replies to the input's chat, in order.
+	Out []Message
+	// Answer is the callback answer text; every callback is answered, with
+	// an empty text when there is nothing to say.
+	Answer         string
+	RemoveKeyboard bool
+	// Postings go to other chats than the input's (buyer <-> agents),
+	// after the replies.
+	Postings []Posting
+	// AfterDelivery runs once the replies are out, for work whose own
+	// messages must come after them.
+	AfterDelivery []func(context.Context)
+	// Escalation is the chat's open escalation, when the desk found one.
+	Escalation *refund.Escalation
+
+	texts *locales.Bundle
+}
+
+// Posting is a message to another chat than the input's; Link, when set,
+// learns the sent message's ID.
+type Posting struct {
+	ChatID int64
+	Msg    Message
+	Link   func(ctx context.Context, messageID int) error
+}
+
+// NewTurn starts a turn for in with the chat's session. A session without
+// a language takes the one the user's Telegram speaks, when it is known.
+func NewTurn(in Input, sess Session, texts *locales.Bundle) *Turn {
+	if sess.Lang == "" {
+		sess.Lang = texts.Match(in.LanguageCode)
+	}
+	return &Turn{In: in, Sess: sess, Lang: sess.Lang, texts: texts}
+}
+
+// Texts is the bundle the turn renders from.
+func (t *Turn) Texts() *locales.Bundle { return t.texts }
+
+// Text renders key in the turn's language.
+func (t *Turn) Text(key locales.Key, data map[string]any) string {
+	return t.texts.Text(t.Lang, key, data)
+}
+
+// TextIn renders key in lang (matched to a language the bundle has): for
+// messages to another chat than the input's.
+func (t *Turn) TextIn(lang string, key locales.Key, data map[string]any) string {
+	return t.texts.Text(t.texts.Match(lang), key, data)
+}
+
+// Say adds a reply to the input's chat.
+func (t *Turn) Say(key locales.Key, data map[string]any, rows ...[]Button) {
+	t.Out = append(t.Out, Message{Text: t.Text(key, data), Buttons: rows})
+}
+
+// Post adds a message to another chat, sent after the replies.
+func (t *Turn) Post(chatID int64, m Message, link func(context.Context, int) error) {
+	t.Postings = append(t.Postings, Posting{ChatID: chatID, Msg: m, Link: link})
+}
+
+// deliver sends the turn's callback answer, replies and postings.
+func (t *Turn) deliver(ctx context.Context, send Sender, logger *slog.Logger) error {
+	if cb := t.In.Callback; cb != nil {
+		// A failed answer only leaves a spinner on the button, so it is
+		// logged, not retried.
+		if err := send.AnswerCallback(ctx, cb.ID, t.Answer); err != nil {
+			logger.WarnContext(ctx, "answer callback", "chat_id", t.In.ChatID, "err", err)
+		}
+		if t.RemoveKeyboard {
+			if err := send.RemoveKeyboard(ctx, t.In.ChatID, cb.MessageID); err != nil {
+				logger.WarnContext(ctx, "remove keyboard", "chat_id", t.In.ChatID, "err", err)
+			}
+		}
+	}
+	if b, ok := send.(Booker); ok && len(t.Out) > 0 {
+		// Unbooked replies are paced one by one instead: slower, not lost.
+		if err := b.Book(ctx, t.In.ChatID, len(t.Out)); err != nil {
+			logger.WarnContext(ctx, "book replies", "chat_id", t.In.ChatID, "err", err)
+		}
+	}
+	for _, m := range t.Out {
+		if err := send.Send(ctx, t.In.ChatID, m); err != nil {
+			return &DeliveryError{Err: fmt.Errorf("send to chat %d: %w", t.In.ChatID, err)}
+		}
+	}
+	for _, p := range t.Postings {
+		id, err := send.Post(ctx, p.ChatID, p.Msg)
+		if err != nil {
+			return &DeliveryError{Err: fmt.Errorf("send to chat %d: %w", p.ChatID, err)}
+		}
+		if p.Link != nil {
+			// A lost link only means a reply to that message is not
+			// recognised; the message itself is out, so no redelivery.
+			if err := p.Link(ctx, id); err != nil {
+				logger.ErrorContext(ctx, "link message to escalation", "chat_id", p.ChatID, "message_id", id, "err", err)
+			}
+		}
+	}
+	return nil
+}
