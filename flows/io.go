@@ -96,6 +96,9 @@ type Sender interface {
 	// Post sends like Send and returns the sent message's ID, for
 	// messages that later answers must be traced back to.
 	Post(ctx context.Context, chatID int64, m Message) (messageID int, err error)
+	// PostAlbum sends 2 to 10 files of one kind as one album, with
+	// base's reply and topic, and returns the IDs of its messages.
+	PostAlbum(ctx context.Context, chatID int64, files []refund.Evidence, base Message) ([]int, error)
 	AnswerCallback(ctx context.Context, callbackID, text string) error
 	// RemoveKeyboard takes the buttons off a message the buyer pressed, so
 	// that old steps cannot be pressed again by accident.

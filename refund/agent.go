@@ -105,6 +105,13 @@ type Escalation struct {
 	// ThreadID is the escalation's own forum topic when the agents' chat
 	// is a forum; 0 otherwise.
 	ThreadID int
+	// EvidencePosted is how many of the case's evidence files are in the
+	// agents' chat under the card; the card is complete when it equals the
+	// case's count, and a retried delivery goes on from here.
+	EvidencePosted int
+	// BuyerTold records that the buyer was given their place in the queue,
+	// which they are told whether or not the team side went through.
+	BuyerTold bool
 	// Due is when the buyer should have an answer, for the queue's order.
 	Due              time.Time
 	CreatedAt        time.Time
@@ -163,6 +170,11 @@ type EscalationStore interface {
 	// SetThread records the escalation's forum topic. A topic belongs to
 	// one escalation: giving it to a second is an ECONFLICT error.
 	SetThread(ctx context.Context, id int64, threadID int) error
+	// RecordDelivery records how far the escalation's card went out: the
+	// evidence files posted under it and whether the buyer was told their
+	// place. Progress only grows: a smaller count or a false told never
+	// undoes what an earlier delivery recorded.
+	RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error
 	// EscalationByThread finds the escalation of a forum topic, or returns
 	// an ENOTFOUND error.
 	EscalationByThread(ctx context.Context, threadID int) (Escalation, error)

@@ -117,6 +117,16 @@ func (s *EscalationService) Link(ctx context.Context, id int64, messageID int, c
 	return nil
 }
 
+// RecordDelivery records how far an escalation's card went out: the
+// evidence files posted under it and whether the buyer was told their
+// place. A retried delivery reads it back to go on where it stopped.
+func (s *EscalationService) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
+	if err := s.store.RecordDelivery(ctx, id, evidencePosted, buyerTold); err != nil {
+		return fmt.Errorf("record delivery of escalation %d: %w", id, err)
+	}
+	return nil
+}
+
 // SetThread records an escalation's forum topic.
 func (s *EscalationService) SetThread(ctx context.Context, id int64, threadID int) error {
 	if err := s.store.SetThread(ctx, id, threadID); err != nil {
@@ -160,11 +170,16 @@ func (s *EscalationService) Take(ctx context.Context, id int64, agent Agent) (Es
 	if !agent.Active {
 		return Escalation{}, Errorf(EUNAUTHORIZED, "agent %d is not active staff", agent.UserID)
 	}
-	got, err := s.store.Take(ctx, id, agent.UserID, s.now().UTC())
+	at := s.now().UTC()
+	got, err := s.store.Take(ctx, id, agent.UserID, at)
 	if err != nil {
 		return Escalation{}, fmt.Errorf("take escalation %d: %w", id, err)
 	}
-	s.logHandOver(ctx, got, agent.UserID, "took over the chat")
+	// A holder pressing Take again keeps the hold from its first time;
+	// only a new hand-over goes in the log. (Stores keep microseconds.)
+	if got.TakenAt.Truncate(time.Microsecond).Equal(at.Truncate(time.Microsecond)) {
+		s.logHandOver(ctx, got, agent.UserID, EventAgentTook, "")
+	}
 	return got, nil
 }
 
@@ -179,7 +194,7 @@ func (s *EscalationService) Release(ctx context.Context, id int64, agent Agent) 
 	if err := s.store.CloseEscalation(ctx, got.ID, s.now().UTC()); err != nil {
 		return Escalation{}, fmt.Errorf("close escalation %d: %w", got.ID, err)
 	}
-	s.logHandOver(ctx, got, agent.UserID, "released the chat")
+	s.logHandOver(ctx, got, agent.UserID, EventAgentReleased, "")
 	got.Status = EscalationClosed
 	return got, nil
 }
@@ -226,7 +241,7 @@ func (s *EscalationService) RequeueSilent(ctx context.Context, timeout time.Dura
 		return nil, fmt.Errorf("release silent holds: %w", err)
 	}
 	for _, e := range released {
-		s.logHandOver(ctx, e, e.AgentUserID, "went silent; the chat is back in the queue")
+		s.logHandOver(ctx, e, e.AgentUserID, EventAgentReleased, "no answer within the hold timeout; back in the queue")
 	}
 	return released, nil
 }
@@ -234,11 +249,11 @@ func (s *EscalationService) RequeueSilent(ctx context.Context, timeout time.Dura
 // logHandOver puts a hand-over in the case's log. The hand-over itself is
 // done by then and the people are told, so a failure here is logged rather
 // than undoing it. (Escalations without a case have no log of their own.)
-func (s *EscalationService) logHandOver(ctx context.Context, e Escalation, agentUserID int64, what string) {
+func (s *EscalationService) logHandOver(ctx context.Context, e Escalation, agentUserID int64, what EventType, note string) {
 	if e.CaseID == 0 {
 		return
 	}
-	if _, err := s.cases.Note(ctx, e.CaseID, ActorAgent(agentUserID), what); err != nil {
+	if err := s.cases.handOver(ctx, e.CaseID, ActorAgent(agentUserID), what, note); err != nil {
 		s.logger.ErrorContext(ctx, "log hand-over in the case log", "case", FormatCaseNumber(e.CaseID), "what", what, "err", err)
 	}
 }

@@ -629,6 +629,19 @@ func (s *Service) Note(ctx context.Context, caseID int64, actor, note string) (C
 	return p.apply(ctx)
 }
 
+// handOver logs an agent taking over the buyer's chat or handing it back
+// (t is EventAgentTook or EventAgentReleased), for the escalation service.
+func (s *Service) handOver(ctx context.Context, caseID int64, actor string, t EventType, note string) error {
+	c, o, err := s.load(ctx, caseID, 0)
+	if err != nil {
+		return err
+	}
+	p := s.plan(c, o, actor)
+	p.note(t, EventDraft{Note: note})
+	_, err = p.apply(ctx)
+	return err
+}
+
 // Sweep acts on every deadline that has passed: reminders, closing cases
 // nobody answered, routing unchosen payouts, flagging late reviews. It
 // returns how many cases it moved. A case someone else moved first is

@@ -135,6 +135,7 @@ func (s *Server) sendLocked(r *request, method string, out outgoing, attach func
 		ThreadID:       msg.MessageThreadID,
 		Method:         method,
 		FileID:         fileID,
+		MediaGroupID:   msg.MediaGroupID,
 		At:             now,
 	}
 	switch {

@@ -99,8 +99,10 @@ type SentMessage struct {
 	// what Telegram shows it as: "photo" or "document"; both are empty for a text message.
 	FileID   string
 	FileKind string
-	Edits    int
-	Deleted  bool
+	// MediaGroupID is set on the messages of one album (sendMediaGroup).
+	MediaGroupID string
+	Edits        int
+	Deleted      bool
 	// At is when the bot sent the message; edits do not change it.
 	At time.Time
 }
@@ -348,6 +350,8 @@ func route(method string) (string, handlerFunc) {
 		return "sendPhoto", (*Server).sendPhoto
 	case "senddocument":
 		return "sendDocument", (*Server).sendDocument
+	case "sendmediagroup":
+		return "sendMediaGroup", (*Server).sendMediaGroup
 	case "sendchataction":
 		return "sendChatAction", (*Server).sendChatAction
 	case "getfile":

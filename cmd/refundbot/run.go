@@ -268,7 +268,8 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	}
 	cfg := desk.Config{Escalations: escalations, Agents: store, Cases: cases, Texts: texts,
 		ChatID: m.Config.AgentChatID, Lang: "zh-CN", HoldTimeout: m.Config.AgentHoldTimeout,
-		Location: m.Config.Location, Logger: m.Logger}
+		Location: m.Config.Location, Logger: m.Logger,
+		Undeliverable: func(err error) bool { return !bot.Transient(err) }}
 	forum, err := conn.IsForum(ctx, m.Config.AgentChatID)
 	switch {
 	case err != nil:

@@ -48,6 +48,10 @@ type Config struct {
 	// Topics, when set, gives each escalation its own forum topic (the
 	// team chat is a forum); nil threads cards by replies instead.
 	Topics TopicCreator
+	// Undeliverable reports whether a send error will never go away (the
+	// buyer blocked the bot, the chat is gone), so that it is not retried;
+	// nil takes every error for a passing one.
+	Undeliverable func(error) bool
 	// Location is the shop's time zone.
 	Location *time.Location
 	Now      func() time.Time
@@ -83,6 +87,9 @@ func New(cfg Config) (*Desk, error) {
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if cfg.Undeliverable == nil {
+		cfg.Undeliverable = func(error) bool { return false }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/refundbot/refundbot/flows"
@@ -10,10 +11,13 @@ import (
 )
 
 // DeliverAgentNotice takes one notice from the agents' outbox: a case sent
-// to human review opens an escalation with its case card (and evidence)
-// in the team chat and tells the buyer their place in the queue; a late
-// review is announced on the card. Delivery is at least once, so a card
-// already posted is not posted again.
+// to human review opens an escalation with its case card and evidence in
+// the team chat and tells the buyer their place in the queue; a late review
+// is announced on the card. Delivery is at least once and goes on where an
+// earlier try stopped: the card is posted once, each evidence file once,
+// and the item is done only when every part is out. The buyer's message
+// does not wait for the team side: a team chat that refuses the card still
+// leaves the buyer told.
 func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, send flows.Sender) error {
 	n, err := refund.DecodeNotice(item.Payload)
 	if err != nil {
@@ -28,56 +32,114 @@ func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, s
 	if err != nil {
 		return fmt.Errorf("escalate case %s: %w", n.Number(), err)
 	}
-	team := d.cfg.Texts.Match(d.cfg.Lang)
-	if e.CardMessageID != 0 {
-		if n.Kind == refund.NoticeReviewOverdue {
-			_, err := send.Post(ctx, d.cfg.ChatID, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
-				Text: d.cfg.Texts.Text(team, locales.DeskOverdue, map[string]any{"ID": e.ID, "Case": n.Number()})})
-			return err
-		}
-		return nil
-	}
-	c, err := d.cfg.Cases.Case(ctx, n.CaseID)
-	if err != nil {
-		return fmt.Errorf("load case %s: %w", n.Number(), err)
-	}
-	if err := d.place(ctx, &e, topicName(e, d.cfg.Texts.Text(team, locales.EscalationLabel(reason), nil))); err != nil {
+	if n.Kind == refund.NoticeReviewOverdue && e.CardMessageID != 0 {
+		team := d.cfg.Texts.Match(d.cfg.Lang)
+		_, err := send.Post(ctx, d.cfg.ChatID, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
+			Text: d.cfg.Texts.Text(team, locales.DeskOverdue, map[string]any{"ID": e.ID, "Case": n.Number()})})
 		return err
 	}
-	o, err := d.cfg.Cases.Order(ctx, c.OrderID)
-	if err != nil {
-		return fmt.Errorf("load order %s: %w", c.OrderID, err)
+	var told error
+	if !e.BuyerTold {
+		told = d.tellPlace(ctx, e, n, send)
 	}
-	card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
-	if len(n.Rules) > 0 {
-		card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil) +
-			flows.Explain(d.cfg.Texts, team, n.Rules, c.Decided, o.AmountPaid, c.Currency, n.UsedPercent)
-	}
-	card.ThreadID = e.ThreadID
-	cardID, err := send.Post(ctx, d.cfg.ChatID, card)
-	if err != nil {
-		return fmt.Errorf("post card of case %s: %w", n.Number(), err)
-	}
-	if err := d.cfg.Escalations.Link(ctx, e.ID, cardID, true); err != nil {
-		return fmt.Errorf("link card of case %s: %w", n.Number(), err)
-	}
-	for _, f := range c.Evidence {
-		file := f
-		id, err := send.Post(ctx, d.cfg.ChatID, flows.Message{Text: f.Caption, File: &file, ReplyTo: cardID, ThreadID: e.ThreadID})
-		if err != nil {
-			return fmt.Errorf("post evidence of case %s: %w", n.Number(), err)
-		}
-		if err := d.cfg.Escalations.Link(ctx, e.ID, id, false); err != nil {
-			return fmt.Errorf("link evidence of case %s: %w", n.Number(), err)
-		}
-	}
+	return errors.Join(told, d.postCard(ctx, e, n, send))
+}
+
+// tellPlace gives the buyer their place in the queue, once. A buyer who
+// can never be reached (they blocked the bot) counts as told: retrying
+// would hold the card's delivery for nothing.
+func (d *Desk) tellPlace(ctx context.Context, e refund.Escalation, n refund.Notice, send flows.Sender) error {
 	pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
 	if err != nil {
 		return fmt.Errorf("queue position of escalation %d: %w", e.ID, err)
 	}
 	buyer := d.cfg.Texts.Match(n.Language)
-	return send.Send(ctx, n.ChatID, flows.Message{Text: d.cfg.Texts.Text(buyer, locales.QueuedForAgent,
+	err = send.Send(ctx, n.ChatID, flows.Message{Text: d.cfg.Texts.Text(buyer, locales.QueuedForAgent,
 		map[string]any{"Ahead": max(pos-1, 0)})})
+	switch {
+	case err != nil && ctx.Err() == nil && d.cfg.Undeliverable(err):
+		d.cfg.Logger.WarnContext(ctx, "buyer cannot be told their place in the queue", "escalation", e.ID,
+			"chat_id", n.ChatID, "err", err)
+	case err != nil:
+		return fmt.Errorf("tell chat %d its place in the queue: %w", n.ChatID, err)
+	}
+	return d.cfg.Escalations.RecordDelivery(ctx, e.ID, e.EvidencePosted, true)
+}
+
+// postCard posts what of the case card and its evidence is not in the
+// team chat yet, recording each part as it goes out.
+func (d *Desk) postCard(ctx context.Context, e refund.Escalation, n refund.Notice, send flows.Sender) error {
+	c, err := d.cfg.Cases.Case(ctx, n.CaseID)
+	if err != nil {
+		return fmt.Errorf("load case %s: %w", n.Number(), err)
+	}
+	if e.CardMessageID == 0 {
+		team := d.cfg.Texts.Match(d.cfg.Lang)
+		if err := d.place(ctx, &e, topicName(e, d.cfg.Texts.Text(team, locales.EscalationLabel(e.Reason), nil))); err != nil {
+			return err
+		}
+		o, err := d.cfg.Cases.Order(ctx, c.OrderID)
+		if err != nil {
+			return fmt.Errorf("load order %s: %w", c.OrderID, err)
+		}
+		card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
+		if len(n.Rules) > 0 {
+			card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil) +
+				flows.Explain(d.cfg.Texts, team, n.Rules, c.Decided, o.AmountPaid, c.Currency, n.UsedPercent)
+		}
+		card.ThreadID = e.ThreadID
+		if e.CardMessageID, err = send.Post(ctx, d.cfg.ChatID, card); err != nil {
+			return fmt.Errorf("post card of case %s: %w", n.Number(), err)
+		}
+		if err := d.cfg.Escalations.Link(ctx, e.ID, e.CardMessageID, true); err != nil {
+			return fmt.Errorf("link card of case %s: %w", n.Number(), err)
+		}
+	}
+	posted := min(e.EvidencePosted, len(c.Evidence))
+	for _, batch := range albums(c.Evidence[posted:]) {
+		under := flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
+		var ids []int
+		if len(batch) == 1 {
+			m := under
+			m.Text, m.File = batch[0].Caption, &batch[0]
+			id, err := send.Post(ctx, d.cfg.ChatID, m)
+			if err != nil {
+				return fmt.Errorf("post evidence %d of case %s: %w", posted+1, n.Number(), err)
+			}
+			ids = []int{id}
+		} else if ids, err = send.PostAlbum(ctx, d.cfg.ChatID, batch, under); err != nil {
+			return fmt.Errorf("post evidence %d-%d of case %s: %w", posted+1, posted+len(batch), n.Number(), err)
+		}
+		for _, id := range ids {
+			if err := d.cfg.Escalations.Link(ctx, e.ID, id, false); err != nil {
+				return fmt.Errorf("link evidence of case %s: %w", n.Number(), err)
+			}
+		}
+		posted += len(batch)
+		if err := d.cfg.Escalations.RecordDelivery(ctx, e.ID, posted, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxAlbum is the most files Telegram puts in one album.
+const maxAlbum = 10
+
+// albums cuts evidence into what goes out in one call each, in upload
+// order: runs of files of one kind as albums of up to maxAlbum (Telegram
+// does not mix documents with photos), a file alone by itself.
+func albums(files []refund.Evidence) [][]refund.Evidence {
+	var out [][]refund.Evidence
+	for start := 0; start < len(files); {
+		end := start + 1
+		for end < len(files) && end-start < maxAlbum && files[end].Kind == files[start].Kind {
+			end++
+		}
+		out = append(out, files[start:end])
+		start = end
+	}
+	return out
 }
 
 // ReleaseStaleHolds returns to the queue every chat whose agent has not

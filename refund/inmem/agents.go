@@ -265,6 +265,26 @@ func (s *Store) SetThread(ctx context.Context, id int64, threadID int) error {
 	return nil
 }
 
+// RecordDelivery implements refund.EscalationStore.
+func (s *Store) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
+	if evidencePosted < 0 {
+		return refund.FieldError("evidence_posted", "evidence count must not be negative")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	if !ok {
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	e.EvidencePosted = max(e.EvidencePosted, evidencePosted)
+	e.BuyerTold = e.BuyerTold || buyerTold
+	s.escalations[id] = e
+	return nil
+}
+
 // EscalationByThread finds the escalation of a forum topic, closed or
 // not, or returns an ENOTFOUND error.
 func (s *Store) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {

@@ -16,6 +16,10 @@ func TestAgentsContract(t *testing.T) {
 	storetest.RunAgents(t, func(*testing.T) storetest.AgentEscalationStore { return inmem.New() })
 }
 
+func TestEscalationServiceContract(t *testing.T) {
+	storetest.RunEscalationService(t, func(*testing.T) storetest.DeskStore { return inmem.New() })
+}
+
 func TestStatsContract(t *testing.T) {
 	storetest.RunStats(t, func(*testing.T) storetest.StatsStore { return inmem.New() })
 }

@@ -27,8 +27,8 @@ const indexEscalationThread = "escalations_thread_id_key"
 const openAttempts = 3
 
 const escalationColumns = `id, COALESCE(case_id, 0), buyer_chat_id, buyer_user_id, language, reason, status,
-	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), due, created_at, taken_at,
-	last_agent_reply_at, closed_at`
+	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), evidence_posted, buyer_told, due, created_at,
+	taken_at, last_agent_reply_at, closed_at`
 
 // queueOrder is the queue's order: deadline first, escalations without
 // one after all that have one, then first come first served.
@@ -42,7 +42,7 @@ func scanEscalation(row pgx.Row) (refund.Escalation, error) {
 		due, taken, replied, closed *time.Time
 	)
 	err := row.Scan(&e.ID, &e.CaseID, &e.BuyerChatID, &e.BuyerUserID, &e.Language, &reason, &status,
-		&e.AgentUserID, &card, &thread, &due, &e.CreatedAt, &taken, &replied, &closed)
+		&e.AgentUserID, &card, &thread, &e.EvidencePosted, &e.BuyerTold, &due, &e.CreatedAt, &taken, &replied, &closed)
 	if err != nil {
 		return refund.Escalation{}, err
 	}
@@ -208,6 +208,23 @@ func (db *DB) SetThread(ctx context.Context, id int64, threadID int) error {
 	}
 	if err != nil {
 		return fmt.Errorf("set thread %d of escalation %d: %w", threadID, id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	return nil
+}
+
+// RecordDelivery implements refund.EscalationStore; GREATEST and OR keep
+// a slower, older delivery from winding the progress back.
+func (db *DB) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
+	if evidencePosted < 0 {
+		return refund.FieldError("evidence_posted", "evidence count must not be negative")
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE escalations SET evidence_posted = GREATEST(evidence_posted, $2),
+		buyer_told = buyer_told OR $3 WHERE id = $1`, id, evidencePosted, buyerTold)
+	if err != nil {
+		return fmt.Errorf("record delivery of escalation %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)

@@ -26,6 +26,10 @@ func TestAgentsContract(t *testing.T) {
 	storetest.RunAgents(t, func(t *testing.T) storetest.AgentEscalationStore { return pgtest.Open(t) })
 }
 
+func TestEscalationServiceContract(t *testing.T) {
+	storetest.RunEscalationService(t, func(t *testing.T) storetest.DeskStore { return pgtest.Open(t) })
+}
+
 func TestStatsContract(t *testing.T) {
 	storetest.RunStats(t, func(t *testing.T) storetest.StatsStore { return pgtest.Open(t) })
 }

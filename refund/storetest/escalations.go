@@ -1,0 +1,332 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundbot/refundbot/refund"
+)
+
+// DeskStore is everything the escalation service runs on: cases (for the
+// history hand-overs are logged in), agents and escalations.
+type DeskStore interface {
+	refund.LifecycleStore
+	refund.AgentStore
+	refund.EscalationStore
+}
+
+// RunEscalationService runs refund.EscalationService over stores made by
+// open, one fresh store per subtest: the rules of the escalation
+// lifecycle and its audit trail, as the desk sees them.
+func RunEscalationService(t *testing.T, open func(t *testing.T) DeskStore) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, d *deskFixture)
+	}{
+		{"escalate is one open escalation per chat, the case filled in later", testServiceEscalate},
+		{"take: active agents only, one holder, closed is ECONFLICT", testServiceTake},
+		{"every hand-over is in the case's history", testServiceHandOversLogged},
+		{"decide goes through the case rules and ends the escalation", testServiceDecide},
+		{"requeue silent holds: back in the queue, logged, a replying holder kept", testServiceRequeueSilent},
+		{"concurrent takes through the service: one holder", testServiceConcurrentTake},
+		{"record delivery only moves forward", testServiceRecordDelivery},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, newDeskFixture(t, open(t)))
+		})
+	}
+}
+
+// deskFixture is a store with a case in human review, two agents, and a
+// service on a clock the test moves.
+type deskFixture struct {
+	store   DeskStore
+	cases   *refund.Service
+	svc     *refund.EscalationService
+	mu      sync.Mutex
+	now     time.Time
+	caseID  int64
+	alice   refund.Agent
+	bob     refund.Agent
+	removed refund.Agent
+}
+
+func (d *deskFixture) clock() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.now
+}
+
+func (d *deskFixture) advance(by time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.now = d.now.Add(by)
+}
+
+func newDeskFixture(t *testing.T, s DeskStore) *deskFixture {
+	t.Helper()
+	ctx := t.Context()
+	// The store stamps a case with its own clock, and the policy's time
+	// window reads that stamp: the fixture's clock starts at the real time.
+	d := &deskFixture{store: s, now: time.Now().UTC().Truncate(time.Microsecond)}
+	cases, err := refund.NewService(refund.ServiceConfig{Store: s, Policy: refund.DefaultPolicy(), Now: d.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: s, Agents: s, Cases: cases,
+		Now: d.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cases, d.svc = cases, svc
+	d.alice, d.bob, d.removed = newAgent(1, "K001", "alice"), newAgent(2, "K002", "bob"), newAgent(3, "K003", "")
+	for _, a := range []*refund.Agent{&d.alice, &d.bob, &d.removed} {
+		mustPutAgent(t, s, *a)
+		*a = mustAgent(t, s, a.UserID) // as the desk has them: from the store
+	}
+	if err := s.RemoveAgent(ctx, d.removed.UserID); err != nil {
+		t.Fatal(err)
+	}
+	d.removed.Active = false
+	o := refund.Order{ID: "KMDESK1", BuyerTelegramID: buyerChat, ContactPhone: "13800001234", Product: "点卡 300",
+		Category: refund.CategoryGameCard, AmountPaid: 30000, ListPrice: 30000, Currency: "CNY",
+		PaymentMethod: refund.PayAlipay, PurchasedAt: d.now.Add(-time.Hour), DeliveredAt: d.now.Add(-time.Hour)}
+	if _, err := s.UpsertOrder(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cases.Submit(ctx, refund.NewCase{OrderID: o.ID, BuyerUserID: buyerChat, ChatID: buyerChat,
+		Reason: refund.ReasonInvalidCode, Statement: "卡密提示已被使用", RequestedAmount: 30000, Currency: "CNY",
+		Language: "zh-CN", SubmissionKey: "desk-1",
+		Evidence: []refund.Evidence{{Kind: refund.EvidencePhoto, FileID: "F1", FileUniqueID: "U1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = cases.Review(ctx, c.ID); err != nil || c.Status != refund.StatusHumanReview {
+		t.Fatalf("review: %s (%+v), %v; the fixture needs a case in human review", c.Status, c.Decided, err)
+	}
+	d.caseID = c.ID
+	return d
+}
+
+func (d *deskFixture) escalate(t *testing.T, caseID int64) refund.Escalation {
+	t.Helper()
+	e, _, err := d.svc.Escalate(t.Context(), refund.Escalation{CaseID: caseID, BuyerChatID: buyerChat,
+		BuyerUserID: buyerChat, Language: "zh-CN", Reason: refund.EscalateAsked})
+	if err != nil {
+		t.Fatalf("Escalate: %v", err)
+	}
+	return e
+}
+
+// agentNotes are the case's history entries written by agents: type and
+// note.
+func (d *deskFixture) agentNotes(t *testing.T) []string {
+	t.Helper()
+	events, err := d.cases.Events(t.Context(), d.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		if strings.HasPrefix(e.Actor, "agent:") {
+			out = append(out, strings.TrimSpace(e.Actor+" "+string(e.Type)+" "+e.Note))
+		}
+	}
+	return out
+}
+
+func wantCodeOf(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if refund.ErrorCode(err) != code {
+		t.Fatalf("%s: %v (code %q), want %s", what, err, refund.ErrorCode(err), code)
+	}
+}
+
+func testServiceEscalate(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	first := d.escalate(t, 0)
+	if first.Status != refund.EscalationQueued || first.CaseID != 0 || !first.CreatedAt.Equal(d.clock()) {
+		t.Fatalf("first escalation %+v, want queued, no case, created at the service's clock", first)
+	}
+	again, created, err := d.svc.Escalate(ctx, refund.Escalation{CaseID: d.caseID, BuyerChatID: buyerChat,
+		BuyerUserID: buyerChat, Reason: refund.EscalateHumanReview})
+	if err != nil || created || again.ID != first.ID || again.CaseID != d.caseID {
+		t.Fatalf("second Escalate = %+v, created %v, %v; want escalation %d with the case filled in", again, created, err, first.ID)
+	}
+	_, _, err = d.svc.Escalate(ctx, refund.Escalation{BuyerChatID: buyerChat + 5, BuyerUserID: buyerChat + 5,
+		Reason: "bored"})
+	wantCodeOf(t, "Escalate with an unknown reason", err, refund.EINVALID)
+	if pos, err := d.svc.QueuePosition(ctx, first.ID); err != nil || pos != 1 {
+		t.Fatalf("QueuePosition = %d, %v; want 1", pos, err)
+	}
+	if open, err := d.svc.OpenByChat(ctx, buyerChat); err != nil || open.ID != first.ID {
+		t.Fatalf("OpenByChat = %+v, %v", open, err)
+	}
+}
+
+func testServiceTake(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	e := d.escalate(t, d.caseID)
+	_, err := d.svc.Take(ctx, e.ID, d.removed)
+	wantCodeOf(t, "Take by a removed agent", err, refund.EUNAUTHORIZED)
+	held, err := d.svc.Take(ctx, e.ID, d.alice)
+	if err != nil || held.Status != refund.EscalationHeld || held.AgentUserID != d.alice.UserID {
+		t.Fatalf("Take by alice = %+v, %v", held, err)
+	}
+	_, err = d.svc.Take(ctx, e.ID, d.bob)
+	wantCodeOf(t, "Take of alice's chat by bob", err, refund.ECONFLICT)
+	d.advance(time.Minute)
+	if again, err := d.svc.Take(ctx, e.ID, d.alice); err != nil || !again.TakenAt.Equal(held.TakenAt) {
+		t.Fatalf("alice taking her own chat again = %+v, %v; want her hold as it was", again, err)
+	}
+	if notes := d.agentNotes(t); len(notes) != 1 {
+		t.Fatalf("case history by agents %q, want one take however often it was pressed", notes)
+	}
+	_, err = d.svc.Release(ctx, e.ID, d.bob)
+	wantCodeOf(t, "Release of alice's chat by bob", err, refund.ECONFLICT)
+	if _, err := d.svc.Release(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.svc.Take(ctx, e.ID, d.bob)
+	wantCodeOf(t, "Take of a released (closed) escalation", err, refund.ECONFLICT)
+	_, err = d.svc.OpenByChat(ctx, buyerChat)
+	wantCodeOf(t, "OpenByChat after release", err, refund.ENOTFOUND)
+	_, err = d.svc.Take(ctx, 987654321, d.alice)
+	wantCodeOf(t, "Take of an unknown escalation", err, refund.ENOTFOUND)
+}
+
+func testServiceHandOversLogged(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	e := d.escalate(t, d.caseID)
+	if _, err := d.svc.Take(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Note(ctx, e, d.alice, "买家提供了充值记录"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Release(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	alice := refund.ActorAgent(d.alice.UserID)
+	want := []string{alice + " agent_took", alice + " agent_note 买家提供了充值记录", alice + " agent_released"}
+	if got := d.agentNotes(t); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("case history by agents:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	_, err := d.svc.Note(ctx, d.escalate(t, 0), d.alice, "no case")
+	wantCodeOf(t, "Note on an escalation without a case", err, refund.EINVALID)
+}
+
+func testServiceDecide(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	e := d.escalate(t, d.caseID)
+	if _, err := d.svc.Take(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.svc.Decide(ctx, e, d.alice, refund.Verdict{Outcome: refund.OutcomeApprove, Amount: 99999999})
+	wantCodeOf(t, "Decide with more than was paid", err, refund.EINVALID)
+	if open, err := d.svc.OpenByChat(ctx, buyerChat); err != nil || open.ID != e.ID {
+		t.Fatalf("a refused verdict ended the escalation: %+v, %v", open, err)
+	}
+	c, err := d.svc.Decide(ctx, e, d.alice, refund.Verdict{Outcome: refund.OutcomeReject, Note: "卡密已使用，非平台问题"})
+	if err != nil || c.Status != refund.StatusRejected {
+		t.Fatalf("Decide reject = %s, %v", c.Status, err)
+	}
+	_, err = d.svc.OpenByChat(ctx, buyerChat)
+	wantCodeOf(t, "OpenByChat after the decision", err, refund.ENOTFOUND)
+	_, err = d.svc.Decide(ctx, e, d.alice, refund.Verdict{Outcome: refund.OutcomeApprove})
+	wantCodeOf(t, "Decide of a decided case", err, refund.ECONFLICT)
+	_, err = d.svc.Decide(ctx, refund.Escalation{ID: e.ID}, d.alice, refund.Verdict{Outcome: refund.OutcomeApprove})
+	wantCodeOf(t, "Decide without a case", err, refund.EINVALID)
+}
+
+func testServiceRequeueSilent(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	e := d.escalate(t, d.caseID)
+	if _, err := d.svc.Take(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	d.advance(10 * time.Minute)
+	if err := d.svc.Replied(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	err := d.svc.Replied(ctx, e.ID, d.bob)
+	wantCodeOf(t, "Replied by someone not holding the chat", err, refund.ECONFLICT)
+	d.advance(10 * time.Minute)
+	if released, err := d.svc.RequeueSilent(ctx, 15*time.Minute); err != nil || len(released) != 0 {
+		t.Fatalf("RequeueSilent 10 minutes after a reply = %+v, %v; want none", released, err)
+	}
+	d.advance(10 * time.Minute)
+	released, err := d.svc.RequeueSilent(ctx, 15*time.Minute)
+	if err != nil || len(released) != 1 || released[0].AgentUserID != d.alice.UserID {
+		t.Fatalf("RequeueSilent 20 minutes after a reply = %+v, %v; want alice's hold", released, err)
+	}
+	if now, err := d.svc.Escalation(ctx, e.ID); err != nil || now.Status != refund.EscalationQueued {
+		t.Fatalf("escalation after requeue %+v, %v; want queued", now, err)
+	}
+	notes := d.agentNotes(t)
+	if len(notes) != 2 || !strings.Contains(notes[1], "agent_released no answer within the hold timeout") {
+		t.Fatalf("case history by agents %q, want the take and the silent requeue", notes)
+	}
+}
+
+func testServiceConcurrentTake(t *testing.T, d *deskFixture) {
+	e := d.escalate(t, d.caseID)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		agent := d.alice
+		if i%2 == 1 {
+			agent = d.bob
+		}
+		wg.Go(func() { _, errs[i] = d.svc.Take(context.WithoutCancel(t.Context()), e.ID, agent) })
+	}
+	wg.Wait()
+	held, err := d.svc.Escalation(t.Context(), e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		mine := (i%2 == 0) == (held.AgentUserID == d.alice.UserID)
+		switch {
+		case mine && err != nil:
+			t.Errorf("take %d by the holder failed: %v", i, err)
+		case !mine && refund.ErrorCode(err) != refund.ECONFLICT:
+			t.Errorf("take %d by the other agent: %v, want ECONFLICT", i, err)
+		}
+	}
+}
+
+func testServiceRecordDelivery(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	e := d.escalate(t, d.caseID)
+	if e.EvidencePosted != 0 || e.BuyerTold {
+		t.Fatalf("new escalation %+v has delivery progress", e)
+	}
+	for _, step := range []struct {
+		posted    int
+		told      bool
+		wantCount int
+		wantTold  bool
+	}{
+		{0, true, 0, true},
+		{2, false, 2, true}, // told is never undone
+		{1, false, 2, true}, // a slower, older delivery does not wind back
+		{3, false, 3, true},
+	} {
+		if err := d.svc.RecordDelivery(ctx, e.ID, step.posted, step.told); err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.svc.Escalation(ctx, e.ID)
+		if err != nil || got.EvidencePosted != step.wantCount || got.BuyerTold != step.wantTold {
+			t.Fatalf("after RecordDelivery(%d, %v): %+v, %v; want %d posted, told %v", step.posted, step.told,
+				got, err, step.wantCount, step.wantTold)
+		}
+	}
+	wantCodeOf(t, "RecordDelivery of a negative count", d.svc.RecordDelivery(ctx, e.ID, -1, false), refund.EINVALID)
+	wantCodeOf(t, "RecordDelivery of an unknown escalation", d.svc.RecordDelivery(ctx, 987654321, 1, false), refund.ENOTFOUND)
+}
