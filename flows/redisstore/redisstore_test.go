@@ -17,7 +17,6 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-
 // The store keeps whatever state a dialog names; these stand for any.
 const (
 	stateA flows.State = "awaiting_order"
