@@ -66,8 +66,7 @@ func escalatedCase(t *testing.T, e *env, b *buyer, orderID string) string {
 	t.Helper()
 	e.putOrder(orderID, b.user.ID, "13800138000", "Steam 充值卡 300", "game_card", "300.00")
 	number := b.submitRefund(orderID, "卡密无效", true)
-	b.expect(number + "（订单 " + orderID + "）已转人工审核")
-	b.expect("您前面还有 0 位")
+	b.expectAll(number+"（订单 "+orderID+"）已转人工审核", "您前面还有 0 位")
 	return number
 }
 

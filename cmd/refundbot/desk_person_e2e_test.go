@@ -91,8 +91,7 @@ func TestEscalationEvidenceRetriedAsOneAlbum(t *testing.T) {
 	e.fake.SendPhoto(b.chat, b.user, []byte("\x89PNG card back"), "", "album-b")
 	b.press(b.expect("已收到 2/10"), "上传完成")
 	b.press(b.expect("请核对"), "提交申请")
-	b.expect("已转人工审核")
-	b.expect("您前面还有 0 位")
+	b.expectAll("已转人工审核", "您前面还有 0 位")
 
 	seen := 0
 	card := e.teamExpect(&seen, "2 个文件")

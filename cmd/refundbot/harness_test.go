@@ -304,6 +304,21 @@ func (b *buyer) expect(want string) telegramfake.SentMessage {
 	return *found
 }
 
+// expectAll waits for a bot message containing each of wants, in any
+// order: messages from independent workers (a case's notice, the agents'
+// queue) may overtake each other. Messages before the last found are
+// skipped.
+func (b *buyer) expectAll(wants ...string) {
+	b.e.t.Helper()
+	start, last := b.seen, b.seen
+	for _, want := range wants {
+		b.seen = start
+		b.expect(want)
+		last = max(last, b.seen)
+	}
+	b.seen = last
+}
+
 // quiet checks that the bot sends nothing more to the chat for a moment.
 func (b *buyer) quiet() {
 	b.e.t.Helper()

@@ -160,7 +160,7 @@ func (d *Dialog) Serve(ctx context.Context, ft *flows.Turn) error {
 	}
 	t := &turn{Turn: ft, d: d}
 	from := t.Sess.State
-	expired := t.expired()
+	expired := t.d.expired(t.Sess)
 	if err := t.run(ctx); err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ type turn struct {
 }
 
 func (t *turn) run(ctx context.Context) error {
-	if t.expired() {
+	if t.d.expired(t.Sess) {
 		orderID := t.Sess.PendingOrderID
 		if t.Sess.Order != nil {
 			orderID = t.Sess.Order.ID
@@ -253,9 +253,8 @@ func (t *turn) askPerson(ctx context.Context, reason refund.EscalationReason) er
 	return nil
 }
 
-func (t *turn) expired() bool {
-	return t.Sess.State != StateIdle && !t.Sess.UpdatedAt.IsZero() &&
-		t.d.cfg.Now().Sub(t.Sess.UpdatedAt) > t.d.cfg.IdleTTL
+func (d *Dialog) expired(s flows.Session) bool {
+	return s.State != StateIdle && !s.UpdatedAt.IsZero() && d.cfg.Now().Sub(s.UpdatedAt) > d.cfg.IdleTTL
 }
 
 // reset ends the dialog, keeping only the buyer's language.
@@ -285,21 +284,6 @@ func newNonce() string {
 	return string(b)
 }
 
-func (t *turn) inGroup() {
-	if t.In.Callback != nil {
-		t.Answer = t.Text(locales.GroupPrivateOnly, map[string]any{"Bot": t.d.cfg.BotUsername})
-		return
-	}
-	if t.In.Command == "" || (t.In.CommandTarget != "" && !strings.EqualFold(t.In.CommandTarget, t.d.cfg.BotUsername)) {
-		return // chatter in a group is not for the bot
-	}
-	switch t.In.Command {
-	case "start", "refund", "status", "help", "cancel":
-		t.Say(locales.GroupPrivateOnly, map[string]any{"Bot": t.d.cfg.BotUsername},
-			[]flows.Button{{Text: t.Text(locales.BtnOpenPrivate, nil), URL: "https://t.me/" + t.d.cfg.BotUsername}})
-	}
-}
-
 func (t *turn) scam(ctx context.Context) {
 	t.Say(locales.ScamWarning, nil)
 	t.d.cfg.Desk.Flag(ctx, t.Turn)
@@ -310,81 +294,6 @@ func (t *turn) scam(ctx context.Context) {
 		t.Say(locales.StatementScam, nil,
 			[]flows.Button{{Text: t.Text(locales.BtnKeepStatement, nil), Data: stepData(t.Sess.Nonce, actKeepStatement, "")}})
 	}
-}
-
-func (t *turn) unsupported() {
-	switch t.Sess.State {
-	case StateCollectingEvidence:
-		t.Say(locales.EvidenceWantFile, nil, t.evidenceButtons()...)
-		return
-	case StateAddingEvidence, StateWritingAppeal:
-		t.Say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
-		return
-	}
-	t.Say(locales.WantText, nil)
-}
-
-func (t *turn) command(ctx context.Context) error {
-	args := strings.TrimSpace(t.In.Text)
-	switch t.In.Command {
-	case "start":
-		t.Out = append(t.Out, flows.Message{
-			Text:    t.Text(locales.Greeting, map[string]any{"Name": t.In.FirstName}) + "\n\n" + t.Text(locales.ScamWarning, nil),
-			Buttons: t.menuButtons(),
-		})
-		if t.Sess.State != StateIdle {
-			t.prompt()
-		}
-		return nil
-	case "help":
-		t.Say(locales.Help, nil)
-		return nil
-	case "refund":
-		return t.startRefund(ctx, args)
-	case "status":
-		if args == "" {
-			t.Say(locales.StatusAsk, nil)
-			return nil
-		}
-		return t.status(ctx, args)
-	case "cancel":
-		return t.cancel(ctx)
-	case "agent", "human":
-		return t.askPerson(ctx, refund.EscalateAsked)
-	case "verify":
-		return t.d.cfg.Desk.Verify(ctx, t.Turn)
-	case "lang":
-		switch lang := t.d.cfg.Texts.Match(args); {
-		case args == "":
-			t.Say(locales.LangUsage, nil)
-		default:
-			t.Sess.Lang, t.Lang = lang, lang
-			t.Say(locales.LangSet, nil)
-		}
-		return nil
-	}
-	t.Say(locales.UnknownCommand, map[string]any{"Command": t.In.Command})
-	return nil
-}
-
-func (t *turn) menuButtons() [][]flows.Button {
-	return [][]flows.Button{{
-		{Text: t.Text(locales.BtnRefund, nil), Data: menuData(actMenuRefund, "")},
-		{Text: t.Text(locales.BtnStatus, nil), Data: menuData(actMenuStatus, "")},
-	}}
-}
-
-func (t *turn) cancel(ctx context.Context) error {
-	if t.Sess.State == StateIdle {
-		t.Say(locales.NothingToCancel, nil, t.menuButtons()...)
-		return nil
-	}
-	if err := t.move(ctx, EventCancel); err != nil {
-		return err
-	}
-	t.reset()
-	t.Say(locales.Cancelled, nil, t.menuButtons()...)
-	return nil
 }
 
 // typed handles plain text according to the step the buyer is at.
@@ -399,12 +308,12 @@ func (t *turn) typed(ctx context.Context) error {
 		return t.idleText(ctx, text)
 	case StateAwaitingOrder:
 		if n := len([]rune(text)); n > maxAnswerRunes {
-			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": maxAnswerRunes}, t.navButtons()...)
+			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": maxAnswerRunes}, t.keys().nav()...)
 			return nil
 		}
 		id, ok := parseOrderAnswer(t.d.cfg.OrderIDPattern, text)
 		if !ok {
-			t.Say(locales.OrderIDInvalid, map[string]any{"Max": refund.MaxOrderIDLength}, t.navButtons()...)
+			t.Say(locales.OrderIDInvalid, map[string]any{"Max": refund.MaxOrderIDLength}, t.keys().nav()...)
 			return nil
 		}
 		return t.orderGiven(ctx, id)
@@ -413,10 +322,10 @@ func (t *turn) typed(ctx context.Context) error {
 	case StateWritingStatement:
 		return t.statementGiven(ctx, t.In.Text)
 	case StateCollectingEvidence:
-		t.Say(locales.EvidenceWantFile, nil, t.evidenceButtons()...)
+		t.Say(locales.EvidenceWantFile, nil, t.keys().evidence()...)
 		return nil
 	case StateAddingEvidence, StateWritingAppeal, StateGivingAccount:
-		return t.followUpText(ctx, text)
+		return t.followUps().followUpText(ctx, text)
 	}
 	// Steps answered by buttons: show the step again.
 	t.prompt()
@@ -428,10 +337,10 @@ func (t *turn) idleText(ctx context.Context, text string) error {
 		return t.startRefund(ctx, text)
 	}
 	if _, ok := findCaseNumber(text); ok {
-		return t.status(ctx, text)
+		return t.lookup().status(ctx, text)
 	}
 	if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
-		return t.status(ctx, text)
+		return t.lookup().status(ctx, text)
 	}
 	if e := t.Escalation; e != nil && e.Open() {
 		// Waiting for a person: say where they are rather than the menu.
@@ -440,7 +349,7 @@ func (t *turn) idleText(ctx context.Context, text string) error {
 	if t.repeated(text) {
 		return t.askPerson(ctx, refund.EscalateRepeated)
 	}
-	t.Say(locales.UnknownText, nil, t.menuButtons()...)
+	t.Say(locales.UnknownText, nil, t.keys().menu()...)
 	return nil
 }
 

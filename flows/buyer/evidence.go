@@ -6,11 +6,11 @@ import (
 )
 
 func (t *turn) files() {
-	buttons := t.evidenceButtons
+	buttons := t.keys().evidence
 	switch t.Sess.State {
 	case StateCollectingEvidence:
 	case StateAddingEvidence, StateWritingAppeal:
-		buttons = t.followUpButtons
+		buttons = t.keys().followUp
 	default:
 		t.Say(locales.FileNotNow, nil)
 		return

@@ -10,6 +10,13 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// followUps are what a buyer does with a submitted case: answer a request
+// for more evidence, appeal, choose where the money goes, look at it. They
+// run on the turn of the dialog they interrupt or continue.
+type followUps struct{ *turn }
+
+func (t *turn) followUps() followUps { return followUps{t} }
+
 // Core is what the dialog asks of the refund core once a case exists. Its
 // methods check that the buyer owns the case and that the action still
 // fits its status, so a button on an old notice can do no harm.
@@ -31,7 +38,7 @@ type Core interface {
 	Events(ctx context.Context, caseID int64) ([]refund.Event, error)
 }
 
-func (t *turn) policy() refund.Policy { return t.d.cfg.Core.Policy() }
+func (d *Dialog) policy() refund.Policy { return d.cfg.Core.Policy() }
 
 // sweeper runs it later, so the buyer is not told of an error.
 func (t *turn) review(c refund.Case) {
@@ -48,7 +55,7 @@ func (t *turn) review(c refund.Case) {
 }
 
 // followUp handles the buttons of a notice about a case.
-func (t *turn) followUp(ctx context.Context, action, arg string) error {
+func (t followUps) followUp(ctx context.Context, action, arg string) error {
 	id, _ := flows.ParseID(arg)
 	if t.d.cfg.Core == nil {
 		t.Answer = t.Text(locales.InvalidButton, nil)
@@ -95,7 +102,7 @@ func (t *turn) followUp(ctx context.Context, action, arg string) error {
 
 // ownCase loads a case the buyer owns. Anyone else's case, or none, gets
 // the same "not found" and a zero case.
-func (t *turn) ownCase(ctx context.Context, id int64) (refund.Case, error) {
+func (t followUps) ownCase(ctx context.Context, id int64) (refund.Case, error) {
 	c, err := t.d.cfg.Core.Case(ctx, id)
 	switch {
 	case refund.ErrorCode(err) == refund.ENOTFOUND || (err == nil && c.BuyerUserID != t.In.UserID):
@@ -107,14 +114,14 @@ func (t *turn) ownCase(ctx context.Context, id int64) (refund.Case, error) {
 	return c, nil
 }
 
-func (t *turn) caseMoved(c refund.Case) error {
+func (t followUps) caseMoved(c refund.Case) error {
 	t.Say(locales.CaseMoved, map[string]any{"Case": c.Number(), "Status": t.Text(locales.StatusLabel(c.Status), nil)})
 	return nil
 }
 
 // coreAnswer tells the buyer how the refund core took their answer. The
 // outcome itself arrives as a notice.
-func (t *turn) coreAnswer(ctx context.Context, c refund.Case, err error, done locales.Key) error {
+func (t followUps) coreAnswer(ctx context.Context, c refund.Case, err error, done locales.Key) error {
 	switch refund.ErrorCode(err) {
 	case "":
 		// The outcome arrives as a notice; a button only gets a short
@@ -143,22 +150,22 @@ func (t *turn) coreAnswer(ctx context.Context, c refund.Case, err error, done lo
 }
 
 // followUpText handles typed text in a follow-up step.
-func (t *turn) followUpText(ctx context.Context, text string) error {
+func (t followUps) followUpText(ctx context.Context, text string) error {
 	switch t.Sess.State {
 	case StateAddingEvidence:
-		t.Say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
+		t.Say(locales.EvidenceWantFile, nil, t.keys().followUp()...)
 		return nil
 	case StateWritingAppeal:
 		if n := len([]rune(text)); n > refund.MaxStatementRunes {
-			t.Say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.followUpButtons()...)
+			t.Say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.keys().followUp()...)
 			return nil
 		}
 		t.Sess.Statement = text
-		t.Say(locales.AppealNoted, nil, t.followUpButtons()...)
+		t.Say(locales.AppealNoted, nil, t.keys().followUp()...)
 		return nil
 	case StateGivingAccount:
 		if n := len([]rune(text)); n > refund.MaxAccountRunes {
-			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": refund.MaxAccountRunes}, t.followUpButtons()...)
+			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": refund.MaxAccountRunes}, t.keys().followUp()...)
 			return nil
 		}
 		return t.sendFollowUp(ctx)
@@ -167,20 +174,20 @@ func (t *turn) followUpText(ctx context.Context, text string) error {
 }
 
 // sendFollowUp hands what the buyer gave in a follow-up step to the core.
-func (t *turn) sendFollowUp(ctx context.Context) error {
+func (t followUps) sendFollowUp(ctx context.Context) error {
 	id, buyer := t.Sess.CaseID, t.In.UserID
 	var err error
 	done := locales.FollowUpSent
 	switch t.Sess.State {
 	case StateAddingEvidence:
 		if len(t.Sess.Evidence) == 0 {
-			t.Say(locales.EvidenceWantFile, nil, t.followUpButtons()...)
+			t.Say(locales.EvidenceWantFile, nil, t.keys().followUp()...)
 			return nil
 		}
 		_, err = t.d.cfg.Core.AddEvidence(ctx, id, buyer, t.Sess.Evidence)
 	case StateWritingAppeal:
 		if strings.TrimSpace(t.Sess.Statement) == "" && len(t.Sess.Evidence) == 0 {
-			t.Say(locales.AppealEmpty, nil, t.followUpButtons()...)
+			t.Say(locales.AppealEmpty, nil, t.keys().followUp()...)
 			return nil
 		}
 		_, err = t.d.cfg.Core.Appeal(ctx, id, buyer, t.Sess.Statement, t.Sess.Evidence)
@@ -189,12 +196,12 @@ func (t *turn) sendFollowUp(ctx context.Context) error {
 	}
 	switch refund.ErrorCode(err) {
 	case refund.EINVALID:
-		t.Say(locales.FollowUpInvalid, nil, t.followUpButtons()...)
+		t.Say(locales.FollowUpInvalid, nil, t.keys().followUp()...)
 		return nil
 	case refund.EINTERNAL:
 		// Keep the step and what was collected: the buyer sends again.
 		t.d.cfg.Logger.ErrorContext(ctx, "follow-up", "case", refund.FormatCaseNumber(id), "err", err)
-		t.Say(locales.SubmitRetry, nil, t.followUpButtons()...)
+		t.Say(locales.SubmitRetry, nil, t.keys().followUp()...)
 		return nil
 	}
 	if merr := t.move(ctx, EventFollowUpDone); merr != nil {
@@ -204,37 +211,25 @@ func (t *turn) sendFollowUp(ctx context.Context) error {
 	return t.coreAnswer(ctx, refund.Case{ID: id}, err, done)
 }
 
-// followUpButtons are Send and Cancel for a follow-up step.
-func (t *turn) followUpButtons() [][]flows.Button {
-	rows := [][]flows.Button{}
-	switch t.Sess.State {
-	case StateAddingEvidence:
-		rows = append(rows, []flows.Button{{Text: t.Text(locales.BtnDone, nil), Data: t.step(actEvidenceDone, "")}})
-	case StateWritingAppeal:
-		rows = append(rows, []flows.Button{{Text: t.Text(locales.BtnSubmitAppeal, nil), Data: t.step(actSubmit, "")}})
-	}
-	return append(rows, t.cancelRow())
-}
-
 // followUpPrompt asks the question of a follow-up step.
-func (t *turn) followUpPrompt() {
+func (t followUps) followUpPrompt() {
 	data := map[string]any{"Case": refund.FormatCaseNumber(t.Sess.CaseID), "Max": refund.MaxEvidence,
 		"Count": len(t.Sess.Evidence)}
 	switch t.Sess.State {
 	case StateAddingEvidence:
-		t.Say(locales.AskMoreEvidence, data, t.followUpButtons()...)
+		t.Say(locales.AskMoreEvidence, data, t.keys().followUp()...)
 	case StateWritingAppeal:
-		t.Say(locales.AskAppeal, data, t.followUpButtons()...)
+		t.Say(locales.AskAppeal, data, t.keys().followUp()...)
 	case StateGivingAccount:
-		t.Say(locales.AskAccount, data, t.cancelRow())
+		t.Say(locales.AskAccount, data, t.keys().cancelRow())
 	}
 }
 
 // caseByID shows a case from its button.
-func (t *turn) caseByID(ctx context.Context, id int64) error {
+func (t followUps) caseByID(ctx context.Context, id int64) error {
 	c, err := t.ownCase(ctx, id)
 	if err != nil || c.ID == 0 {
 		return err
 	}
-	return t.showCase(ctx, c)
+	return t.lookup().showCase(ctx, c)
 }

@@ -67,7 +67,6 @@ func dialogForFuzz(tb testing.TB) *Dialog {
 // readText runs every free-text reader on text, as a buyer's or an agent's
 // message meets them.
 func readText(d *Dialog, text string) {
-	t := &turn{d: d}
 	_ = flows.LooksLikeScam(text)
 	_ = asksForPerson(text)
 	_ = hasRefundIntent(text)
@@ -75,7 +74,7 @@ func readText(d *Dialog, text string) {
 	_, _ = findOrderID(fuzzOrderPattern, text)
 	_, _ = parseOrderAnswer(fuzzOrderPattern, text)
 	_ = isFourDigits(text)
-	_ = t.reasonIn(text)
+	_ = d.reasonIn(text)
 }
 
 // grow repeats s up to about longRunes runes, so that every fuzzed input is
@@ -120,7 +119,7 @@ func checkText(t *testing.T, d *Dialog, text string) {
 	if got, want := isFourDigits(text), fourDigits.MatchString(text); got != want {
 		t.Fatalf("isFourDigits(%q) = %v, want %v", text, got, want)
 	}
-	if r := (&turn{d: d}).reasonIn(text); r != "" && !isReason(r) {
+	if r := d.reasonIn(text); r != "" && !isReason(r) {
 		t.Fatalf("reasonIn(%q) = %q, not a reason", text, r)
 	}
 }

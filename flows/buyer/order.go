@@ -19,7 +19,7 @@ func (t *turn) startRefund(ctx context.Context, text string) error {
 		return err
 	}
 	t.Sess = flows.Session{State: t.Sess.State, Nonce: t.Sess.Nonce, Lang: lang, SubmissionKey: newNonce() + newNonce(),
-		ReasonHint: t.reasonIn(text)}
+		ReasonHint: t.d.reasonIn(text)}
 	if id, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
 		return t.orderGiven(ctx, id)
 	}
@@ -27,10 +27,10 @@ func (t *turn) startRefund(ctx context.Context, text string) error {
 	return nil
 }
 
-func (t *turn) reasonIn(text string) refund.Reason {
+func (d *Dialog) reasonIn(text string) refund.Reason {
 	lower := strings.ToLower(text)
 	for _, r := range refund.AllReasons() {
-		for _, w := range t.d.reasonWords[r] {
+		for _, w := range d.reasonWords[r] {
 			if strings.Contains(lower, w) {
 				return r
 			}
@@ -45,10 +45,10 @@ func (t *turn) orderGiven(ctx context.Context, id string) error {
 		return fmt.Errorf("check lock of order %s: %w", id, err)
 	}
 	if locked > 0 {
-		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(locked)}, t.navButtons()...)
+		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(locked)}, t.keys().nav()...)
 		return nil
 	}
-	order, found, err := t.order(ctx, id)
+	order, found, err := t.d.findOrder(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -65,24 +65,13 @@ func (t *turn) orderGiven(ctx context.Context, id string) error {
 	return nil
 }
 
-func (t *turn) order(ctx context.Context, id string) (refund.Order, bool, error) {
-	order, err := t.d.cfg.Core.Order(ctx, id)
-	switch {
-	case refund.ErrorCode(err) == refund.ENOTFOUND:
-		return refund.Order{}, false, nil
-	case err != nil:
-		return refund.Order{}, false, fmt.Errorf("load order %s: %w", id, err)
-	}
-	return order, true, nil
-}
-
 func (t *turn) phoneGiven(ctx context.Context, text string) error {
 	if !isFourDigits(text) {
-		t.Say(locales.PhoneFormat, nil, t.navButtons()...)
+		t.Say(locales.PhoneFormat, nil, t.keys().nav()...)
 		return nil
 	}
 	id := t.Sess.PendingOrderID
-	order, found, err := t.order(ctx, id)
+	order, found, err := t.d.findOrder(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -98,10 +87,10 @@ func (t *turn) phoneGiven(ctx context.Context, text string) error {
 	}
 	t.Sess.PendingOrderID = ""
 	if failures >= MaxOwnershipFailures {
-		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(OwnershipLockout)}, t.navButtons()...)
+		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(OwnershipLockout)}, t.keys().nav()...)
 		return nil
 	}
-	t.Say(locales.OwnershipFailed, map[string]any{"Left": MaxOwnershipFailures - failures}, t.navButtons()...)
+	t.Say(locales.OwnershipFailed, map[string]any{"Left": MaxOwnershipFailures - failures}, t.keys().nav()...)
 	return nil
 }
 
@@ -134,7 +123,7 @@ func (t *turn) owned(ctx context.Context, o refund.Order, ev Event) error {
 func (t *turn) statementGiven(ctx context.Context, text string) error {
 	text = strings.TrimSpace(text)
 	if n := len([]rune(text)); n > refund.MaxStatementRunes {
-		t.Say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.navButtons()...)
+		t.Say(locales.StatementTooLong, map[string]any{"Len": n, "Max": refund.MaxStatementRunes}, t.keys().nav()...)
 		return nil
 	}
 	t.Sess.Statement = text
