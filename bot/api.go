@@ -4,10 +4,13 @@
 package bot
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,7 +48,89 @@ func (c *contextClient) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, c.redact(err)
 	}
-	return resp, nil
+	return c.checkAnswer(req, resp)
+}
+
+// maxErrorBody is how much of an answer that is no Bot API answer is read
+// for the error: enough to tell a proxy's page from an empty reply.
+const maxErrorBody = 512
+
+// HTTPError is an answer from the Bot API's address that is not a Bot API
+// answer: an error status without a Telegram error object (a proxy's 502
+// page, an empty 503), or a success whose body is not JSON. tgbotapi would
+// report it without the status and the body, as an empty or a JSON error.
+type HTTPError struct {
+	Method string
+	Status int
+	Host   string
+	// Body is the start of the answer, on one line.
+	Body string
+}
+
+func (e *HTTPError) Error() string {
+	text := fmt.Sprintf("%s: HTTP %d from %s", e.Method, e.Status, e.Host)
+	if e.Body != "" {
+		text += ": " + e.Body
+	}
+	return text
+}
+
+// Temporary reports whether the answer may be different next time: a
+// server error, a timeout or a throttle, or a proxy answering in place of
+// a Bot API it cannot reach.
+func (e *HTTPError) Temporary() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout ||
+		e.Status == http.StatusOK
+}
+
+// checkAnswer passes on a Bot API answer (any JSON object; tgbotapi reads
+// Telegram's errors from it) and turns anything else into an *HTTPError.
+// Only the first bytes are looked at, so that a long poll's answer is not
+// read twice.
+func (c *contextClient) checkAnswer(req *http.Request, resp *http.Response) (*http.Response, error) {
+	body := bufio.NewReaderSize(resp.Body, maxErrorBody)
+	head, _ := body.Peek(maxErrorBody)
+	trimmed := bytes.TrimLeft(head, " \t\r\n")
+	isJSON := len(trimmed) > 0 && trimmed[0] == '{'
+	if isJSON && (resp.StatusCode == http.StatusOK || hasTelegramError(head)) {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{body, resp.Body}
+		return resp, nil
+	}
+	_ = resp.Body.Close()
+	method := req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:]
+	text := oneLine(head)
+	if c.token != "" {
+		// A proxy's error page may quote the URL, token and all.
+		text = strings.ReplaceAll(text, c.token, redactedToken)
+	}
+	return nil, &HTTPError{Method: method, Status: resp.StatusCode, Host: req.URL.Host, Body: text}
+}
+
+// hasTelegramError reports whether an error answer carries Telegram's error
+// object: a description to show, or at least its code.
+func hasTelegramError(head []byte) bool {
+	var e struct {
+		ErrorCode   int    `json:"error_code"`
+		Description string `json:"description"`
+	}
+	// An error object longer than maxErrorBody does not decode here; its
+	// start still names its fields.
+	if json.Unmarshal(head, &e) != nil {
+		return bytes.Contains(head, []byte(`"description"`)) || bytes.Contains(head, []byte(`"error_code"`))
+	}
+	return e.ErrorCode != 0 || e.Description != ""
+}
+
+// oneLine makes the start of a body fit on a log line.
+func oneLine(b []byte) string {
+	text := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+	if r := []rune(text); len(r) > 200 {
+		text = string(r[:200]) + "…"
+	}
+	return text
 }
 
 // redact rewrites err so that its text does not hold the token. A
@@ -113,8 +198,14 @@ func Connect(token, endpoint string, requestTimeout, pollTimeout time.Duration) 
 	if err != nil {
 		stopPolling()
 		stopAll()
-		// tgbotapi puts the token in the URL; never let it reach a log.
-		return nil, fmt.Errorf("connect to the Telegram Bot API: %s", strings.ReplaceAll(err.Error(), token, redactedToken))
+		// The one line an operator reads when the bot does not start:
+		// "getMe: HTTP 502 from …" names the call, the answer and where it
+		// came from. tgbotapi's own errors may hold the token: cut it out.
+		var herr *HTTPError
+		if errors.As(err, &herr) {
+			return nil, herr
+		}
+		return nil, fmt.Errorf("getMe at the Telegram Bot API: %s", strings.ReplaceAll(err.Error(), token, redactedToken))
 	}
 	return &Connection{API: api, stopPolling: stopPolling, stopAll: stopAll}, nil
 }

@@ -70,6 +70,9 @@ func (u update) callbackMessage() *topicMessage {
 type item struct {
 	in           flows.Input
 	mediaGroupID string
+	// forged says why an update Telegram never sends was refused, for the
+	// log; empty for updates that are just not for the bot.
+	forged string
 }
 
 // toInput converts an update; ok is false for updates the bot ignores
@@ -104,6 +107,12 @@ func callbackInput(u update) (item, bool) {
 		// chat is their user ID.
 		in.ChatID = q.From.ID
 	}
+	if in.Chat == flows.ChatPrivate && in.ChatID != in.UserID {
+		// A private chat's buttons are its user's alone: a press from
+		// anyone else is forged (or proxied) and must not act on the
+		// buyer's refund.
+		return item{forged: "button press by another user in a private chat"}, false
+	}
 	return item{in: in}, true
 }
 
@@ -118,6 +127,9 @@ func messageInput(u update) (item, bool) {
 	m := u.Message
 	if m.Chat == nil || m.From == nil || m.Chat.Type == "channel" {
 		return item{}, false
+	}
+	if m.Chat.Type == "private" && m.Chat.ID != m.From.ID {
+		return item{forged: "message by another user in a private chat"}, false
 	}
 	in := flows.Input{
 		UpdateIDs: []int{u.UpdateID}, ChatID: m.Chat.ID, Chat: chatKind(m.Chat), UserID: m.From.ID,

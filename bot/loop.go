@@ -79,7 +79,9 @@ func (p *Poller) Run(ctx, handleCtx context.Context) error {
 	stop := context.AfterFunc(ctx, p.cfg.Connection.StopPolling)
 	defer stop()
 	offset, failures := 0, 0
+	var early earlyPolls
 	for ctx.Err() == nil {
+		started := time.Now()
 		updates, err := p.poll(offset, int(p.cfg.PollTimeout/time.Second))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -91,7 +93,22 @@ func (p *Poller) Run(ctx, handleCtx context.Context) error {
 			continue
 		}
 		if len(updates) == 0 {
+			if wait := early.after(time.Since(started), p.cfg.PollTimeout); wait > 0 && ctx.Err() == nil {
+				if early.n == 1 {
+					p.cfg.Logger.WarnContext(ctx, "the Bot API ends long polls early with nothing; backing off",
+						"poll_timeout", p.cfg.PollTimeout)
+				}
+				p.sleep(ctx, wait)
+			}
 			continue
+		}
+		early = earlyPolls{}
+		if offset > 0 && updates[len(updates)-1].UpdateID < offset {
+			// Every id is below the offset the server was given: its ids
+			// started again (a self-hosted server lost its state). The
+			// handled-update marks tell new updates from old ones.
+			p.cfg.Logger.WarnContext(ctx, "update ids started again below the offset", "offset", offset,
+				"first_update_id", updates[0].UpdateID)
 		}
 		if last := updates[len(updates)-1]; last.Message != nil && last.Message.MediaGroupID != "" {
 			updates = p.restOfAlbum(ctx, offset, updates)
@@ -156,13 +173,50 @@ func (p *Poller) poll(offset, timeoutSeconds int) ([]update, error) {
 
 // restOfAlbum waits briefly for album items that arrived after the poll
 // returned, re-reading from the same offset (nothing is confirmed by it).
+// The two answers are joined by update id: a server whose re-poll leaves
+// out an update it gave first must not make the bot lose it.
 func (p *Poller) restOfAlbum(ctx context.Context, offset int, updates []update) []update {
 	p.sleep(ctx, p.cfg.AlbumWait)
 	more, err := p.poll(offset, 0)
-	if err != nil || len(more) < len(updates) {
+	if err != nil {
 		return updates
 	}
-	return more
+	return joinUpdates(updates, more)
+}
+
+// joinUpdates is the updates of a and b, each id once, in id order.
+func joinUpdates(a, b []update) []update {
+	seen := make(map[int]bool, len(a)+len(b))
+	out := make([]update, 0, len(a)+len(b))
+	for _, u := range append(append([]update(nil), a...), b...) {
+		if !seen[u.UpdateID] {
+			seen[u.UpdateID] = true
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdateID < out[j].UpdateID })
+	return out
+}
+
+// earlyPolls counts long polls in a row that came back empty well before
+// their timeout, which a Bot API only does when something is wrong; called
+// again at once, they would spin a core.
+type earlyPolls struct{ n int }
+
+// maxEarlyWait caps the back-off, so that updates that come meanwhile are
+// still fetched within seconds.
+const maxEarlyWait = 5 * time.Second
+
+// after returns how long to wait after an empty poll that took took: zero
+// for a poll that waited out (half) its timeout, otherwise a wait that
+// doubles from 100 ms with each early poll in a row.
+func (e *earlyPolls) after(took, timeout time.Duration) time.Duration {
+	if timeout >= time.Second && took >= timeout/2 {
+		e.n = 0
+		return 0
+	}
+	e.n++
+	return min(100*time.Millisecond<<min(e.n-1, 6), maxEarlyWait)
 }
 
 func retryWait(err error, failures int) time.Duration {
@@ -194,6 +248,9 @@ func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom i
 	for _, u := range updates {
 		it, ok := toInput(u)
 		if !ok {
+			if it.forged != "" {
+				p.cfg.Logger.WarnContext(ctx, "update ignored: "+it.forged, "update_id", u.UpdateID)
+			}
 			continue
 		}
 		if _, seen := byChat[it.in.ChatID]; !seen {

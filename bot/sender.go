@@ -530,5 +530,9 @@ func Transient(err error) bool {
 	if errors.As(err, &tgErr) {
 		return tgErr.Code == http.StatusTooManyRequests || tgErr.Code >= 500 || tgErr.RetryAfter > 0
 	}
+	var httpErr *HTTPError
+	if errors.As(err, &httpErr) {
+		return httpErr.Temporary()
+	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, errUnreadable) && !errors.Is(err, errFileKind)
 }

@@ -108,6 +108,9 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 	}
 	it, ok := toInput(u)
 	if !ok {
+		if it.forged != "" {
+			w.cfg.Logger.WarnContext(r.Context(), "update ignored: "+it.forged, "update_id", u.UpdateID)
+		}
 		return answer(rw, http.StatusOK, "ignored")
 	}
 	ctx := w.cfg.HandleContext

@@ -34,9 +34,11 @@ type RuntimeConfig struct {
 	Logger   *slog.Logger
 }
 
-// Observer is told of the chats that flood the bot.
+// Observer is told of the chats that flood the bot and of the updates
+// dropped as handled before.
 type Observer interface {
 	BuyerFlooded()
+	UpdateDuplicate()
 }
 
 // Runtime runs turns: one Begin and one Commit round trip to the session
@@ -108,8 +110,18 @@ func (r *Runtime) Handle(ctx context.Context, in Input, send Sender) error {
 		}
 		return err
 	}
+	if claim.IDsRestarted {
+		r.cfg.Logger.WarnContext(ctx, "update ids started again far below the highest seen: a new era of ids begins, "+
+			"and the handled-update marks of the old ones no longer count", "update_id", in.UpdateIDs[0])
+	}
 	switch {
 	case claim.Duplicate:
+		// Telegram delivers again what was not confirmed in time; a
+		// drop is normal, but never silent.
+		r.cfg.Logger.DebugContext(ctx, "update dropped: handled before", "chat_id", in.ChatID, "update_ids", in.UpdateIDs)
+		if r.cfg.Observer != nil {
+			r.cfg.Observer.UpdateDuplicate()
+		}
 		return nil
 	case claim.Flooded:
 		return r.flooded(ctx, in, claim, send)

@@ -93,6 +93,10 @@ type Claim struct {
 	Session Session
 	// Duplicate means one of the updates was handled before: drop it.
 	Duplicate bool
+	// IDsRestarted means this update's id is far below the highest seen:
+	// the Bot API's ids started again, and the store stopped counting the
+	// marks of the old ones. Reported once, by the update that found it.
+	IDsRestarted bool
 	// Flooded means the chat sent more than its limit of inputs within the
 	// window: the updates are marked handled already and nothing is done
 	// with them. FirstFlooded marks the first of them, the one the buyer is

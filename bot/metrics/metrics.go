@@ -26,6 +26,7 @@
 //	refundbot_dialog_ended_total{step,how}           counter; how submitted, cancelled or expired
 //	refundbot_webhook_requests_total{code}           counter
 //	refundbot_buyer_floods_total                     counter
+//	refundbot_updates_duplicate_total                counter of updates dropped as handled before
 //
 // These are per process: sum them across replicas.
 //
@@ -187,6 +188,7 @@ type Metrics struct {
 	dialogEnded   *prometheus.CounterVec
 	webhook       *prometheus.CounterVec
 	buyerFloods   prometheus.Counter
+	duplicates    prometheus.Counter
 }
 
 // New returns a Metrics with its own registry, holding the process
@@ -254,6 +256,10 @@ func New(opts Options) *Metrics {
 			Name: "refundbot_buyer_floods_total",
 			Help: "Times a buyer sent too many messages and was throttled.",
 		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundbot_updates_duplicate_total",
+			Help: "Updates dropped because they were handled before (Telegram delivered them again).",
+		}),
 	}
 	for _, s := range opts.Steps {
 		if s != "" {
@@ -261,7 +267,7 @@ func New(opts Options) *Metrics {
 		}
 	}
 	m.registry.MustRegister(m.updates, m.updateSeconds, m.telegram, m.rateLimited, m.throttled, m.throttleWait,
-		m.stepEntered, m.dialogEnded, m.webhook, m.buyerFloods,
+		m.stepEntered, m.dialogEnded, m.webhook, m.buyerFloods, m.duplicates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Stats != nil {
 		m.registry.MustRegister(newStoreCollector(opts.Stats, opts.StatsTimeout, opts.Now, opts.Logger))
@@ -352,6 +358,9 @@ func (m *Metrics) WebhookRequest(status int) {
 
 // BuyerFlooded records a buyer throttled for sending too many messages.
 func (m *Metrics) BuyerFlooded() { m.buyerFloods.Inc() }
+
+// UpdateDuplicate records an update dropped as handled before.
+func (m *Metrics) UpdateDuplicate() { m.duplicates.Inc() }
 
 // telegramResult names a Bot API result before bounding: "ok", "network"
 // or the error code.

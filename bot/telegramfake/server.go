@@ -148,8 +148,12 @@ type Server struct {
 	answers   []CallbackAnswer
 	calls     map[string]int
 	failures  map[string][]failure
-	delays    map[string][]delay
-	commands  map[string][]tgbotapi.BotCommand
+	// misbehaviour: what other Bot API servers were seen to do (chaos.go).
+	pollQuirks []pollQuirk
+	chaos      *chaos
+	restarted  bool
+	delays     map[string][]delay
+	commands   map[string][]tgbotapi.BotCommand
 
 	webhookURL, webhookSecret string
 	hook                      webhookState
@@ -178,6 +182,8 @@ type failure struct {
 	// drop closes the connection instead of answering, as a Bot API
 	// behind a broken proxy or a restarting server does.
 	drop bool
+	// raw is the body answered instead of an error object.
+	raw []byte
 }
 
 type delay struct {
@@ -280,6 +286,9 @@ type apiError struct {
 	code       int
 	desc       string
 	retryAfter int
+	// raw, when set, is written as the whole body instead of a Bot API
+	// error object: a proxy's HTML page, an empty 502.
+	raw []byte
 }
 
 func badRequest(desc string) *apiError {
@@ -400,6 +409,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	drop := false
 	if token == s.token && fn != nil {
 		wait, fail, drop = s.takeFaultsLocked(name)
+		if fail == nil && !drop {
+			fail = s.chaosFailureLocked(name)
+		}
 	}
 	s.changedLocked()
 	s.mu.Unlock()
@@ -465,6 +477,7 @@ func (s *Server) takeFaultsLocked(method string) (wait time.Duration, fail *apiE
 			drop = true
 		} else {
 			fail = injectedError(fs[0].code, fs[0].retryAfter)
+			fail.raw = fs[0].raw
 		}
 		if fs[0].left--; fs[0].left == 0 {
 			s.failures[method] = fs[1:]
@@ -509,6 +522,12 @@ func parseRequest(w http.ResponseWriter, r *http.Request) (*request, *apiError) 
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.raw != nil {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(e.code)
+		_, _ = w.Write(e.raw)
+		return
+	}
 	body := map[string]any{"ok": false, "error_code": e.code, "description": e.desc}
 	if e.retryAfter > 0 {
 		body["parameters"] = map[string]int{"retry_after": e.retryAfter}

@@ -126,6 +126,9 @@ func (s *Server) confirmLocked(offset int) {
 		if keep := -offset; len(s.queue) > keep {
 			s.queue = append([]queuedUpdate(nil), s.queue[len(s.queue)-keep:]...)
 		}
+	case offset > s.nextUpdateID && s.restarted:
+		// A server whose ids restarted has forgotten the bot's old
+		// offset: one above every id it issued confirms nothing.
 	case offset > 0:
 		kept := s.queue[:0:0]
 		for _, q := range s.queue {
@@ -138,12 +141,17 @@ func (s *Server) confirmLocked(offset int) {
 }
 
 // takeLocked returns up to limit updates the bot asked for, dropping those it filtered out.
-func (s *Server) takeLocked(limit int) []json.RawMessage {
+func (s *Server) takeLocked(limit int, skipFirst bool) []json.RawMessage {
 	var out []json.RawMessage
 	kept := s.queue[:0:0]
 	for _, q := range s.queue {
 		if !s.allowedLocked(q.kind) {
 			continue // Telegram never delivers an update type the bot did not ask for
+		}
+		if skipFirst {
+			skipFirst = false
+			kept = append(kept, q)
+			continue
 		}
 		if len(out) < limit {
 			q.delivered = true
@@ -204,6 +212,13 @@ func (s *Server) getUpdates(r *request) (json.RawMessage, *apiError) {
 	s.pollGen++
 	gen := s.pollGen
 	s.confirmLocked(offset)
+	quirk := s.pollQuirkLocked()
+	if quirk.empty {
+		return json.RawMessage("[]"), nil
+	}
+	if quirk.limit > 0 {
+		limit = min(limit, quirk.limit)
+	}
 	if setAllowed {
 		s.allowed = allowed
 	}
@@ -216,8 +231,8 @@ func (s *Server) getUpdates(r *request) (json.RawMessage, *apiError) {
 		expired = t.C
 	}
 	for {
-		if ups := s.takeLocked(limit); len(ups) > 0 || expired == nil {
-			return updatesJSON(ups), nil
+		if ups := s.takeLocked(limit, quirk.skipFirst); len(ups) > 0 || expired == nil {
+			return updatesJSON(s.shuffleLocked(ups)), nil
 		}
 		changed := s.changed
 		s.mu.Unlock()

@@ -146,6 +146,14 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		sessionOpts.Prebook, sessionOpts.Booked = limiter, sender.AddBooking
 	}
 	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
+	switch changed, err := sessions.ClaimBot(ctx, conn.API.Self.ID); {
+	case err != nil:
+		// Redis may be back in a moment; the turns wait for it anyway.
+		m.Logger.WarnContext(ctx, "cannot record the bot's id with its handled updates", "err", err)
+	case changed:
+		m.Logger.WarnContext(ctx, "REDIS_PREFIX held another bot's handled updates; they no longer count for this bot",
+			"bot", conn.API.Self.UserName)
+	}
 	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender)
 	if err != nil {
 		return err

@@ -114,47 +114,83 @@ func (s *Store) fenceKey() string { return s.prefix + "fence" }
 
 func (s *Store) updateKey(id int) string { return s.prefix + "upd:" + strconv.Itoa(id) }
 
+// epochKey holds the era of the update ids: a mark counts only when it was
+// made in the current era, so that when the Bot API's ids start again (a
+// self-hosted server lost its state, another bot behind the same prefix)
+// the marks of the old ids do not swallow the new ones. Absent means era 1,
+// the value marks had before eras existed.
+func (s *Store) epochKey() string { return s.prefix + "upd:epoch" }
+
+// topKey holds the highest update id seen in the current era.
+func (s *Store) topKey() string { return s.prefix + "upd:top" }
+
+// botKey holds the bot's Telegram id the marks were made for.
+func (s *Store) botKey() string { return s.prefix + "upd:bot" }
+
+// RestartGap is how far below the highest id seen an update's id must be
+// to mean the ids started again. Telegram's ids only grow; what comes late
+// (a redelivery, a retried batch of at most 100, webhook requests in
+// parallel) comes within far fewer.
+const RestartGap = 1000
+
 func (s *Store) failKey(userID int64, orderID string) string {
 	return s.prefix + "proof:" + strconv.FormatInt(userID, 10) + ":" + orderID
 }
 
 // beginScript takes a chat's lease and reads its session in one round trip.
-// KEYS: lease, fence counter, session, flood counter, then the update marks.
-// ARGV: lease ms, flood window ms, flood limit (0: none), mark TTL ms.
-// Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence[,
-// session]}. A duplicate is not counted against the flood limit,
-// and an input over the limit is marked handled at once, so that it costs
-// nothing more and a redelivery is dropped too.
+// KEYS: lease, fence counter, session, flood counter, epoch, top id, then
+// the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
+// mark TTL ms, the input's highest update id (-1: none), RestartGap.
+// Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence,
+// restarted (0/1)[, session]}. An id far below the highest seen starts a new
+// era of ids first (restarted 1). A duplicate is not counted against the
+// flood limit, and an input over the limit is marked handled at once, so
+// that it costs nothing more and a redelivery is dropped too.
 var beginScript = redis.NewScript(`
 local left = redis.call('PTTL', KEYS[1])
 if left ~= -2 then return {'busy', left} end
-for i = 5, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return {'dup'} end
+local epoch = redis.call('GET', KEYS[5]) or '1'
+local id = tonumber(ARGV[5])
+local top = tonumber(redis.call('GET', KEYS[6]) or '0')
+local restarted = 0
+if id >= 0 and id < top - tonumber(ARGV[6]) then
+  epoch = tostring(tonumber(epoch) + 1)
+  redis.call('SET', KEYS[5], epoch)
+  redis.call('SET', KEYS[6], id)
+  restarted = 1
+elseif id > top then
+  redis.call('SET', KEYS[6], id)
+end
+for i = 7, #KEYS do
+  if redis.call('GET', KEYS[i]) == epoch then return {'dup'} end
 end
 local limit = tonumber(ARGV[3])
 local n = 0
 if limit > 0 then n = redis.call('INCR', KEYS[4]) end
 if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
 if limit > 0 and n > limit then
-  for i = 5, #KEYS do redis.call('SET', KEYS[i], 1, 'PX', ARGV[4], 'NX') end
+  for i = 7, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
   return {'flood', n}
 end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
 local sess = redis.call('GET', KEYS[3])
-if sess then return {'ok', fence, sess} end
-return {'ok', fence}`)
+if sess then return {'ok', fence, restarted, sess} end
+return {'ok', fence, restarted}`)
 
 // Begin implements flows.SessionStore.
 func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Claim, error) {
-	keys := make([]string, 4, 4+len(updateIDs))
+	keys := make([]string, 6, 6+len(updateIDs))
 	keys[0], keys[1], keys[2], keys[3] = s.leaseKey(chatID), s.fenceKey(), s.sessionKey(chatID), s.floodKey(chatID)
+	keys[4], keys[5] = s.epochKey(), s.topKey()
+	top := -1 // no ids: nothing to compare
 	for _, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
+		top = max(top, id)
 	}
 	prebook := s.opts.Prebook != nil && s.opts.Booked != nil && chatID > 0
 	for {
-		res, err := s.begin(ctx, chatID, keys, prebook)
+		res, err := s.begin(ctx, chatID, keys, top, prebook)
 		if err != nil {
 			return flows.Claim{}, fmt.Errorf("begin chat %d: %w", chatID, err)
 		}
@@ -177,9 +213,9 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 			}
 			continue
 		}
-		claim := flows.Claim{Fence: res[1].(int64)}
-		if len(res) > 2 {
-			raw, _ := res[2].(string)
+		claim := flows.Claim{Fence: res[1].(int64), IDsRestarted: res[2].(int64) == 1}
+		if len(res) > 3 {
+			raw, _ := res[3].(string)
 			// A session this version cannot read is dropped rather than
 			// wedging the chat forever; the buyer starts again.
 			if err := json.Unmarshal([]byte(raw), &claim.Session); err != nil {
@@ -193,7 +229,7 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 // begin runs beginScript, with the prebooking in the same round trip when
 // asked. A failed prebooking costs nothing but the turn booking its first
 // reply itself.
-func (s *Store) begin(ctx context.Context, chatID int64, keys []string, prebook bool) ([]any, error) {
+func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID int, prebook bool) ([]any, error) {
 	// Only private chats have a flood limit: a group's inputs are many
 	// people's, and in the agents' team chat a dropped message would be
 	// an agent's answer to a buyer.
@@ -201,7 +237,8 @@ func (s *Store) begin(ctx context.Context, chatID int64, keys []string, prebook 
 	if chatID < 0 {
 		limit = 0
 	}
-	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds()}
+	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds(),
+		topID, RestartGap}
 	if !prebook {
 		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}
@@ -231,9 +268,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// commitScript saves a turn only if its lease is still held.
-// KEYS: lease, session, then the update marks. ARGV: fence, session JSON
-// ("" deletes it), session TTL ms, mark TTL ms.
+// commitScript saves a turn only if its lease is still held, marking its
+// updates handled in the current era of ids.
+// KEYS: lease, session, epoch, then the update marks. ARGV: fence, session
+// JSON ("" deletes it), session TTL ms, mark TTL ms.
 var commitScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then
@@ -241,7 +279,8 @@ if ARGV[2] == '' then
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 end
-for i = 3, #KEYS do redis.call('SET', KEYS[i], 1, 'PX', ARGV[4], 'NX') end
+local epoch = redis.call('GET', KEYS[3]) or '1'
+for i = 4, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
 redis.call('DEL', KEYS[1])
 return 1`)
 
@@ -254,8 +293,8 @@ func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flo
 			return fmt.Errorf("encode session of chat %d: %w", chatID, err)
 		}
 	}
-	keys := make([]string, 2, 2+len(updateIDs))
-	keys[0], keys[1] = s.leaseKey(chatID), s.sessionKey(chatID)
+	keys := make([]string, 3, 3+len(updateIDs))
+	keys[0], keys[1], keys[2] = s.leaseKey(chatID), s.sessionKey(chatID), s.epochKey()
 	for _, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
 	}
@@ -267,6 +306,27 @@ func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flo
 		return fmt.Errorf("commit chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
 	}
 	return nil
+}
+
+// claimBotScript records the bot the update marks are for; another bot
+// (a new token behind the same prefix) starts a new era of ids.
+// KEYS: bot, epoch, top id. ARGV: the bot's id. Answers 1 when it changed.
+var claimBotScript = redis.NewScript(`
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+if old == false or old == ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], tonumber(redis.call('GET', KEYS[2]) or '1') + 1)
+redis.call('DEL', KEYS[3])
+return 1`)
+
+// ClaimBot records that the updates are botID's. It reports whether the
+// prefix held another bot's marks, which no longer count from now on.
+func (s *Store) ClaimBot(ctx context.Context, botID int64) (changed bool, err error) {
+	n, err := claimBotScript.Run(ctx, s.rdb, []string{s.botKey(), s.epochKey(), s.topKey()}, botID).Int()
+	if err != nil {
+		return false, fmt.Errorf("record bot %d for the update marks: %w", botID, err)
+	}
+	return n == 1, nil
 }
 
 // releaseScript drops a lease only if it is still the caller's; extendScript

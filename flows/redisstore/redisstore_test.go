@@ -304,3 +304,78 @@ func TestPrebookInBeginsRoundTrip(t *testing.T) {
 		t.Fatalf("bookings made on the server: %d, want 2", n)
 	}
 }
+
+// When the Bot API's ids start again, the marks of the old ids must not
+// swallow the new updates; a redelivery within the new era is still a
+// duplicate, and one that comes a little late is no restart.
+func TestUpdateIDsStartingAgain(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.New(rdb, prefix, time.Hour)
+	ctx := context.Background()
+	handle := func(chat int64, id int) flows.Claim {
+		t.Helper()
+		c, err := s.Begin(ctx, chat, []int{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Duplicate && !c.Flooded {
+			if err := s.Commit(ctx, chat, c.Fence, &flows.Session{State: stateA}, []int{id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	for id := 1; id <= 5; id++ {
+		handle(1, id)
+	}
+	handle(2, 5000)
+	if c := handle(1, 5000-redisstore.RestartGap); c.Duplicate || c.IDsRestarted {
+		t.Fatalf("an update %d behind the highest = %+v, want handled, no restart", redisstore.RestartGap, c)
+	}
+	// The server lost its state: ids start at 1 again.
+	c := handle(3, 1)
+	if c.Duplicate || !c.IDsRestarted {
+		t.Fatalf("id 1 after 5000 = %+v, want handled as new, and the restart reported", c)
+	}
+	for id := 2; id <= 5; id++ {
+		if c := handle(3, id); c.Duplicate || c.IDsRestarted {
+			t.Fatalf("new id %d = %+v, want handled, the restart reported once", id, c)
+		}
+	}
+	if c := handle(3, 3); !c.Duplicate {
+		t.Fatalf("a redelivery in the new era = %+v, want a duplicate", c)
+	}
+
+	// Another bot behind the same prefix: its ids are not this one's.
+	if changed, err := s.ClaimBot(ctx, 111); err != nil || changed {
+		t.Fatalf("first ClaimBot = %v, %v; want no change", changed, err)
+	}
+	if changed, err := s.ClaimBot(ctx, 111); err != nil || changed {
+		t.Fatalf("same bot again = %v, %v; want no change", changed, err)
+	}
+	if c := handle(3, 4); !c.Duplicate {
+		t.Fatalf("a redelivery for the same bot = %+v, want a duplicate", c)
+	}
+	if changed, err := s.ClaimBot(ctx, 222); err != nil || !changed {
+		t.Fatalf("another bot = %v, %v; want changed", changed, err)
+	}
+	if c := handle(3, 4); c.Duplicate {
+		t.Fatalf("update 4 of the new bot = %+v, want handled: the old bot's mark does not count", c)
+	}
+}
+
+// Marks made before eras existed hold "1", which is era 1: an upgrade
+// must not hand every recent update again.
+func TestMarksFromBeforeErasStillCount(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.New(rdb, prefix, time.Hour)
+	ctx := context.Background()
+	if err := rdb.Set(ctx, prefix+"upd:77", 1, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Begin(ctx, 9, []int{77}); err != nil || !c.Duplicate {
+		t.Fatalf("Begin over an old mark = %+v, %v; want a duplicate", c, err)
+	}
+}
