@@ -20,6 +20,9 @@ const (
 	EINVALID      = "invalid"
 	ECONFLICT     = "conflict"
 	EUNAUTHORIZED = "unauthorized"
+	// EFORBIDDEN is a known actor who may not do this now, e.g. an agent
+	// who left the team chat taking a chat.
+	EFORBIDDEN = "forbidden"
 	EINTERNAL     = "internal"
 )
 
