@@ -138,7 +138,7 @@ type Server struct {
 
 	chats     map[int64]wireChat
 	members   map[int64]map[int64]Member // chat id → user id → what getChatMember reports
-	topics    map[int64][]Topic // chat id → its forum topics in creation order
+	topics    map[int64][]Topic          // chat id → its forum topics in creation order
 	messages  map[msgKey]*message
 	sentOrder map[int64][]int // chat id → ids of bot messages in send order
 	files     map[string]*storedFile
