@@ -45,7 +45,7 @@ type core struct {
 	// members reads the agents' profiles from Telegram, every refresh.
 	members desk.Members
 	refresh time.Duration
-	wg       sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // wait blocks until the background work has stopped; it stops when the
