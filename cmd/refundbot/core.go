@@ -139,9 +139,7 @@ func (c *core) refreshStaff(ctx context.Context, m *Main) error {
 	if interval <= 0 {
 		interval = desk.DefaultStaffRefresh
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
+	every(ctx, interval, func() {
 		n, err := c.desk.RefreshStaff(ctx, c.members, c.sender)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -151,9 +149,20 @@ func (c *core) refreshStaff(ctx context.Context, m *Main) error {
 		default:
 			m.Logger.DebugContext(ctx, "refresh staff profiles", "refreshed", n)
 		}
+	})
+	return nil
+}
+
+// every runs f at once and then every interval until ctx ends; a run
+// that takes longer than interval delays the next rather than piling up.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		f()
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 		}
 	}
@@ -166,9 +175,7 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
+	every(ctx, interval, func() {
 		moved, err := c.service.Sweep(ctx, sweepBatch)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -185,10 +192,6 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 				m.Logger.InfoContext(ctx, "release silent holds", "released", released)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
+	return nil
 }
