@@ -153,6 +153,10 @@ const (
 	DeskQueueEmpty     Key = "desk.queue_empty"
 	DeskOverdue        Key = "desk.overdue"
 	DeskHoldExpired    Key = "desk.hold_expired"
+	VerifyImitation    Key = "verify_imitation"
+	DeskAgentLeftTeam  Key = "desk.agent_left_team"
+	DeskAgentBack      Key = "desk.agent_back"
+	DeskTakeLeftTeam   Key = "desk.take_left_team"
 )
 
 // ReasonLabel is the button text of a reason.
@@ -221,7 +225,8 @@ func AllKeys() []Key {
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,
 		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader,
-		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired}
+		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
+		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam}
 	for _, r := range refund.AllReasons() {
 		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
 	}

@@ -17,7 +17,7 @@ var sample = map[string]any{
 	"Request": "申请全额退款", "Command": "foo", "Bot": "refund_bot", "Query": "R-000999",
 	"Draft": "草稿", "Paid": "¥95.00", "Fee": "¥4.75", "Deduction": "¥10.00", "UsedPercent": 33,
 	"Method": "支付宝", "Days": "1-2", "Deadline": "11月23日 14:05", "Note": "备注",
-	"Kind": "sticker", "Buyer": "Alice @alice (id 1)", "Text": "你好", "Who": "@cs_017", "Staff": "K017",
+	"Kind": "sticker", "Buyer": "Alice @alice (id 1)", "Text": "你好", "Who": "@cs_017", "Staff": "K017", "Username": "cs_017",
 	"ID": 12, "Proposal": "¥95.00", "Due": "11月25日 23:59", "Problem": "amount", "Mine": true, "Ahead": 2,
 }
 

@@ -20,7 +20,10 @@ const (
 	EINVALID      = "invalid"
 	ECONFLICT     = "conflict"
 	EUNAUTHORIZED = "unauthorized"
-	EINTERNAL     = "internal"
+	// EFORBIDDEN is a known actor who may not do this now, e.g. an agent
+	// who left the team chat taking a chat.
+	EFORBIDDEN = "forbidden"
+	EINTERNAL  = "internal"
 )
 
 // Error is an application error with a code, a message safe to show to an

@@ -164,11 +164,41 @@ func (s *EscalationService) Agent(ctx context.Context, userID int64) (Agent, err
 	return a, nil
 }
 
+// Staff lists the active agents, by staff number.
+func (s *EscalationService) Staff(ctx context.Context) ([]Agent, error) {
+	agents, err := s.agents.Agents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	return agents, nil
+}
+
+// RecordProfile keeps what Telegram reported of an agent (a zero At means
+// now) and returns the record before and after, so that the caller can
+// tell the team of an agent who is first seen out of the team chat.
+func (s *EscalationService) RecordProfile(ctx context.Context, userID int64, p AgentProfile) (ProfileChange, error) {
+	if p.At.IsZero() {
+		p.At = s.now()
+	}
+	p.At = p.At.UTC()
+	ch, err := s.agents.RecordProfile(ctx, userID, p)
+	if err != nil {
+		return ProfileChange{}, fmt.Errorf("record profile of agent %d: %w", userID, err)
+	}
+	return ch, nil
+}
+
 // Take gives a queued escalation to an agent. One held by another agent,
-// or closed, is an ECONFLICT error; taking one's own again succeeds.
+// or closed, is an ECONFLICT error; taking one's own again succeeds. An
+// agent Telegram reports out of the team chat is an EFORBIDDEN error:
+// someone who left the team (or whose account was thrown out of it) must
+// not start talking to buyers in the platform's name.
 func (s *EscalationService) Take(ctx context.Context, id int64, agent Agent) (Escalation, error) {
 	if !agent.Active {
 		return Escalation{}, Errorf(EUNAUTHORIZED, "agent %d is not active staff", agent.UserID)
+	}
+	if agent.LeftTeam {
+		return Escalation{}, Errorf(EFORBIDDEN, "agent %d has left the team chat", agent.UserID)
 	}
 	at := s.now().UTC()
 	got, err := s.store.Take(ctx, id, agent.UserID, at)

@@ -139,7 +139,8 @@ type Server struct {
 	pollGen       int             // identifies the newest getUpdates, which supersedes older ones
 
 	chats     map[int64]wireChat
-	topics    map[int64][]Topic // chat id → its forum topics in creation order
+	members   map[int64]map[int64]Member // chat id → user id → what getChatMember reports
+	topics    map[int64][]Topic          // chat id → its forum topics in creation order
 	messages  map[msgKey]*message
 	sentOrder map[int64][]int // chat id → ids of bot messages in send order
 	files     map[string]*storedFile
@@ -209,6 +210,7 @@ func Start(token string) (*Server, error) {
 		nextUpdateID:  1,
 		nextMessageID: 1,
 		chats:         make(map[int64]wireChat),
+		members:       make(map[int64]map[int64]Member),
 		topics:        make(map[int64][]Topic),
 		messages:      make(map[msgKey]*message),
 		sentOrder:     make(map[int64][]int),
@@ -377,6 +379,8 @@ func route(method string) (string, handlerFunc) {
 		return "getWebhookInfo", (*Server).getWebhookInfo
 	case "getchat":
 		return "getChat", (*Server).getChat
+	case "getchatmember":
+		return "getChatMember", (*Server).getChatMember
 	case "createforumtopic":
 		return "createForumTopic", (*Server).createForumTopic
 	}

@@ -7,13 +7,16 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/refundbot/refundbot/refund"
 )
 
 // parseAgentList reads AGENT_USER_IDS: comma-separated entries of
 // "user_id[:display name[:staff number[:@username]]]". The bare form is
-// enough to bootstrap; names default so that replies are still signed.
+// enough to bootstrap: the staff number defaults, and an agent without a
+// configured name is called by the name Telegram reports (Agent.Name),
+// which a made-up default here would hide.
 func parseAgentList(v string) ([]refund.Agent, error) {
 	var agents []refund.Agent
 	for _, entry := range strings.Split(v, ",") {
@@ -26,7 +29,7 @@ func parseAgentList(v string) ([]refund.Agent, error) {
 		if err != nil || id <= 0 || len(parts) > 4 {
 			return nil, fmt.Errorf("%q: want user_id[:name[:staff number[:@username]]]", entry)
 		}
-		a := refund.Agent{UserID: id, DisplayName: "客服", StaffNumber: "S" + strconv.FormatInt(id%100000, 10), Active: true}
+		a := refund.Agent{UserID: id, StaffNumber: "S" + strconv.FormatInt(id%100000, 10), Active: true}
 		if len(parts) > 1 && strings.TrimSpace(parts[1]) != "" {
 			a.DisplayName = strings.TrimSpace(parts[1])
 		}
@@ -67,10 +70,11 @@ func bootstrapAgents(ctx context.Context, store refund.AgentStore, agents []refu
 	return nil
 }
 
-// agentsCommand runs "refundbot agents add|remove|list".
-func agentsCommand(ctx context.Context, store refund.AgentStore, args []string, out io.Writer) error {
+// agentsCommand runs "refundbot agents add|remove|list"; loc is the
+// shop's time zone, for when Telegram last reported each agent.
+func agentsCommand(ctx context.Context, store refund.AgentStore, args []string, out io.Writer, loc *time.Location) error {
 	if len(args) == 0 {
-		return errors.New("usage: refundbot agents add USER_ID NAME STAFF_NO [@username] | remove USER_ID | list")
+		return errors.New("usage: refundbot agents add USER_ID NAME|- STAFF_NO [@username] | remove USER_ID | list")
 	}
 	switch args[0] {
 	case "list":
@@ -79,29 +83,28 @@ func agentsCommand(ctx context.Context, store refund.AgentStore, args []string, 
 			return fmt.Errorf("list agents: %w", err)
 		}
 		for _, a := range agents {
-			user := ""
-			if a.Username != "" {
-				user = " @" + a.Username
-			}
-			fmt.Fprintf(out, "%s\t%d\t%s%s\n", a.StaffNumber, a.UserID, a.DisplayName, user)
+			fmt.Fprintln(out, agentLine(a, loc))
 		}
 		return nil
 	case "add":
 		if len(args) < 4 || len(args) > 5 {
-			return errors.New("usage: refundbot agents add USER_ID NAME STAFF_NO [@username]")
+			return errors.New("usage: refundbot agents add USER_ID NAME|- STAFF_NO [@username] (- : the name Telegram reports)")
 		}
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil {
 			return fmt.Errorf("user id %q: not a number", args[1])
 		}
 		a := refund.Agent{UserID: id, DisplayName: args[2], StaffNumber: strings.ToUpper(args[3]), Active: true}
+		if a.DisplayName == "-" {
+			a.DisplayName = ""
+		}
 		if len(args) == 5 {
 			a.Username = refund.NormalizeUsername(args[4])
 		}
 		if err := store.PutAgent(ctx, a); err != nil {
 			return fmt.Errorf("add agent %d: %w", id, err)
 		}
-		fmt.Fprintf(out, "added %s %s (%d)\n", a.StaffNumber, a.DisplayName, a.UserID)
+		fmt.Fprintf(out, "added %s %s (%d)\n", a.StaffNumber, a.Name(), a.UserID)
 		return nil
 	case "remove":
 		if len(args) != 2 {
@@ -118,4 +121,39 @@ func agentsCommand(ctx context.Context, store refund.AgentStore, args []string, 
 		return nil
 	}
 	return fmt.Errorf("unknown agents command %q: want add, remove or list", args[0])
+}
+
+// agentLine is one agent in "agents list": staff number, user id, the
+// configured name and username, then what Telegram last reported and
+// when, so that an operator sees at once whose name comes from where and
+// who has left the team chat.
+func agentLine(a refund.Agent, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	configured := a.DisplayName
+	if configured == "" {
+		configured = "-"
+	}
+	line := fmt.Sprintf("%s\t%d\t%s", a.StaffNumber, a.UserID, configured)
+	if a.Username != "" {
+		line += " @" + a.Username
+	}
+	if a.ProfileAt.IsZero() {
+		return line + "\ttelegram: not reported yet"
+	}
+	tg := strings.TrimSpace(a.TelegramFirstName + " " + a.TelegramLastName)
+	if tg == "" {
+		tg = "-"
+	}
+	if a.Username != "" {
+		tg += " @" + a.Username
+	} else {
+		tg += " (no username)"
+	}
+	line += "\ttelegram: " + tg + " at " + a.ProfileAt.In(loc).Format("2006-01-02 15:04 MST")
+	if a.LeftTeam {
+		line += "\tLEFT THE TEAM CHAT"
+	}
+	return line
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/inmem"
@@ -16,7 +17,8 @@ func TestParseAgentList(t *testing.T) {
 		wantErr bool
 	}{
 		{in: "", want: nil},
-		{in: "9017", want: []refund.Agent{{UserID: 9017, DisplayName: "客服", StaffNumber: "S9017", Active: true}}},
+		// No made-up name: Telegram's is used (Agent.Name).
+		{in: "9017", want: []refund.Agent{{UserID: 9017, StaffNumber: "S9017", Active: true}}},
 		{in: " 9017:张三:k017:@CS_Zhang , 9018:李四 ", want: []refund.Agent{
 			{UserID: 9017, DisplayName: "张三", StaffNumber: "K017", Username: "cs_zhang", Active: true},
 			{UserID: 9018, DisplayName: "李四", StaffNumber: "S9018", Active: true}}},
@@ -48,7 +50,7 @@ func TestAgentsCommand(t *testing.T) {
 	var out strings.Builder
 	run := func(args ...string) error {
 		out.Reset()
-		return agentsCommand(ctx, store, args, &out)
+		return agentsCommand(ctx, store, args, &out, time.UTC)
 	}
 	if err := run("add", "9017", "张三", "k017", "@CS_Zhang"); err != nil {
 		t.Fatal(err)
@@ -88,5 +90,36 @@ func TestAgentsCommand(t *testing.T) {
 	}
 	if a, err := fresh.Agent(ctx, 9017); err != nil || a.StaffNumber != "K017" {
 		t.Fatalf("bootstrapped agent %+v, %v", a, err)
+	}
+}
+
+func TestAgentsListShowsTelegramProfile(t *testing.T) {
+	ctx := context.Background()
+	store := inmem.New()
+	var out strings.Builder
+	shanghai := time.FixedZone("CST", 8*60*60)
+	for _, a := range []refund.Agent{{UserID: 1001, StaffNumber: "S1001"}, {UserID: 1002, DisplayName: "小周", StaffNumber: "S1002"},
+		{UserID: 1003, StaffNumber: "S1003"}} {
+		if err := store.PutAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 11, 22, 6, 5, 0, 0, time.UTC)
+	for id, p := range map[int64]refund.AgentProfile{
+		1001: {FirstName: "李娜", Username: "Li_Na", Membership: refund.MembershipIn, At: at},
+		1002: {FirstName: "周杰", Membership: refund.MembershipLeft, At: at},
+	} {
+		if _, err := store.RecordProfile(ctx, id, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := agentsCommand(ctx, store, []string{"list"}, &out, shanghai); err != nil {
+		t.Fatal(err)
+	}
+	want := "S1001\t1001\t- @li_na\ttelegram: 李娜 @li_na at 2026-11-22 14:05 CST\n" +
+		"S1002\t1002\t小周\ttelegram: 周杰 (no username) at 2026-11-22 14:05 CST\tLEFT THE TEAM CHAT\n" +
+		"S1003\t1003\t-\ttelegram: not reported yet\n"
+	if out.String() != want {
+		t.Errorf("agents list =\n%s\nwant\n%s", out.String(), want)
 	}
 }

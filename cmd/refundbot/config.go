@@ -13,6 +13,7 @@ import (
 	"github.com/refundbot/refundbot/bot/sendlimit"
 	"github.com/refundbot/refundbot/flows"
 	buyerflow "github.com/refundbot/refundbot/flows/buyer"
+	"github.com/refundbot/refundbot/flows/desk"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/outbox"
@@ -46,6 +47,9 @@ type Config struct {
 	Agents []refund.Agent
 	// AgentHoldTimeout returns a silent hold to the queue.
 	AgentHoldTimeout time.Duration
+	// AgentRefresh is how often the agents' names, usernames and team
+	// chat membership are read from Telegram (AGENT_REFRESH).
+	AgentRefresh time.Duration
 	// WebhookURL, when set, switches from long polling to a webhook that
 	// Telegram calls with WebhookSecret; HTTP_ADDR serves it at the URL's
 	// path.
@@ -148,6 +152,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.Agents = agents
 	c.AgentHoldTimeout = 15 * time.Minute
 	if err := readDuration(getenv, "AGENT_HOLD_TIMEOUT", "15m", &c.AgentHoldTimeout); err != nil {
+		problems = append(problems, err)
+	}
+	c.AgentRefresh = desk.DefaultStaffRefresh
+	if err := readDuration(getenv, "AGENT_REFRESH", "10m", &c.AgentRefresh); err != nil {
 		problems = append(problems, err)
 	}
 	if c.ShopWebhookURL != "" && c.ShopWebhookSecret == "" {

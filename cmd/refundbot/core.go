@@ -42,7 +42,10 @@ type core struct {
 	desk     *desk.Desk
 	sender   flows.Sender
 	interval time.Duration
-	wg       sync.WaitGroup
+	// members reads the agents' profiles from Telegram, every refresh.
+	members desk.Members
+	refresh time.Duration
+	wg      sync.WaitGroup
 }
 
 // wait blocks until the background work has stopped; it stops when the
@@ -52,7 +55,7 @@ func (c *core) wait() { c.wg.Wait() }
 // newCore builds the refund service and its outbox workers; start runs
 // them once the dialog they deliver through exists.
 func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, send flows.Sender) (*core, error) {
-	c := &core{sender: send, interval: m.Config.SweepInterval}
+	c := &core{sender: send, interval: m.Config.SweepInterval, refresh: m.Config.AgentRefresh}
 	notifier := buyerflow.NewNotifier(texts, m.Config.Location, send)
 	notices := outbox.New(outbox.Config{Store: store, Kind: refund.OutboxNotice, Logger: m.Logger, Lease: m.Config.OutboxLease,
 		Deliver: func(ctx context.Context, item refund.OutboxItem) error {
@@ -104,9 +107,10 @@ func (m *Main) newCore(ctx context.Context, store store, texts *locales.Bundle, 
 	return c, nil
 }
 
-// start runs the outbox workers and the deadline sweeper until ctx ends.
-func (c *core) start(ctx context.Context, agentDesk *desk.Desk, m *Main) {
-	c.desk = agentDesk
+// start runs the outbox workers, the deadline sweeper and, with a desk,
+// the staff refresher until ctx ends.
+func (c *core) start(ctx context.Context, agentDesk *desk.Desk, members desk.Members, m *Main) {
+	c.desk, c.members = agentDesk, members
 	run := func(name string, f func(context.Context) error) {
 		c.wg.Add(1)
 		go func() {
@@ -122,6 +126,46 @@ func (c *core) start(ctx context.Context, agentDesk *desk.Desk, m *Main) {
 		run("payout outbox", c.payouts.Run)
 	}
 	run("deadline sweeper", func(ctx context.Context) error { return c.sweep(ctx, m) })
+	if c.desk != nil && c.members != nil {
+		run("staff refresher", func(ctx context.Context) error { return c.refreshStaff(ctx, m) })
+	}
+}
+
+// refreshStaff reads the agents' profiles from Telegram at start and then
+// every refresh interval until ctx ends. Every replica does so; the store
+// makes sure the team hears of a departure once.
+func (c *core) refreshStaff(ctx context.Context, m *Main) error {
+	interval := c.refresh
+	if interval <= 0 {
+		interval = desk.DefaultStaffRefresh
+	}
+	every(ctx, interval, func() {
+		n, err := c.desk.RefreshStaff(ctx, c.members, c.sender)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// Some agents could not be read (Telegram down, or a user it
+			// does not know in the team chat): they keep their records.
+			m.Logger.WarnContext(ctx, "refresh staff profiles", "err", err, "refreshed", n)
+		default:
+			m.Logger.DebugContext(ctx, "refresh staff profiles", "refreshed", n)
+		}
+	})
+	return nil
+}
+
+// every runs f at once and then every interval until ctx ends; a run
+// that takes longer than interval delays the next rather than piling up.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // sweep acts on passed deadlines every interval until ctx ends: the
@@ -131,9 +175,7 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
+	every(ctx, interval, func() {
 		moved, err := c.service.Sweep(ctx, sweepBatch)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -150,10 +192,6 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 				m.Logger.InfoContext(ctx, "release silent holds", "released", released)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
+	return nil
 }

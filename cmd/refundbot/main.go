@@ -81,7 +81,7 @@ func run(args []string) int {
 			return 1
 		}
 		defer db.Close()
-		if err := agentsCommand(ctx, db, args[1:], os.Stdout); err != nil {
+		if err := agentsCommand(ctx, db, args[1:], os.Stdout, cfg.Location); err != nil {
 			fmt.Fprintln(os.Stderr, "refundbot:", err)
 			return 1
 		}

@@ -58,7 +58,7 @@ func TestReplicasInWebhookMode(t *testing.T) {
 		// A killed replica's chats wait this long for its leases.
 		"CHAT_LEASE_TTL=2s", "LOG_LEVEL=warn",
 		"SHOP_TIMEZONE=", "ORDER_ID_PATTERN=", "SESSION_IDLE_TTL=", "POLICY_FILE=", "SHOP_WEBHOOK_URL=",
-		"SHOP_WEBHOOK_SECRET=", "SWEEP_INTERVAL=", "AGENT_CHAT_ID=", "AGENT_USER_IDS=", "AGENT_HOLD_TIMEOUT=",
+		"SHOP_WEBHOOK_SECRET=", "SWEEP_INTERVAL=", "AGENT_CHAT_ID=", "AGENT_USER_IDS=", "AGENT_HOLD_TIMEOUT=", "AGENT_REFRESH=",
 		"FLOOD_LIMIT=", "SHUTDOWN_GRACE=",
 	}
 	for i := range replicas {

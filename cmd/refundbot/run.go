@@ -179,7 +179,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	}
 	// The workers stop with ctx, or when serve returns early on an error.
 	coreCtx, stopCore := context.WithCancel(ctx)
-	core.start(coreCtx, agentDesk, m)
+	core.start(coreCtx, agentDesk, sender, m)
 	defer core.wait()
 	defer stopCore()
 

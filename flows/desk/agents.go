@@ -111,6 +111,9 @@ func (t *turn) agent(ctx context.Context) (refund.Agent, bool, error) {
 	case err != nil:
 		return refund.Agent{}, false, fmt.Errorf("agent %d: %w", t.In.UserID, err)
 	}
+	if a, err = t.noteProfile(ctx, a); err != nil {
+		return refund.Agent{}, false, fmt.Errorf("agent %d: %w", t.In.UserID, err)
+	}
 	return a, true, nil
 }
 
@@ -153,10 +156,6 @@ func (t *turn) deskButton(ctx context.Context, agent refund.Agent, action string
 	return nil
 }
 
-func agentData(a refund.Agent) map[string]any {
-	return map[string]any{"Name": a.DisplayName, "Staff": a.StaffNumber}
-}
-
 // take gives the buyer's chat to the agent; one agent holds it at a time.
 func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
 	got, err := t.d.cfg.Escalations.Take(ctx, e.ID, agent)
@@ -164,6 +163,11 @@ func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation
 	case "":
 	case refund.ECONFLICT:
 		return t.takenBy(ctx, e.ID)
+	case refund.EFORBIDDEN:
+		t.d.cfg.Logger.WarnContext(ctx, "agent out of the team chat tried to take a chat", "agent", agent.UserID,
+			"escalation", e.ID)
+		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(agent))
+		return nil
 	default:
 		return err
 	}
@@ -171,7 +175,7 @@ func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation
 		t.Answer = t.team(locales.DeskTaken, agentData(agent))
 	}
 	t.Out = append(t.Out, flows.Message{Text: t.team(locales.DeskTookOver, map[string]any{"ID": got.ID,
-		"Name": agent.DisplayName, "Staff": agent.StaffNumber}), ReplyTo: got.CardMessageID, ThreadID: got.ThreadID})
+		"Name": agent.Name(), "Staff": agent.StaffNumber}), ReplyTo: got.CardMessageID, ThreadID: got.ThreadID})
 	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentJoined, agentData(agent))}, nil)
 	return nil
 }
@@ -187,7 +191,7 @@ func (t *turn) takenBy(ctx context.Context, id int64) error {
 		if err != nil && refund.ErrorCode(err) != refund.ENOTFOUND {
 			return fmt.Errorf("holder of escalation %d: %w", id, err)
 		}
-		key, data = locales.DeskTakenBy, map[string]any{"ID": id, "Name": holder.DisplayName, "Staff": holder.StaffNumber}
+		key, data = locales.DeskTakenBy, map[string]any{"ID": id, "Name": holder.Name(), "Staff": holder.StaffNumber}
 	}
 	if t.In.Callback != nil {
 		t.Answer = t.team(key, data)
@@ -222,7 +226,7 @@ func (t *turn) relayToBuyer(ctx context.Context, agent refund.Agent, e refund.Es
 	}
 	if looksLikeStaffScam(t.In.Text) {
 		t.d.cfg.Logger.WarnContext(ctx, "agent reply held back", "agent", agent.UserID, "escalation", e.ID)
-		t.deskSay(locales.DeskHeldBack, map[string]any{"Name": agent.DisplayName, "Staff": agent.StaffNumber})
+		t.deskSay(locales.DeskHeldBack, agentData(agent))
 		return nil
 	}
 	sign := t.TextIn(e.Language, locales.AgentSays, agentData(agent))
@@ -292,7 +296,7 @@ func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalati
 		return fmt.Errorf("decide case %d: %w", e.CaseID, err)
 	}
 	data := map[string]any{"Case": c.Number(), "Status": t.team(locales.StatusLabel(c.Status), nil),
-		"Name": agent.DisplayName, "Staff": agent.StaffNumber}
+		"Name": agent.Name(), "Staff": agent.StaffNumber}
 	if t.In.Callback != nil {
 		t.Answer = t.team(locales.DeskDecided, data)
 	}

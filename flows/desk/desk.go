@@ -222,25 +222,32 @@ func (d *Desk) Flag(_ context.Context, t *flows.Turn) {
 		map[string]any{"Buyer": buyerName(t.In), "Text": t.In.Text})}, nil)
 }
 
-// Verify implements buyer.Desk: "is this account really staff?".
+// Verify implements buyer.Desk: "is this account really staff?". It
+// answers from the staff records, whose usernames are what Telegram last
+// reported for each agent, so a username an agent gave up is no longer
+// vouched for. A name made to look like an agent's is called out as an
+// imitation of that agent, which a plain "not staff" would leave the buyer
+// to puzzle over.
 func (d *Desk) Verify(ctx context.Context, t *flows.Turn) error {
 	var (
-		a   refund.Agent
-		err error
-		who string
+		a        refund.Agent
+		err      error
+		who      string
+		username string
 	)
 	switch f := t.In.Forward; {
 	case f != nil && f.Hidden:
 		t.Say(locales.VerifyHidden, map[string]any{"Who": f.Name})
 		return nil
 	case f != nil:
-		who = f.Name
+		who, username = f.Name, f.Username
 		if f.Username != "" {
 			who += " @" + f.Username
 		}
 		a, err = d.cfg.Agents.Agent(ctx, f.UserID)
 	default:
 		who = strings.Fields(t.In.Text + " ")[0]
+		username = who
 		if refund.NormalizeUsername(who) == "" {
 			t.Say(locales.VerifyUsage, nil)
 			return nil
@@ -249,12 +256,31 @@ func (d *Desk) Verify(ctx context.Context, t *flows.Turn) error {
 	}
 	switch {
 	case refund.ErrorCode(err) == refund.ENOTFOUND:
-		t.Say(locales.VerifyNotStaff, map[string]any{"Who": who})
+		return d.verifyStranger(ctx, t, who, username)
 	case err != nil:
 		return fmt.Errorf("verify %q: %w", who, err)
-	default:
-		t.Say(locales.VerifyStaff, map[string]any{"Who": who, "Name": a.DisplayName, "Staff": a.StaffNumber})
 	}
+	t.Say(locales.VerifyStaff, map[string]any{"Who": who, "Name": a.Name(), "Staff": a.StaffNumber})
+	return nil
+}
+
+// verifyStranger answers for an account that is not staff: an imitation
+// of an agent's username, or simply not staff.
+func (d *Desk) verifyStranger(ctx context.Context, t *flows.Turn, who, username string) error {
+	if username != "" {
+		staff, err := d.cfg.Agents.Agents(ctx)
+		if err != nil {
+			return fmt.Errorf("verify %q: %w", who, err)
+		}
+		if agent, ok := refund.Imitates(username, staff); ok {
+			d.cfg.Logger.WarnContext(ctx, "buyer asked about a look-alike of an agent", "asked", username,
+				"agent", agent.UserID, "user_id", t.In.UserID)
+			t.Say(locales.VerifyImitation, map[string]any{"Who": who, "Username": agent.Username,
+				"Name": agent.Name(), "Staff": agent.StaffNumber})
+			return nil
+		}
+	}
+	t.Say(locales.VerifyNotStaff, map[string]any{"Who": who})
 	return nil
 }
 

@@ -359,6 +359,8 @@ func statusFor(code string) int {
 		return http.StatusConflict
 	case refund.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case refund.EFORBIDDEN:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }

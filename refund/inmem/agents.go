@@ -38,11 +38,42 @@ func (s *Store) PutAgent(ctx context.Context, a refund.Agent) error {
 		}
 	}
 	a.Active, a.AddedAt = true, s.clock()
+	a.TelegramFirstName, a.TelegramLastName, a.ProfileAt, a.LeftTeam = "", "", time.Time{}, false
 	if old, ok := s.agents[a.UserID]; ok {
+		// What Telegram reported stays: it is not the admin's to set.
 		a.AddedAt = old.AddedAt
+		a.TelegramFirstName, a.TelegramLastName, a.ProfileAt, a.LeftTeam = old.TelegramFirstName,
+			old.TelegramLastName, old.ProfileAt, old.LeftTeam
 	}
 	s.agents[a.UserID] = a
 	return nil
+}
+
+// RecordProfile records what Telegram reported of an active agent and
+// returns the record before and after; a username now reported for this
+// agent is cleared from any other agent's record. An unknown or removed
+// agent is an ENOTFOUND error.
+func (s *Store) RecordProfile(ctx context.Context, userID int64, p refund.AgentProfile) (refund.ProfileChange, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.ProfileChange{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before, ok := s.agents[userID]
+	if !ok || !before.Active {
+		return refund.ProfileChange{}, refund.Errorf(refund.ENOTFOUND, "agent %d not found", userID)
+	}
+	after := before.WithProfile(p)
+	if after.Username != "" && after.Username != before.Username {
+		for id, other := range s.agents {
+			if id != userID && other.Active && other.Username == after.Username {
+				other.Username = ""
+				s.agents[id] = other
+			}
+		}
+	}
+	s.agents[userID] = after
+	return refund.ProfileChange{Before: before, After: after}, nil
 }
 
 // RemoveAgent deactivates an agent, or returns an ENOTFOUND error for a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -66,13 +67,68 @@ func (db *DB) RemoveAgent(ctx context.Context, userID int64) error {
 	return nil
 }
 
-const agentColumns = `user_id, COALESCE(username, ''), display_name, staff_number, active, added_at`
+const agentColumns = `user_id, COALESCE(username, ''), display_name, staff_number, active, added_at,
+	telegram_first_name, telegram_last_name, profile_at, left_team`
 
 func scanAgent(row pgx.Row) (refund.Agent, error) {
-	var a refund.Agent
-	err := row.Scan(&a.UserID, &a.Username, &a.DisplayName, &a.StaffNumber, &a.Active, &a.AddedAt)
+	var (
+		a         refund.Agent
+		profileAt *time.Time
+	)
+	err := row.Scan(&a.UserID, &a.Username, &a.DisplayName, &a.StaffNumber, &a.Active, &a.AddedAt,
+		&a.TelegramFirstName, &a.TelegramLastName, &profileAt, &a.LeftTeam)
 	a.AddedAt = a.AddedAt.UTC()
+	if profileAt != nil {
+		a.ProfileAt = profileAt.UTC()
+	}
 	return a, err
+}
+
+// RecordProfile records what Telegram reported of an active agent and
+// returns the record before and after. The agent's row is locked while
+// the change is worked out, so that of two replicas refreshing at once
+// exactly one sees the agent first leave the team chat (and tells the
+// team). A username now reported for this agent is cleared from any other
+// active agent's record first, as the unique index needs. An unknown or
+// removed agent is an ENOTFOUND error.
+func (db *DB) RecordProfile(ctx context.Context, userID int64, p refund.AgentProfile) (refund.ProfileChange, error) {
+	var ch refund.ProfileChange
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		before, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents
+			WHERE user_id = $1 AND active FOR UPDATE`, userID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refund.Errorf(refund.ENOTFOUND, "agent %d not found", userID)
+		}
+		if err != nil {
+			return fmt.Errorf("lock agent: %w", err)
+		}
+		after := before.WithProfile(p)
+		if after.Username != "" && after.Username != before.Username {
+			if _, err := tx.Exec(ctx, `UPDATE agents SET username = NULL
+				WHERE username = $1 AND user_id <> $2 AND active`, after.Username, userID); err != nil {
+				return fmt.Errorf("take username from another agent: %w", err)
+			}
+		}
+		var profileAt *time.Time
+		if !after.ProfileAt.IsZero() {
+			profileAt = &after.ProfileAt
+		}
+		if _, err := tx.Exec(ctx, `UPDATE agents SET username = NULLIF($2, ''), telegram_first_name = $3,
+			telegram_last_name = $4, profile_at = $5, left_team = $6 WHERE user_id = $1`,
+			userID, after.Username, after.TelegramFirstName, after.TelegramLastName, profileAt, after.LeftTeam); err != nil {
+			return fmt.Errorf("update agent: %w", err)
+		}
+		ch = refund.ProfileChange{Before: before, After: after}
+		return nil
+	})
+	var appErr *refund.Error
+	if errors.As(err, &appErr) {
+		return refund.ProfileChange{}, appErr
+	}
+	if err != nil {
+		return refund.ProfileChange{}, fmt.Errorf("record profile of agent %d: %w", userID, err)
+	}
+	return ch, nil
 }
 
 // Agent returns an active agent, or an ENOTFOUND error: a removed agent

@@ -38,6 +38,13 @@ func RunAgents(t *testing.T, open func(t *testing.T) AgentEscalationStore) {
 		{"staff number or username of another active agent is ECONFLICT", testAgentConflicts},
 		{"concurrent agents with one staff number: exactly one wins", testConcurrentAgents},
 		{"Agents lists active agents by staff number, byte-wise", testAgentsOrder},
+		{"RecordProfile round-trips Telegram's profile; PutAgent keeps it", testRecordProfileRoundTrip},
+		{"RecordProfile: a username Telegram no longer shows stops verifying", testRecordProfileUsernameGone},
+		{"RecordProfile takes the username from another agent's record", testRecordProfileTakesUsername},
+		{"RecordProfile: leaving and returning are seen once each", testRecordProfileMembership},
+		{"RecordProfile ignores a profile older than the recorded one", testRecordProfileOlder},
+		{"RecordProfile of an unknown or removed agent is ENOTFOUND", testRecordProfileUnknown},
+		{"concurrent RecordProfile: exactly one sees the agent leave", testConcurrentRecordProfile},
 
 		{"OpenEscalation round-trips and queues", testEscalationRoundTrip},
 		{"OpenEscalation returns the chat's open escalation unchanged", testOpenEscalationIdempotent},
@@ -1406,6 +1413,10 @@ func testAgentsCancelledContext(t *testing.T, s AgentEscalationStore) {
 		{"Agent", func() error { _, err := s.Agent(ctx, alice.UserID); return err }},
 		{"AgentByUsername", func() error { _, err := s.AgentByUsername(ctx, "alice_cs"); return err }},
 		{"Agents", func() error { _, err := s.Agents(ctx); return err }},
+		{"RecordProfile", func() error {
+			_, err := s.RecordProfile(ctx, alice.UserID, refund.AgentProfile{Username: "other", At: desk0})
+			return err
+		}},
 		{"OpenEscalation", func() error { _, _, err := s.OpenEscalation(ctx, newEscalation(buyerChat+1)); return err }},
 		{"Escalation", func() error { _, err := s.Escalation(ctx, e.ID); return err }},
 		{"OpenEscalationByChat", func() error { _, err := s.OpenEscalationByChat(ctx, buyerChat); return err }},
