@@ -11,9 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -83,115 +80,6 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *S
 	}
 	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond,
 		pacer: opts.Pacer, observer: opts.Observer, booked: map[int64][]time.Time{}}
-}
-
-// Book implements flows.Booker: a turn books its n replies to a chat in
-// one reservation instead of one per message. Times already held for the
-// chat (booked when the turn began, see AddBooking) count towards n.
-func (s *Sender) Book(ctx context.Context, chatID int64, n int) error {
-	if s.pacer == nil || n <= 0 {
-		return nil
-	}
-	need := n - s.held(chatID)
-	if need <= 0 {
-		return nil
-	}
-	waits, err := s.pacer.Reserve(ctx, chatID, need)
-	if err != nil {
-		return fmt.Errorf("book %d sends to chat %d: %w", need, chatID, err)
-	}
-	s.AddBooking(chatID, waits)
-	return nil
-}
-
-// AddBooking holds send times booked for a chat elsewhere: the session
-// store books a private chat's first reply in the round trip that begins
-// its turn, since nearly every turn there answers.
-func (s *Sender) AddBooking(chatID int64, waits []time.Duration) {
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	times := s.freshLocked(chatID)
-	for _, w := range waits {
-		times = append(times, now.Add(w))
-	}
-	s.booked[chatID] = times
-}
-
-// held counts the usable times held for a chat.
-func (s *Sender) held(chatID int64) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.freshLocked(chatID))
-}
-
-// freshLocked drops a chat's held times that are too old to use.
-func (s *Sender) freshLocked(chatID int64) []time.Time {
-	times := s.booked[chatID]
-	for len(times) > 0 && time.Since(times[0]) > lateBooking {
-		times = times[1:]
-	}
-	if len(times) == 0 {
-		delete(s.booked, chatID)
-		return nil
-	}
-	s.booked[chatID] = times
-	return times
-}
-
-// pace waits until a message to chatID may go: at the time a turn booked
-// for it, or else at one booked now.
-func (s *Sender) pace(ctx context.Context, chatID int64) error {
-	if s.pacer == nil {
-		return nil
-	}
-	// A time the turn was held up past is dropped (freshLocked): sent
-	// late, its message would crowd the ones booked for now.
-	at, ok := s.takeBooking(chatID)
-	if !ok {
-		waits, err := s.pacer.Reserve(ctx, chatID, 1)
-		if err != nil {
-			// The limiter's store is down: sending unpaced risks a 429,
-			// which is waited out; not sending loses the reply.
-			s.logger.WarnContext(ctx, "send limiter unavailable; sending unpaced", "chat_id", chatID, "err", err)
-			return nil
-		}
-		at = time.Now().Add(waits[0])
-	}
-	wait := time.Until(at)
-	if wait <= 0 {
-		return nil
-	}
-	if s.observer != nil {
-		scope := "chat"
-		if chatID < 0 {
-			scope = "group"
-		}
-		s.observer.SendThrottled(scope, wait)
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("wait %v to send to chat %d: %w", wait, chatID, ctx.Err())
-	case <-t.C:
-		return nil
-	}
-}
-
-func (s *Sender) takeBooking(chatID int64) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	times := s.freshLocked(chatID)
-	if len(times) == 0 {
-		return time.Time{}, false
-	}
-	if len(times) == 1 {
-		delete(s.booked, chatID)
-	} else {
-		s.booked[chatID] = times[1:]
-	}
-	return times[0], true
 }
 
 // Telegram's limits, in UTF-16 code units as Telegram counts them.
@@ -307,56 +195,6 @@ func (s *Sender) postFile(ctx context.Context, to destination, m flows.Message) 
 	return sent.MessageID, nil
 }
 
-// splitText cuts text into messages of at most limit UTF-16 units.
-// Parts made only of whitespace are dropped, since Telegram refuses them;
-// text that fits, even empty, is returned unchanged, so Telegram's own
-// answer for it stays what the caller sees.
-func splitText(text string, limit int) []string {
-	var parts []string
-	for rest := text; ; {
-		head, tail := cutText(rest, limit)
-		if tail == "" {
-			if len(parts) == 0 || strings.TrimSpace(head) != "" {
-				parts = append(parts, head)
-			}
-			return parts
-		}
-		if strings.TrimSpace(head) != "" {
-			parts = append(parts, head)
-		}
-		rest = tail
-	}
-}
-
-// cutText returns the longest start of text within limit UTF-16 units and
-// the rest. It cuts after a line, or else between words, when one ends in
-// the second half of that start, dropping the line break or space there;
-// otherwise it cuts between characters, never inside a surrogate pair. The
-// rest starts without whitespace, which Telegram would strip anyway.
-func cutText(text string, limit int) (head, tail string) {
-	end, units := 0, 0
-	for end < len(text) {
-		r, size := utf8.DecodeRuneInString(text[end:])
-		w := utf16.RuneLen(r) // DecodeRuneInString yields no surrogates, so never -1
-		if units+w > limit {
-			break
-		}
-		units += w
-		end += size
-	}
-	if end == len(text) {
-		return text, ""
-	}
-	head, tail = text[:end], text[end:]
-	for _, sep := range []string{"\n", " "} {
-		if i := strings.LastIndex(head, sep); i > end/2 {
-			head, tail = text[:i], text[i+len(sep):]
-			break
-		}
-	}
-	return head, strings.TrimLeftFunc(tail, unicode.IsSpace)
-}
-
 // AnswerCallback implements flows.Sender.
 func (s *Sender) AnswerCallback(ctx context.Context, callbackID, text string) error {
 	p := tgbotapi.Params{"callback_query_id": callbackID}
@@ -374,31 +212,6 @@ func (s *Sender) RemoveKeyboard(ctx context.Context, chatID int64, messageID int
 		return nil // already without buttons: the goal is met
 	}
 	return err
-}
-
-// addKeyboard attaches rows as an inline keyboard, if there are any.
-func addKeyboard(p tgbotapi.Params, rows [][]flows.Button) {
-	if len(rows) == 0 {
-		return
-	}
-	b, _ := json.Marshal(keyboard(rows)) // strings and pointers to strings: cannot fail
-	p["reply_markup"] = string(b)
-}
-
-func keyboard(rows [][]flows.Button) tgbotapi.InlineKeyboardMarkup {
-	kb := make([][]tgbotapi.InlineKeyboardButton, 0, len(rows))
-	for _, row := range rows {
-		r := make([]tgbotapi.InlineKeyboardButton, 0, len(row))
-		for _, b := range row {
-			if b.URL != "" {
-				r = append(r, tgbotapi.NewInlineKeyboardButtonURL(b.Text, b.URL))
-			} else {
-				r = append(r, tgbotapi.NewInlineKeyboardButtonData(b.Text, b.Data))
-			}
-		}
-		kb = append(kb, r)
-	}
-	return tgbotapi.InlineKeyboardMarkup{InlineKeyboard: kb}
 }
 
 // send makes a call that creates a message and returns that message,
@@ -458,18 +271,6 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 		}
 	}
 	return nil, fmt.Errorf("%s: gave up after %d attempts: %w", method, maxSendAttempts, err)
-}
-
-// holdChat tells the other replicas to keep off a chat Telegram is
-// throttling; this one waits in request's loop.
-func (s *Sender) holdChat(ctx context.Context, p tgbotapi.Params, d time.Duration) {
-	chatID, err := strconv.ParseInt(p["chat_id"], 10, 64)
-	if s.pacer == nil || err != nil {
-		return
-	}
-	if err := s.pacer.Hold(ctx, chatID, d); err != nil {
-		s.logger.WarnContext(ctx, "share a 429 with other replicas", "chat_id", chatID, "err", err)
-	}
 }
 
 func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
