@@ -157,6 +157,18 @@ const (
 	DeskAgentLeftTeam  Key = "desk.agent_left_team"
 	DeskAgentBack      Key = "desk.agent_back"
 	DeskTakeLeftTeam   Key = "desk.take_left_team"
+	DeskOnline         Key = "desk.online"
+	DeskOffline        Key = "desk.offline"
+	DeskNextNone       Key = "desk.next_none"
+	DeskAssigned       Key = "desk.assigned"
+	OutsideHours       Key = "outside_hours"
+	OpensToday         Key = "opens.today"
+	OpensTomorrow      Key = "opens.tomorrow"
+	OpensLater         Key = "opens.later"
+	Weekdays           Key = "weekdays"
+	RateAsk            Key = "rate.ask"
+	RateThanks         Key = "rate.thanks"
+	RateAlready        Key = "rate.already"
 )
 
 // ReasonLabel is the button text of a reason.
@@ -197,7 +209,7 @@ func TimelineEvent(t refund.EventType) Key { return Key("timeline." + string(t))
 // changes show the status, and dropped deadlines are not shown.
 func timelineEvents() []refund.EventType {
 	return []refund.EventType{refund.EventSubmitted, refund.EventEvidenceAdded, refund.EventReminder,
-		refund.EventReviewOverdue, refund.EventRouteChosen}
+		refund.EventReviewOverdue, refund.EventRouteChosen, refund.EventRated}
 }
 
 // EscalationLabel names why a chat went to the agents.
@@ -226,7 +238,8 @@ func AllKeys() []Key {
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,
 		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader,
 		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
-		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam}
+		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam,
+		DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready}
 	for _, r := range refund.AllReasons() {
 		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
 	}

@@ -35,6 +35,9 @@ type Agent struct {
 	// LeftTeam is set while Telegram reports the agent out of the team
 	// chat (left or removed): such an agent takes no chats.
 	LeftTeam bool
+	// Online is the agent's own /online or /offline: only online agents
+	// are assigned new escalations.
+	Online bool
 }
 
 // DefaultAgentName signs for an agent who has neither a configured name
@@ -175,6 +178,9 @@ type AgentStore interface {
 	// other agent's record, since Telegram gives a username to one
 	// account only. An unknown or removed agent is an ENOTFOUND error.
 	RecordProfile(ctx context.Context, userID int64, p AgentProfile) (ProfileChange, error)
+	// SetOnline records an active agent's /online or /offline; an unknown
+	// or removed agent is an ENOTFOUND error.
+	SetOnline(ctx context.Context, userID int64, online bool) error
 }
 
 // EscalationReason is why a buyer's chat went to the agents.
@@ -225,6 +231,9 @@ type Escalation struct {
 	// BuyerTold records that the buyer was given their place in the queue,
 	// which they are told whether or not the team side went through.
 	BuyerTold bool
+	// Rating is the buyer's 1-5 for how the escalation went, once it is
+	// closed; 0 while unrated.
+	Rating int
 	// Due is when the buyer should have an answer, for the queue's order.
 	Due              time.Time
 	CreatedAt        time.Time
@@ -283,6 +292,10 @@ type EscalationStore interface {
 	// SetThread records the escalation's forum topic. A topic belongs to
 	// one escalation: giving it to a second is an ECONFLICT error.
 	SetThread(ctx context.Context, id int64, threadID int) error
+	// Rate records the buyer's rating of a closed escalation, once: a
+	// second rating is an ECONFLICT error, an open escalation or another
+	// user's an EINVALID / ENOTFOUND error.
+	Rate(ctx context.Context, id, buyerUserID int64, rating int) (Escalation, error)
 	// RecordDelivery records how far the escalation's card went out: the
 	// evidence files posted under it and whether the buyer was told their
 	// place. Progress only grows: a smaller count or a false told never

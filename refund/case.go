@@ -211,6 +211,9 @@ const (
 	// the buyer's chat and handing it back.
 	EventAgentTook     EventType = "agent_took"
 	EventAgentReleased EventType = "agent_released"
+	// EventRated records the buyer's 1-5 rating of how a talk with an
+	// agent went.
+	EventRated EventType = "rated"
 	// EventDeadlineDropped records a deadline that no longer fit the
 	// case's status and was removed.
 	EventDeadlineDropped EventType = "deadline_dropped"

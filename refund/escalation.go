@@ -263,6 +263,96 @@ func (s *EscalationService) Note(ctx context.Context, e Escalation, agent Agent,
 	return s.cases.Note(ctx, e.CaseID, ActorAgent(agent.UserID), note)
 }
 
+// SetOnline records an agent's /online or /offline.
+func (s *EscalationService) SetOnline(ctx context.Context, agent Agent, online bool) error {
+	if err := s.agents.SetOnline(ctx, agent.UserID, online); err != nil {
+		return fmt.Errorf("set agent %d online %v: %w", agent.UserID, online, err)
+	}
+	return nil
+}
+
+// Next gives the agent the most urgent queued escalation (deadline, then
+// age), as Take would; one another agent takes first is skipped. No
+// queued escalation is an ENOTFOUND error.
+func (s *EscalationService) Next(ctx context.Context, agent Agent) (Escalation, error) {
+	open, err := s.Open(ctx)
+	if err != nil {
+		return Escalation{}, err
+	}
+	for _, e := range open {
+		if e.Status != EscalationQueued {
+			continue
+		}
+		got, err := s.Take(ctx, e.ID, agent)
+		if ErrorCode(err) == ECONFLICT {
+			continue // taken by someone else meanwhile
+		}
+		return got, err
+	}
+	return Escalation{}, Errorf(ENOTFOUND, "no escalation is waiting")
+}
+
+// Assign gives a new escalation to an online agent with room under cap
+// open chats, the least loaded first and, among equals, in turn by the
+// escalation's number, as a round robin would. ok is false when nobody
+// has room; the escalation then waits in the queue.
+func (s *EscalationService) Assign(ctx context.Context, e Escalation, limit int) (agent Agent, ok bool, err error) {
+	staff, err := s.agents.Agents(ctx)
+	if err != nil {
+		return Agent{}, false, fmt.Errorf("agents: %w", err)
+	}
+	open, err := s.Open(ctx)
+	if err != nil {
+		return Agent{}, false, err
+	}
+	load := map[int64]int{}
+	for _, o := range open {
+		if o.Status == EscalationHeld {
+			load[o.AgentUserID]++
+		}
+	}
+	var least []Agent
+	for _, a := range staff {
+		switch n := load[a.UserID]; {
+		case !a.Online || a.LeftTeam || n >= limit:
+		case len(least) == 0 || n < load[least[0].UserID]:
+			least = []Agent{a}
+		case n == load[least[0].UserID]:
+			least = append(least, a)
+		}
+	}
+	for i := range least {
+		a := least[(int(e.ID)+i)%len(least)]
+		got, err := s.Take(ctx, e.ID, a)
+		switch ErrorCode(err) {
+		case "":
+			if got.AgentUserID == a.UserID {
+				return a, true, nil
+			}
+		case ECONFLICT:
+			return Agent{}, false, nil // someone took it first
+		default:
+			return Agent{}, false, err
+		}
+	}
+	return Agent{}, false, nil
+}
+
+// Rate records the buyer's 1-5 for a closed escalation, once, in the
+// case's history too.
+func (s *EscalationService) Rate(ctx context.Context, id, buyerUserID int64, rating int) (Escalation, error) {
+	e, err := s.store.Rate(ctx, id, buyerUserID, rating)
+	if err != nil {
+		return e, fmt.Errorf("rate escalation %d: %w", id, err)
+	}
+	if e.CaseID != 0 {
+		if err := s.cases.logEvent(ctx, e.CaseID, ActorBuyer, EventRated, fmt.Sprintf("%d/5", rating)); err != nil {
+			s.logger.ErrorContext(ctx, "log rating in the case log", "case", FormatCaseNumber(e.CaseID), "err", err)
+		}
+	}
+	return e, nil
+}
+
 // RequeueSilent puts back in the queue every hold whose agent has not
 // answered for timeout, and returns them as they were held.
 func (s *EscalationService) RequeueSilent(ctx context.Context, timeout time.Duration) ([]Escalation, error) {
@@ -283,7 +373,7 @@ func (s *EscalationService) logHandOver(ctx context.Context, e Escalation, agent
 	if e.CaseID == 0 {
 		return
 	}
-	if err := s.cases.handOver(ctx, e.CaseID, ActorAgent(agentUserID), what, note); err != nil {
+	if err := s.cases.logEvent(ctx, e.CaseID, ActorAgent(agentUserID), what, note); err != nil {
 		s.logger.ErrorContext(ctx, "log hand-over in the case log", "case", FormatCaseNumber(e.CaseID), "what", what, "err", err)
 	}
 }

@@ -629,9 +629,10 @@ func (s *Service) Note(ctx context.Context, caseID int64, actor, note string) (C
 	return p.apply(ctx)
 }
 
-// handOver logs an agent taking over the buyer's chat or handing it back
-// (t is EventAgentTook or EventAgentReleased), for the escalation service.
-func (s *Service) handOver(ctx context.Context, caseID int64, actor string, t EventType, note string) error {
+// logEvent puts a desk event in a case's history (an agent taking over
+// the buyer's chat or handing it back, the buyer's rating), for the
+// escalation service.
+func (s *Service) logEvent(ctx context.Context, caseID int64, actor string, t EventType, note string) error {
 	c, o, err := s.load(ctx, caseID, 0)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@
 //	refundbot_webhook_requests_total{code}           counter
 //	refundbot_buyer_floods_total                     counter
 //	refundbot_updates_duplicate_total                counter of updates dropped as handled before
+//	refundbot_desk_ratings_total{rating}             counter of buyers' 1-5 ratings of a talk with an agent
 //
 // These are per process: sum them across replicas.
 //
@@ -189,6 +190,7 @@ type Metrics struct {
 	webhook       *prometheus.CounterVec
 	buyerFloods   prometheus.Counter
 	duplicates    prometheus.Counter
+	ratings       *prometheus.CounterVec
 }
 
 // New returns a Metrics with its own registry, holding the process
@@ -256,6 +258,10 @@ func New(opts Options) *Metrics {
 			Name: "refundbot_buyer_floods_total",
 			Help: "Times a buyer sent too many messages and was throttled.",
 		}),
+		ratings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundbot_desk_ratings_total",
+			Help: "Buyers' ratings (1 to 5) of a talk with an agent, by rating.",
+		}, []string{"rating"}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "refundbot_updates_duplicate_total",
 			Help: "Updates dropped because they were handled before (Telegram delivered them again).",
@@ -267,7 +273,7 @@ func New(opts Options) *Metrics {
 		}
 	}
 	m.registry.MustRegister(m.updates, m.updateSeconds, m.telegram, m.rateLimited, m.throttled, m.throttleWait,
-		m.stepEntered, m.dialogEnded, m.webhook, m.buyerFloods, m.duplicates,
+		m.stepEntered, m.dialogEnded, m.webhook, m.buyerFloods, m.duplicates, m.ratings,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Stats != nil {
 		m.registry.MustRegister(newStoreCollector(opts.Stats, opts.StatsTimeout, opts.Now, opts.Logger))
@@ -358,6 +364,13 @@ func (m *Metrics) WebhookRequest(status int) {
 
 // BuyerFlooded records a buyer throttled for sending too many messages.
 func (m *Metrics) BuyerFlooded() { m.buyerFloods.Inc() }
+
+// DeskRated records a buyer's rating; anything but 1 to 5 is not one.
+func (m *Metrics) DeskRated(rating int) {
+	if rating >= 1 && rating <= 5 {
+		m.ratings.WithLabelValues(strconv.Itoa(rating)).Inc()
+	}
+}
 
 // UpdateDuplicate records an update dropped as handled before.
 func (m *Metrics) UpdateDuplicate() { m.duplicates.Inc() }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/refundbot/refundbot/bot"
@@ -47,6 +48,13 @@ type Config struct {
 	Agents []refund.Agent
 	// AgentHoldTimeout returns a silent hold to the queue.
 	AgentHoldTimeout time.Duration
+	// DeskAutoAssign gives new escalations to online agents
+	// (DESK_AUTO_ASSIGN=on), at most DeskAgentCap each (DESK_AGENT_CAP).
+	DeskAutoAssign bool
+	DeskAgentCap   int
+	// DeskHours are the agents' working hours (DESK_HOURS), in the shop's
+	// time zone with the policy's holidays; empty is always open.
+	DeskHours refund.DeskHours
 	// AgentRefresh is how often the agents' names, usernames and team
 	// chat membership are read from Telegram (AGENT_REFRESH).
 	AgentRefresh time.Duration
@@ -158,6 +166,26 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err := readDuration(getenv, "AGENT_REFRESH", "10m", &c.AgentRefresh); err != nil {
 		problems = append(problems, err)
 	}
+	switch v := strings.ToLower(getenv("DESK_AUTO_ASSIGN")); v {
+	case "", "off", "false", "0":
+	case "on", "true", "1":
+		c.DeskAutoAssign = true
+	default:
+		problems = append(problems, fmt.Errorf("DESK_AUTO_ASSIGN: want on or off, got %q", v))
+	}
+	c.DeskAgentCap = desk.DefaultAgentCap
+	if v := getenv("DESK_AGENT_CAP"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			problems = append(problems, fmt.Errorf("DESK_AGENT_CAP: want 1 to 100 chats per agent, got %q", v))
+		}
+		c.DeskAgentCap = n
+	}
+	hours, err := refund.ParseDeskHours(getenv("DESK_HOURS"), c.Policy.Calendar, c.Location)
+	if err != nil {
+		problems = append(problems, fmt.Errorf("DESK_HOURS: %s", refund.ErrorMessage(err)))
+	}
+	c.DeskHours = hours
 	if c.ShopWebhookURL != "" && c.ShopWebhookSecret == "" {
 		problems = append(problems, errors.New("SHOP_WEBHOOK_SECRET is required with SHOP_WEBHOOK_URL"))
 	}

@@ -154,7 +154,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		m.Logger.WarnContext(ctx, "REDIS_PREFIX held another bot's handled updates; they no longer count for this bot",
 			"bot", conn.API.Self.UserName)
 	}
-	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender)
+	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender, stats)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 // not set. The escalations go through their domain service, which logs
 // every hand-over in the case's history.
 func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, cases *refund.Service,
-	texts *locales.Bundle, sender *bot.Sender) (*desk.Desk, error) {
+	texts *locales.Bundle, sender *bot.Sender, stats *metrics.Metrics) (*desk.Desk, error) {
 	if m.Config.AgentChatID == 0 {
 		return nil, nil
 	}
@@ -276,6 +276,7 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	}
 	cfg := desk.Config{Escalations: escalations, Agents: store, Cases: cases, Texts: texts,
 		ChatID: m.Config.AgentChatID, Lang: "zh-CN", HoldTimeout: m.Config.AgentHoldTimeout,
+		AutoAssign: m.Config.DeskAutoAssign, AgentCap: m.Config.DeskAgentCap, Hours: m.Config.DeskHours, Ratings: stats,
 		Location: m.Config.Location, Logger: m.Logger,
 		Undeliverable: func(err error) bool { return !bot.Transient(err) }}
 	forum, err := conn.IsForum(ctx, m.Config.AgentChatID)

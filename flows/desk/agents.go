@@ -38,6 +38,10 @@ func (t *turn) agentChat(ctx context.Context) error {
 	switch t.In.Command {
 	case "queue", "mine":
 		return t.queue(ctx, agent, t.In.Command == "mine")
+	case "next":
+		return t.next(ctx, agent)
+	case "online", "offline":
+		return t.presence(ctx, agent, t.In.Command == "online")
 	}
 	e, err := t.escalationOf(ctx)
 	switch {
@@ -214,6 +218,7 @@ func (t *turn) release(ctx context.Context, agent refund.Agent, e refund.Escalat
 	}
 	t.deskSay(locales.DeskReleased, map[string]any{"ID": got.ID})
 	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentLeft, agentData(agent))}, nil)
+	t.askRating(got, agent)
 	return nil
 }
 
@@ -301,6 +306,7 @@ func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalati
 		t.Answer = t.team(locales.DeskDecided, data)
 	}
 	t.Out = append(t.Out, flows.Message{Text: t.team(locales.DeskDecided, data), ReplyTo: e.CardMessageID, ThreadID: e.ThreadID})
+	t.askRating(e, agent)
 	return nil
 }
 

@@ -47,6 +47,15 @@ type Config struct {
 	// Topics, when set, gives each escalation its own forum topic (the
 	// team chat is a forum); nil threads cards by replies instead.
 	Topics TopicCreator
+	// AutoAssign gives each new escalation to an online agent with fewer
+	// than AgentCap chats (DefaultAgentCap if 0), the least loaded first.
+	AutoAssign bool
+	AgentCap   int
+	// Hours are when agents work (DESK_HOURS); outside them a buyer is
+	// told when the desk opens. The zero value is always open.
+	Hours refund.DeskHours
+	// Ratings counts the buyers' ratings; nil counts nothing.
+	Ratings RatingObserver
 	// Undeliverable reports whether a send error will never go away (the
 	// buyer blocked the bot, the chat is gone), so that it is not retried;
 	// nil takes every error for a passing one.
@@ -87,6 +96,9 @@ func New(cfg Config) (*Desk, error) {
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
+	if cfg.AgentCap <= 0 {
+		cfg.AgentCap = DefaultAgentCap
+	}
 	if cfg.Undeliverable == nil {
 		cfg.Undeliverable = func(error) bool { return false }
 	}
@@ -125,6 +137,14 @@ func (d *Desk) Hold(next flows.Handler) flows.Handler {
 	return flows.HandlerFunc(func(ctx context.Context, ft *flows.Turn) error {
 		if ft.In.Chat != flows.ChatPrivate {
 			return next.Serve(ctx, ft)
+		}
+		if cb := ft.In.Callback; cb != nil && strings.HasPrefix(cb.Data, ratePrefix) {
+			id, rating, ok := parseRating(cb.Data)
+			if !ok {
+				ft.Answer = ft.Text(locales.InvalidButton, nil)
+				return nil
+			}
+			return (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
 		}
 		e, err := d.cfg.Escalations.OpenByChat(ctx, ft.In.ChatID)
 		switch {
@@ -187,11 +207,28 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 	if err != nil {
 		return err
 	}
-	pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
-	if err != nil {
-		return err
+	var assigned *refund.Agent
+	if created && d.cfg.AutoAssign {
+		agent, ok, err := d.cfg.Escalations.Assign(ctx, e, d.cfg.AgentCap)
+		if err != nil {
+			return err
+		}
+		if ok {
+			assigned = &agent
+		}
 	}
-	t.Say(locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
+	switch opening := d.openingText(t.Lang, d.cfg.Now()); {
+	case assigned != nil:
+		t.Say(locales.AgentJoined, agentData(*assigned))
+	case opening != "":
+		t.Out = append(t.Out, flows.Message{Text: opening})
+	default:
+		pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		t.Say(locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
+	}
 	if !created {
 		return nil
 	}
@@ -201,6 +238,10 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 	}
 	card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, nil, nil, buyerName(t.In), t.In.Text)
 	card.ThreadID = e.ThreadID
+	if assigned != nil {
+		card.Text += "\n\n" + dt.team(locales.DeskAssigned, map[string]any{"ID": e.ID, "Name": assigned.Name(),
+			"Staff": assigned.StaffNumber})
+	}
 	t.Post(d.cfg.ChatID, card, func(ctx context.Context, id int) error {
 		return d.cfg.Escalations.Link(ctx, e.ID, id, true)
 	})

@@ -42,7 +42,13 @@ func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, s
 	if !e.BuyerTold {
 		told = d.tellPlace(ctx, e, n, send)
 	}
-	return errors.Join(told, d.postCard(ctx, e, n, send))
+	if err := d.postCard(ctx, &e, n, send); err != nil {
+		return errors.Join(told, err)
+	}
+	if e.Status == refund.EscalationQueued {
+		return errors.Join(told, d.assign(ctx, e, send))
+	}
+	return told
 }
 
 // tellPlace gives the buyer their place in the queue, once. A buyer who
@@ -54,8 +60,11 @@ func (d *Desk) tellPlace(ctx context.Context, e refund.Escalation, n refund.Noti
 		return fmt.Errorf("queue position of escalation %d: %w", e.ID, err)
 	}
 	buyer := d.cfg.Texts.Match(n.Language)
-	err = send.Send(ctx, n.ChatID, flows.Message{Text: d.cfg.Texts.Text(buyer, locales.QueuedForAgent,
-		map[string]any{"Ahead": max(pos-1, 0)})})
+	text := d.openingText(n.Language, d.cfg.Now())
+	if text == "" {
+		text = d.cfg.Texts.Text(buyer, locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
+	}
+	err = send.Send(ctx, n.ChatID, flows.Message{Text: text})
 	switch {
 	case err != nil && ctx.Err() == nil && d.cfg.Undeliverable(err):
 		d.cfg.Logger.WarnContext(ctx, "buyer cannot be told their place in the queue", "escalation", e.ID,
@@ -68,21 +77,21 @@ func (d *Desk) tellPlace(ctx context.Context, e refund.Escalation, n refund.Noti
 
 // postCard posts what of the case card and its evidence is not in the
 // team chat yet, recording each part as it goes out.
-func (d *Desk) postCard(ctx context.Context, e refund.Escalation, n refund.Notice, send flows.Sender) error {
+func (d *Desk) postCard(ctx context.Context, e *refund.Escalation, n refund.Notice, send flows.Sender) error {
 	c, err := d.cfg.Cases.Case(ctx, n.CaseID)
 	if err != nil {
 		return fmt.Errorf("load case %s: %w", n.Number(), err)
 	}
 	if e.CardMessageID == 0 {
 		team := d.cfg.Texts.Match(d.cfg.Lang)
-		if err := d.place(ctx, &e, topicName(e, d.cfg.Texts.Text(team, locales.EscalationLabel(e.Reason), nil))); err != nil {
+		if err := d.place(ctx, e, topicName(*e, d.cfg.Texts.Text(team, locales.EscalationLabel(e.Reason), nil))); err != nil {
 			return err
 		}
 		o, err := d.cfg.Cases.Order(ctx, c.OrderID)
 		if err != nil {
 			return fmt.Errorf("load order %s: %w", c.OrderID, err)
 		}
-		card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
+		card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, *e, &c, &o, fmt.Sprintf("id %d", c.BuyerUserID), "")
 		if len(n.Rules) > 0 {
 			card.Text += "\n" + d.cfg.Texts.Text(team, locales.DecisionHeader, nil) +
 				flows.Explain(d.cfg.Texts, team, n.Rules, c.Decided, o.AmountPaid, c.Currency, n.UsedPercent)

@@ -44,6 +44,7 @@ func (s *Store) PutAgent(ctx context.Context, a refund.Agent) error {
 		a.AddedAt = old.AddedAt
 		a.TelegramFirstName, a.TelegramLastName, a.ProfileAt, a.LeftTeam = old.TelegramFirstName,
 			old.TelegramLastName, old.ProfileAt, old.LeftTeam
+		a.Online = old.Online
 	}
 	s.agents[a.UserID] = a
 	return nil
@@ -143,4 +144,20 @@ func (s *Store) Agents(ctx context.Context) ([]refund.Agent, error) {
 		return cmp.Or(cmp.Compare(a.StaffNumber, b.StaffNumber), cmp.Compare(a.UserID, b.UserID))
 	})
 	return agents, nil
+}
+
+// SetOnline implements refund.AgentStore.
+func (s *Store) SetOnline(ctx context.Context, userID int64, online bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.agents[userID]
+	if !ok || !a.Active {
+		return refund.Errorf(refund.ENOTFOUND, "agent %d not found", userID)
+	}
+	a.Online = online
+	s.agents[userID] = a
+	return nil
 }

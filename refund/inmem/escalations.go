@@ -403,3 +403,27 @@ func (s *Store) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]ref
 	}
 	return silent, nil
 }
+
+// Rate implements refund.EscalationStore.
+func (s *Store) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
+	if rating < 1 || rating > 5 {
+		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.escalations[id]
+	switch {
+	case !ok || e.BuyerUserID != buyerUserID:
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case e.Status != refund.EscalationClosed:
+		return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
+	case e.Rating != 0:
+		return e, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
+	}
+	e.Rating = rating
+	s.escalations[id] = e
+	return e, nil
+}

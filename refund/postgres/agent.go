@@ -68,7 +68,7 @@ func (db *DB) RemoveAgent(ctx context.Context, userID int64) error {
 }
 
 const agentColumns = `user_id, COALESCE(username, ''), display_name, staff_number, active, added_at,
-	telegram_first_name, telegram_last_name, profile_at, left_team`
+	telegram_first_name, telegram_last_name, profile_at, left_team, online`
 
 func scanAgent(row pgx.Row) (refund.Agent, error) {
 	var (
@@ -76,7 +76,7 @@ func scanAgent(row pgx.Row) (refund.Agent, error) {
 		profileAt *time.Time
 	)
 	err := row.Scan(&a.UserID, &a.Username, &a.DisplayName, &a.StaffNumber, &a.Active, &a.AddedAt,
-		&a.TelegramFirstName, &a.TelegramLastName, &profileAt, &a.LeftTeam)
+		&a.TelegramFirstName, &a.TelegramLastName, &profileAt, &a.LeftTeam, &a.Online)
 	a.AddedAt = a.AddedAt.UTC()
 	if profileAt != nil {
 		a.ProfileAt = profileAt.UTC()
@@ -177,4 +177,16 @@ func (db *DB) Agents(ctx context.Context) ([]refund.Agent, error) {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
 	return agents, nil
+}
+
+// SetOnline implements refund.AgentStore.
+func (db *DB) SetOnline(ctx context.Context, userID int64, online bool) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE agents SET online = $2 WHERE user_id = $1 AND active`, userID, online)
+	if err != nil {
+		return fmt.Errorf("set agent %d online %v: %w", userID, online, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return refund.Errorf(refund.ENOTFOUND, "agent %d not found", userID)
+	}
+	return nil
 }

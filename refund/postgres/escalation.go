@@ -27,7 +27,7 @@ const indexEscalationThread = "escalations_thread_id_key"
 const openAttempts = 3
 
 const escalationColumns = `id, COALESCE(case_id, 0), buyer_chat_id, buyer_user_id, language, reason, status,
-	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), evidence_posted, buyer_told, due, created_at,
+	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), evidence_posted, buyer_told, COALESCE(rating, 0), due, created_at,
 	taken_at, last_agent_reply_at, closed_at`
 
 // queueOrder is the queue's order: deadline first, escalations without
@@ -42,7 +42,7 @@ func scanEscalation(row pgx.Row) (refund.Escalation, error) {
 		due, taken, replied, closed *time.Time
 	)
 	err := row.Scan(&e.ID, &e.CaseID, &e.BuyerChatID, &e.BuyerUserID, &e.Language, &reason, &status,
-		&e.AgentUserID, &card, &thread, &e.EvidencePosted, &e.BuyerTold, &due, &e.CreatedAt, &taken, &replied, &closed)
+		&e.AgentUserID, &card, &thread, &e.EvidencePosted, &e.BuyerTold, &e.Rating, &due, &e.CreatedAt, &taken, &replied, &closed)
 	if err != nil {
 		return refund.Escalation{}, err
 	}
@@ -213,6 +213,33 @@ func (db *DB) SetThread(ctx context.Context, id int64, threadID int) error {
 		return refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
 	}
 	return nil
+}
+
+// Rate implements refund.EscalationStore in one statement, so that two
+// presses at once rate once.
+func (db *DB) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
+	if rating < 1 || rating > 5 {
+		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
+	}
+	e, err := scanEscalation(db.pool.QueryRow(ctx, `UPDATE escalations SET rating = $3, rated_at = now()
+		WHERE id = $1 AND buyer_user_id = $2 AND status = 'closed' AND rating IS NULL
+		RETURNING `+escalationColumns, id, buyerUserID, rating))
+	if errors.Is(err, pgx.ErrNoRows) {
+		got, gerr := db.Escalation(ctx, id)
+		switch {
+		case gerr != nil:
+			return refund.Escalation{}, gerr
+		case got.BuyerUserID != buyerUserID:
+			return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+		case got.Status != refund.EscalationClosed:
+			return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
+		}
+		return got, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
+	}
+	if err != nil {
+		return refund.Escalation{}, fmt.Errorf("rate escalation %d: %w", id, err)
+	}
+	return e, nil
 }
 
 // RecordDelivery implements refund.EscalationStore; GREATEST and OR keep

@@ -33,6 +33,8 @@ func RunEscalationService(t *testing.T, open func(t *testing.T) DeskStore) {
 		{"requeue silent holds: back in the queue, logged, a replying holder kept", testServiceRequeueSilent},
 		{"concurrent takes through the service: one holder", testServiceConcurrentTake},
 		{"record delivery only moves forward", testServiceRecordDelivery},
+		{"next takes the most urgent queued chat; assign picks online agents under the cap", testServiceNextAndAssign},
+		{"a closed escalation is rated once, by its buyer, in the case's history", testServiceRate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -329,4 +331,109 @@ func testServiceRecordDelivery(t *testing.T, d *deskFixture) {
 	}
 	wantCodeOf(t, "RecordDelivery of a negative count", d.svc.RecordDelivery(ctx, e.ID, -1, false), refund.EINVALID)
 	wantCodeOf(t, "RecordDelivery of an unknown escalation", d.svc.RecordDelivery(ctx, 987654321, 1, false), refund.ENOTFOUND)
+}
+
+func (d *deskFixture) escalateChat(t *testing.T, chat int64, due time.Time) refund.Escalation {
+	t.Helper()
+	e, _, err := d.svc.Escalate(t.Context(), refund.Escalation{BuyerChatID: chat, BuyerUserID: chat, Language: "zh-CN",
+		Reason: refund.EscalateAsked, Due: due})
+	if err != nil {
+		t.Fatalf("Escalate(chat %d): %v", chat, err)
+	}
+	return e
+}
+
+func testServiceNextAndAssign(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	later := d.escalateChat(t, buyerChat+10, d.now.Add(2*time.Hour))
+	sooner := d.escalateChat(t, buyerChat+11, d.now.Add(time.Hour))
+	got, err := d.svc.Next(ctx, d.alice)
+	if err != nil || got.ID != sooner.ID || got.AgentUserID != d.alice.UserID {
+		t.Fatalf("Next = %+v, %v; want the sooner deadline, %d", got, err, sooner.ID)
+	}
+	if got, err := d.svc.Next(ctx, d.bob); err != nil || got.ID != later.ID {
+		t.Fatalf("second Next = %+v, %v; want %d", got, err, later.ID)
+	}
+	_, err = d.svc.Next(ctx, d.bob)
+	wantCodeOf(t, "Next with nothing queued", err, refund.ENOTFOUND)
+
+	// Nobody online: nobody is assigned.
+	fresh := d.escalateChat(t, buyerChat+12, time.Time{})
+	if _, ok, err := d.svc.Assign(ctx, fresh, 1); err != nil || ok {
+		t.Fatalf("Assign with nobody online = %v, %v", ok, err)
+	}
+	for _, a := range []refund.Agent{d.alice, d.bob} {
+		if err := d.svc.SetOnline(ctx, a, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both hold one: with a cap of 1 nobody has room, with 2 both do.
+	if _, ok, err := d.svc.Assign(ctx, fresh, 1); err != nil || ok {
+		t.Fatalf("Assign with everyone at the cap = %v, %v", ok, err)
+	}
+	a, ok, err := d.svc.Assign(ctx, fresh, 2)
+	if err != nil || !ok {
+		t.Fatalf("Assign under the cap = %v, %v", ok, err)
+	}
+	if held, _ := d.svc.Escalation(ctx, fresh.ID); held.Status != refund.EscalationHeld || held.AgentUserID != a.UserID {
+		t.Fatalf("assigned escalation %+v, want held by %d", held, a.UserID)
+	}
+	// The least loaded gets the next one.
+	other := d.escalateChat(t, buyerChat+13, time.Time{})
+	b, ok, err := d.svc.Assign(ctx, other, 5)
+	if err != nil || !ok || b.UserID == a.UserID {
+		t.Fatalf("Assign = %d, %v, %v; want the agent with fewer chats than %d", b.UserID, ok, err, a.UserID)
+	}
+	if err := d.svc.SetOnline(ctx, d.removed, true); refund.ErrorCode(err) != refund.ENOTFOUND {
+		t.Fatalf("SetOnline of a removed agent = %v, want ENOTFOUND", err)
+	}
+}
+
+func testServiceRate(t *testing.T, d *deskFixture) {
+	ctx := t.Context()
+	e := d.escalate(t, d.caseID)
+	_, err := d.svc.Rate(ctx, e.ID, buyerChat, 5)
+	wantCodeOf(t, "Rate of an open escalation", err, refund.EINVALID)
+	if _, err := d.svc.Take(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.svc.Release(ctx, e.ID, d.alice); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.svc.Rate(ctx, e.ID, buyerChat+1, 5)
+	wantCodeOf(t, "Rate by someone else", err, refund.ENOTFOUND)
+	_, err = d.svc.Rate(ctx, e.ID, buyerChat, 6)
+	wantCodeOf(t, "Rate of 6", err, refund.EINVALID)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = d.svc.Rate(context.WithoutCancel(ctx), e.ID, buyerChat, 4) })
+	}
+	wg.Wait()
+	rated := 0
+	for _, err := range errs {
+		switch refund.ErrorCode(err) {
+		case "":
+			rated++
+		case refund.ECONFLICT:
+		default:
+			t.Errorf("concurrent Rate: %v", err)
+		}
+	}
+	if got, _ := d.svc.Escalation(ctx, e.ID); rated != 1 || got.Rating != 4 {
+		t.Fatalf("%d ratings went through, escalation rated %d; want exactly one 4", rated, got.Rating)
+	}
+	events, err := d.cases.Events(ctx, d.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := 0
+	for _, ev := range events {
+		if ev.Type == refund.EventRated && ev.Actor == refund.ActorBuyer && ev.Note == "4/5" {
+			logged++
+		}
+	}
+	if logged != 1 {
+		t.Fatalf("%d rating events in the case's history, want 1", logged)
+	}
 }

@@ -1,0 +1,167 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// Pulled and assigned work, business hours and the buyers' ratings.
+
+// DefaultAgentCap is how many chats auto-assignment gives one agent at
+// most, as Chatwoot's capacity rule does.
+const DefaultAgentCap = 5
+
+// RatingObserver counts the buyers' ratings, for metrics.
+type RatingObserver interface {
+	DeskRated(rating int)
+}
+
+// presence handles /online and /offline.
+func (t *turn) presence(ctx context.Context, agent refund.Agent, online bool) error {
+	if err := t.d.cfg.Escalations.SetOnline(ctx, agent, online); err != nil {
+		return err
+	}
+	key := locales.DeskOffline
+	if online {
+		key = locales.DeskOnline
+	}
+	data := agentData(agent)
+	data["Cap"] = t.d.cfg.AgentCap
+	t.deskSay(key, data)
+	return nil
+}
+
+// next gives the agent the most urgent queued chat.
+func (t *turn) next(ctx context.Context, agent refund.Agent) error {
+	got, err := t.d.cfg.Escalations.Next(ctx, agent)
+	switch refund.ErrorCode(err) {
+	case "":
+	case refund.ENOTFOUND:
+		t.deskOrAnswer(locales.DeskNextNone, nil)
+		return nil
+	case refund.EFORBIDDEN:
+		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(agent))
+		return nil
+	default:
+		return err
+	}
+	t.joined(got, agent, locales.DeskTookOver)
+	return nil
+}
+
+// joined tells the team (on the card) and the buyer that agent holds the
+// chat now.
+func (t *turn) joined(e refund.Escalation, agent refund.Agent, key locales.Key) {
+	if t.In.Callback != nil {
+		t.Answer = t.team(locales.DeskTaken, agentData(agent))
+	}
+	t.Post(t.d.cfg.ChatID, flows.Message{Text: t.team(key, map[string]any{"ID": e.ID, "Name": agent.Name(),
+		"Staff": agent.StaffNumber}), ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, nil)
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(agent))}, nil)
+}
+
+// assign gives a new escalation to an online agent when auto-assignment
+// is on, and says so on its card and to the buyer. It sends itself, for
+// the agents' outbox, which has no turn.
+func (d *Desk) assign(ctx context.Context, e refund.Escalation, send flows.Sender) error {
+	if !d.cfg.AutoAssign {
+		return nil
+	}
+	agent, ok, err := d.cfg.Escalations.Assign(ctx, e, d.cfg.AgentCap)
+	if err != nil || !ok {
+		return err
+	}
+	team := d.cfg.Texts.Match(d.cfg.Lang)
+	_, terr := send.Post(ctx, d.cfg.ChatID, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID,
+		Text: d.cfg.Texts.Text(team, locales.DeskAssigned, map[string]any{"ID": e.ID, "Name": agent.Name(),
+			"Staff": agent.StaffNumber})})
+	berr := send.Send(ctx, e.BuyerChatID, flows.Message{Text: d.cfg.Texts.Text(d.cfg.Texts.Match(e.Language),
+		locales.AgentJoined, agentData(agent))})
+	return errors.Join(terr, berr)
+}
+
+// openingText tells a buyer outside the desk's hours when a person will
+// pick their chat up; "" when the desk is open.
+func (d *Desk) openingText(lang string, now time.Time) string {
+	h := d.cfg.Hours
+	if h.Open(now) {
+		return ""
+	}
+	lang = d.cfg.Texts.Match(lang)
+	text := func(k locales.Key, data map[string]any) string { return d.cfg.Texts.Text(lang, k, data) }
+	var days [7]string
+	copy(days[:], strings.Split(text(locales.Weekdays, nil), "|"))
+	opens, ok := h.NextOpen(now)
+	when := ""
+	if ok {
+		local, today := opens.In(d.cfg.Location), now.In(d.cfg.Location)
+		data := map[string]any{"Time": local.Format("15:04"), "Date": local.Format(text(locales.DateLayout, nil))}
+		switch refund.DateOf(local, d.cfg.Location) {
+		case refund.DateOf(today, d.cfg.Location):
+			when = text(locales.OpensToday, data)
+		case refund.DateOf(today.AddDate(0, 0, 1), d.cfg.Location):
+			when = text(locales.OpensTomorrow, data)
+		default:
+			when = text(locales.OpensLater, data)
+		}
+	}
+	sep := "-"
+	if strings.HasPrefix(lang, "zh") {
+		sep = "至"
+	}
+	return text(locales.OutsideHours, map[string]any{"Hours": h.Describe(days, sep), "Opens": when})
+}
+
+// Rating buttons are "r:<escalation>:<1-5>", pressed in the buyer's chat.
+const ratePrefix = "r:"
+
+// askRating asks the buyer, once the escalation is over, how it went.
+func (t *turn) askRating(e refund.Escalation, agent refund.Agent) {
+	row := make([]flows.Button, 5)
+	for i := range row {
+		n := strconv.Itoa(i + 1)
+		row[i] = flows.Button{Text: n + "⭐", Data: ratePrefix + strconv.FormatInt(e.ID, 10) + ":" + n}
+	}
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.RateAsk, agentData(agent)),
+		Buttons: [][]flows.Button{row}}, nil)
+}
+
+// parseRating reads a rating button.
+func parseRating(data string) (escalationID int64, rating int, ok bool) {
+	rest, found := strings.CutPrefix(data, ratePrefix)
+	id, n, two := strings.Cut(rest, ":")
+	if !found || !two || len(n) != 1 || n[0] < '1' || n[0] > '5' {
+		return 0, 0, false
+	}
+	escalationID, ok = flows.ParseID(id)
+	return escalationID, int(n[0] - '0'), ok
+}
+
+// rate takes a buyer's press of a rating button.
+func (t *turn) rate(ctx context.Context, id int64, rating int) error {
+	_, err := t.d.cfg.Escalations.Rate(ctx, id, t.In.UserID, rating)
+	switch refund.ErrorCode(err) {
+	case "":
+		t.Answer = t.Text(locales.RateThanks, map[string]any{"Rating": rating})
+		t.RemoveKeyboard = true
+		if t.d.cfg.Ratings != nil {
+			t.d.cfg.Ratings.DeskRated(rating)
+		}
+	case refund.ECONFLICT:
+		t.Answer = t.Text(locales.RateAlready, nil)
+		t.RemoveKeyboard = true
+	case refund.ENOTFOUND, refund.EINVALID:
+		t.Answer = t.Text(locales.InvalidButton, nil)
+	default:
+		return fmt.Errorf("rate escalation %d: %w", id, err)
+	}
+	return nil
+}
