@@ -214,6 +214,24 @@ func (s *Sender) RemoveKeyboard(ctx context.Context, chatID int64, messageID int
 	return err
 }
 
+// Edit implements flows.Sender: the message's text and buttons become m's.
+// An edit counts against the chat's limits as a message does, so it is
+// paced; one that changes nothing is done already.
+func (s *Sender) Edit(ctx context.Context, chatID int64, messageID int, m flows.Message) error {
+	if err := s.pace(ctx, chatID); err != nil {
+		return fmt.Errorf("editMessageText: %w", err)
+	}
+	p := tgbotapi.Params{"chat_id": strconv.FormatInt(chatID, 10), "text": m.Text}
+	p.AddNonZero("message_id", messageID)
+	addKeyboard(p, m.Buttons)
+	err := s.call(ctx, "editMessageText", p)
+	var tgErr *tgbotapi.Error
+	if errors.As(err, &tgErr) && strings.Contains(tgErr.Message, "message is not modified") {
+		return nil
+	}
+	return err
+}
+
 // send makes a call that creates a message and returns that message,
 // paced within the limits of the chat it goes to.
 func (s *Sender) send(ctx context.Context, method string, p tgbotapi.Params) (tgbotapi.Message, error) {

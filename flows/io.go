@@ -99,6 +99,8 @@ type Sender interface {
 	// PostAlbum sends 2 to 10 files of one kind as one album, with
 	// base's reply and topic, and returns the IDs of its messages.
 	PostAlbum(ctx context.Context, chatID int64, files []refund.Evidence, base Message) ([]int, error)
+	// Edit replaces the text and buttons of a message the bot sent.
+	Edit(ctx context.Context, chatID int64, messageID int, m Message) error
 	AnswerCallback(ctx context.Context, callbackID, text string) error
 	// RemoveKeyboard takes the buttons off a message the buyer pressed, so
 	// that old steps cannot be pressed again by accident.

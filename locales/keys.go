@@ -157,6 +157,7 @@ const (
 	DeskAgentLeftTeam  Key = "desk.agent_left_team"
 	DeskAgentBack      Key = "desk.agent_back"
 	DeskTakeLeftTeam   Key = "desk.take_left_team"
+	DeskBoard          Key = "desk.board"
 	DeskOnline         Key = "desk.online"
 	DeskOffline        Key = "desk.offline"
 	DeskNextNone       Key = "desk.next_none"
@@ -239,7 +240,7 @@ func AllKeys() []Key {
 		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader,
 		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
 		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam,
-		DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready}
+		DeskBoard, DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready}
 	for _, r := range refund.AllReasons() {
 		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
 	}

@@ -19,7 +19,7 @@ var sample = map[string]any{
 	"Method": "支付宝", "Days": "1-2", "Deadline": "11月23日 14:05", "Note": "备注",
 	"Kind": "sticker", "Buyer": "Alice @alice (id 1)", "Text": "你好", "Who": "@cs_017", "Staff": "K017", "Username": "cs_017",
 	"ID": 12, "Proposal": "¥95.00", "Due": "11月25日 23:59", "Problem": "amount", "Mine": true, "Ahead": 2,
-	"Cap": 5, "Hours": "周一至周五 09:00-21:00", "Opens": "明天 09:00", "Rating": 5,
+	"Cap": 5, "Hours": "周一至周五 09:00-21:00", "Opens": "明天 09:00", "Rating": 5, "Queued": 3, "Held": 2, "Overdue": 1, "Oldest": 12,
 }
 
 func TestEveryKeyInEveryLocaleRenders(t *testing.T) {

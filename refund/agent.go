@@ -268,6 +268,16 @@ func (e Escalation) ValidateNew() error {
 	return nil
 }
 
+// Board is the one message in the team chat that shows the queue, edited
+// in place rather than posted anew on every change.
+type Board struct {
+	ChatID    int64
+	MessageID int
+	// Text is what the message shows now, so that an unchanged board is
+	// not edited again.
+	Text string
+}
+
 // Open reports whether the escalation still wants or has an agent.
 func (e Escalation) Open() bool { return e.Status == EscalationQueued || e.Status == EscalationHeld }
 
@@ -292,6 +302,16 @@ type EscalationStore interface {
 	// SetThread records the escalation's forum topic. A topic belongs to
 	// one escalation: giving it to a second is an ECONFLICT error.
 	SetThread(ctx context.Context, id int64, threadID int) error
+	// Board returns the team chat's queue board; found is false when the
+	// chat has none yet.
+	Board(ctx context.Context, chatID int64) (b Board, found bool, err error)
+	// ClaimBoard reserves posting the chat's first board for the caller,
+	// so that of replicas refreshing at once one posts it: claimed is false
+	// when a board exists or another caller claimed it less than staleAfter
+	// ago.
+	ClaimBoard(ctx context.Context, chatID int64, at time.Time, staleAfter time.Duration) (claimed bool, err error)
+	// SaveBoard records the board's message and the text it shows.
+	SaveBoard(ctx context.Context, b Board) error
 	// Rate records the buyer's rating of a closed escalation, once: a
 	// second rating is an ECONFLICT error, an open escalation or another
 	// user's an EINVALID / ENOTFOUND error.

@@ -263,6 +263,55 @@ func (s *EscalationService) Note(ctx context.Context, e Escalation, agent Agent,
 	return s.cases.Note(ctx, e.CaseID, ActorAgent(agent.UserID), note)
 }
 
+// QueueStats is what the team's queue board shows.
+type QueueStats struct {
+	Queued, Held int
+	// Overdue are open escalations past their deadline.
+	Overdue int
+	// OldestWait is how long the longest-queued escalation has waited.
+	OldestWait time.Duration
+}
+
+// Stats counts the open escalations at now.
+func (s *EscalationService) Stats(ctx context.Context, now time.Time) (QueueStats, error) {
+	open, err := s.Open(ctx)
+	if err != nil {
+		return QueueStats{}, err
+	}
+	var q QueueStats
+	for _, e := range open {
+		if e.Status == EscalationHeld {
+			q.Held++
+		} else {
+			q.Queued++
+			q.OldestWait = max(q.OldestWait, now.Sub(e.CreatedAt))
+		}
+		if !e.Due.IsZero() && now.After(e.Due) {
+			q.Overdue++
+		}
+	}
+	return q, nil
+}
+
+// Board returns the team chat's queue board, if it has one.
+func (s *EscalationService) Board(ctx context.Context, chatID int64) (Board, bool, error) {
+	return s.store.Board(ctx, chatID)
+}
+
+// boardClaimStale is how long a claim to post the board holds off other
+// replicas: one that died after claiming is replaced after it.
+const boardClaimStale = time.Minute
+
+// ClaimBoard reserves posting the chat's first board: true for one caller.
+func (s *EscalationService) ClaimBoard(ctx context.Context, chatID int64) (bool, error) {
+	return s.store.ClaimBoard(ctx, chatID, s.now().UTC(), boardClaimStale)
+}
+
+// SaveBoard records the board's message and what it shows.
+func (s *EscalationService) SaveBoard(ctx context.Context, b Board) error {
+	return s.store.SaveBoard(ctx, b)
+}
+
 // SetOnline records an agent's /online or /offline.
 func (s *EscalationService) SetOnline(ctx context.Context, agent Agent, online bool) error {
 	if err := s.agents.SetOnline(ctx, agent.UserID, online); err != nil {

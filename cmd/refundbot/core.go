@@ -191,6 +191,9 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 			case released > 0:
 				m.Logger.InfoContext(ctx, "release silent holds", "released", released)
 			}
+			if err := c.desk.RefreshBoard(ctx, c.sender); err != nil && ctx.Err() == nil {
+				m.Logger.ErrorContext(ctx, "refresh the queue board", "err", err)
+			}
 		}
 	})
 	return nil

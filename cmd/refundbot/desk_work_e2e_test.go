@@ -92,3 +92,49 @@ func TestOutsideDeskHoursTellsWhenItOpens(t *testing.T) {
 	seen := 0
 	e.teamExpect(&seen, "#") // queued for the agents all the same
 }
+
+// TestQueueBoardIsEditedInPlace: the team chat has one queue board,
+// posted once and edited as chats queue and are taken.
+func TestQueueBoardIsEditedInPlace(t *testing.T) {
+	e := newEnvSetup(t, map[string]string{
+		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017", "SWEEP_INTERVAL": "100ms",
+	}, func(f *telegramfake.Server) { f.AddChat(team) })
+	zhang := &agent{e: e, user: telegramfake.User{ID: 9017, FirstName: "张三"}}
+	seen := 0
+	board := e.teamExpect(&seen, "📋 客服队列：排队 0 · 处理中 0")
+	for i := range 3 {
+		b := e.buyer(int64(1610+i), "zh-hans")
+		b.say("转人工")
+		b.expect("您前面还有")
+	}
+	boardShows := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(waitFor)
+		for {
+			for _, m := range e.fake.Messages(teamChatID) {
+				if m.MessageID == board.MessageID && strings.Contains(m.Text, want) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the board never showed %q", want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	boardShows("排队 3 · 处理中 0")
+	zhang.say("/next")
+	boardShows("排队 2 · 处理中 1")
+	boards := 0
+	for _, m := range e.fake.Messages(teamChatID) {
+		if strings.Contains(m.Text, "📋") {
+			boards++
+		}
+	}
+	if boards != 1 {
+		t.Errorf("%d boards in the team chat, want the one edited in place", boards)
+	}
+	if edits := e.fake.Calls("editMessageText"); edits < 2 || edits > 10 {
+		t.Errorf("%d edits of the board, want one per change (about 2), not one per sweep", edits)
+	}
+}

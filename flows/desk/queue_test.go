@@ -71,8 +71,9 @@ func (r *recorder) PostAlbum(_ context.Context, chatID int64, files []refund.Evi
 	return ids, nil
 }
 
-func (r *recorder) AnswerCallback(context.Context, string, string) error { return nil }
-func (r *recorder) RemoveKeyboard(context.Context, int64, int) error     { return nil }
+func (r *recorder) Edit(context.Context, int64, int, flows.Message) error { return nil }
+func (r *recorder) AnswerCallback(context.Context, string, string) error  { return nil }
+func (r *recorder) RemoveKeyboard(context.Context, int64, int) error      { return nil }
 func (r *recorder) to(chatID int64) (out []sent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -165,3 +165,37 @@ func (t *turn) rate(ctx context.Context, id int64, rating int) error {
 	}
 	return nil
 }
+
+// RefreshBoard keeps the team chat's one queue board current: posted once,
+// then edited in place when what it shows changed, so that a busy desk
+// costs the group's 20 messages a minute one edit a refresh at most.
+func (d *Desk) RefreshBoard(ctx context.Context, send flows.Sender) error {
+	q, err := d.cfg.Escalations.Stats(ctx, d.cfg.Now())
+	if err != nil {
+		return err
+	}
+	team := d.cfg.Texts.Match(d.cfg.Lang)
+	text := d.cfg.Texts.Text(team, locales.DeskBoard, map[string]any{"Queued": q.Queued, "Held": q.Held,
+		"Overdue": q.Overdue, "Oldest": int(q.OldestWait.Minutes())})
+	b, found, err := d.cfg.Escalations.Board(ctx, d.cfg.ChatID)
+	switch {
+	case err != nil:
+		return err
+	case found && b.Text == text:
+		return nil
+	case found:
+		if err := send.Edit(ctx, d.cfg.ChatID, b.MessageID, flows.Message{Text: text}); err != nil {
+			return fmt.Errorf("edit the queue board: %w", err)
+		}
+	default:
+		claimed, err := d.cfg.Escalations.ClaimBoard(ctx, d.cfg.ChatID)
+		if err != nil || !claimed {
+			return err
+		}
+		if b.MessageID, err = send.Post(ctx, d.cfg.ChatID, flows.Message{Text: text}); err != nil {
+			return fmt.Errorf("post the queue board: %w", err)
+		}
+	}
+	b.ChatID, b.Text = d.cfg.ChatID, text
+	return d.cfg.Escalations.SaveBoard(ctx, b)
+}

@@ -427,3 +427,51 @@ func (s *Store) Rate(ctx context.Context, id, buyerUserID int64, rating int) (re
 	s.escalations[id] = e
 	return e, nil
 }
+
+// boardClaim is a team chat's board, or a claim to post it.
+type boardClaim struct {
+	board     refund.Board
+	claimedAt time.Time
+}
+
+// Board implements refund.EscalationStore.
+func (s *Store) Board(ctx context.Context, chatID int64) (refund.Board, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return refund.Board{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.boards[chatID]
+	if !ok || c.board.MessageID == 0 {
+		return refund.Board{}, false, nil
+	}
+	return c.board, true, nil
+}
+
+// ClaimBoard implements refund.EscalationStore.
+func (s *Store) ClaimBoard(ctx context.Context, chatID int64, at time.Time, staleAfter time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.boards[chatID]; ok && (c.board.MessageID != 0 || !c.claimedAt.Before(at.Add(-staleAfter))) {
+		return false, nil
+	}
+	s.boards[chatID] = boardClaim{board: refund.Board{ChatID: chatID}, claimedAt: at}
+	return true, nil
+}
+
+// SaveBoard implements refund.EscalationStore.
+func (s *Store) SaveBoard(ctx context.Context, b refund.Board) error {
+	if b.MessageID <= 0 {
+		return refund.FieldError("message_id", "a board is a message")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.boards[b.ChatID] = boardClaim{board: b, claimedAt: s.boards[b.ChatID].claimedAt}
+	return nil
+}

@@ -54,6 +54,7 @@ type Store struct {
 	outboxKeys map[outboxKey]bool
 
 	agents      map[int64]refund.Agent
+	boards      map[int64]boardClaim
 	escalations map[int64]refund.Escalation
 	// openByChat is the one open escalation of each buyer chat, the
 	// PostgreSQL store's escalations_one_open_per_chat index.
@@ -114,6 +115,7 @@ func New() *Store {
 		credited:      make(map[creditRef]bool),
 		outboxKeys:    make(map[outboxKey]bool),
 		agents:        make(map[int64]refund.Agent),
+		boards:        make(map[int64]boardClaim),
 		escalations:   make(map[int64]refund.Escalation),
 		openByChat:    make(map[int64]int64),
 		messages:      make(map[int]int64),
