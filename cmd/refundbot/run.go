@@ -124,7 +124,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		return err
 	}
 	defer conn.Close()
-	stats := metrics.New(metrics.Options{Steps: buyerflow.StepNames(), Stats: store, Logger: m.Logger})
+	stats := metrics.New(metrics.Options{Steps: buyerflow.StepNames(), Stats: store, Logger: m.Logger, Telegram: conn.Reachable})
 	senderOpts := bot.SenderOptions{Observer: stats}
 	var limiter *sendlimit.Limiter
 	if m.Config.PaceSends {
