@@ -74,7 +74,9 @@ func EscalationReasons() []EscalationReason {
 }
 
 // PayoutStatuses returns every status a payout can have.
-func PayoutStatuses() []PayoutStatus { return []PayoutStatus{PayoutPending, PayoutConfirmed, PayoutFailed} }
+func PayoutStatuses() []PayoutStatus {
+	return []PayoutStatus{PayoutPending, PayoutConfirmed, PayoutFailed}
+}
 
 // OutboxKinds returns every outbox the refund core writes to.
 func OutboxKinds() []OutboxKind { return []OutboxKind{OutboxPayout, OutboxNotice, OutboxAgent} }
