@@ -91,6 +91,18 @@ func TestSeriesNames(t *testing.T) {
 	}
 }
 
+// decodeFile reads path into v with unmarshal (YAML or JSON).
+func decodeFile(t *testing.T, path string, unmarshal func([]byte, any) error, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
 // alertExprs returns every rule's expression in alerts.yaml, by alert.
 func alertExprs(t *testing.T) map[string]string {
 	t.Helper()
@@ -101,13 +113,7 @@ func alertExprs(t *testing.T) map[string]string {
 			}
 		}
 	}
-	data, err := os.ReadFile(alertsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		t.Fatalf("%s: %v", alertsFile, err)
-	}
+	decodeFile(t, alertsFile, yaml.Unmarshal, &f)
 	exprs := map[string]string{}
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
@@ -147,13 +153,7 @@ func TestAlertRulesNameExportedSeries(t *testing.T) {
 			InputSeries []struct{ Series string } `yaml:"input_series"`
 		}
 	}
-	data, err := os.ReadFile(alertTestsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(data, &tests); err != nil {
-		t.Fatalf("%s: %v", alertTestsFile, err)
-	}
+	decodeFile(t, alertTestsFile, yaml.Unmarshal, &tests)
 	for _, tt := range tests.Tests {
 		for _, in := range tt.InputSeries {
 			if n, _, _ := strings.Cut(in.Series, "{"); !exported[n] {
@@ -180,13 +180,7 @@ func TestDashboardNamesExportedSeries(t *testing.T) {
 			}
 		}
 	}
-	data, err := os.ReadFile(dashboardFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		t.Fatalf("%s: %v", dashboardFile, err)
-	}
+	decodeFile(t, dashboardFile, json.Unmarshal, &d)
 	used := map[string]bool{}
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
