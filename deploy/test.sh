@@ -5,7 +5,9 @@
 # Finds (or starts) a Redis and a PostgreSQL for the tests, exports REDIS_URL
 # and DATABASE_URL, then runs `go test -race -count=1` on ./... (or on the
 # arguments given, e.g. `deploy/test.sh -run Dialog ./flows/...`). Without
-# arguments it then also runs deploy/k8s's tests (the manifests' module).
+# arguments it then also runs deploy/k8s's tests (the manifests' module) and
+# checks and unit-tests the Prometheus alert rules with promtool (Debian's
+# prometheus package, installed like Redis and PostgreSQL when missing).
 #
 # Resolution order, for each service:
 #   1. REDIS_URL / DATABASE_URL already set: used as they are.
@@ -20,6 +22,7 @@
 #   REFUNDBOT_TEST_PG_PORT      port probed for a running PostgreSQL (default 5432)
 #                               (point them at an unused port to force private servers)
 #   REFUNDBOT_NO_INSTALL        if set (any value), never apt-get install anything
+#   PROMTOOL                    promtool to use, skip discovery
 set -euo pipefail
 
 REDIS_PROBE_PORT="${REFUNDBOT_TEST_REDIS_PORT:-6379}"
@@ -313,6 +316,36 @@ else
 	start_private_pg
 fi
 
+# -------------------------------------------------------------- promtool ---
+find_promtool() {
+	local c
+	for c in "${PROMTOOL:-}" "$(command -v promtool 2>/dev/null || true)" /usr/bin/promtool /usr/local/bin/promtool; do
+		if [[ -n "$c" && -x "$c" ]]; then
+			echo "$c"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# install_promtool: Debian ships promtool in the prometheus package, whose
+# install would also enable and start a Prometheus server (and recommend a
+# node exporter). Only the tool is wanted: no recommends, and while no
+# policy-rc.d exists, a temporary one that refuses to start services.
+install_promtool() {
+	local guard="" rc=0
+	if is_root && [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\n# refundbot deploy/test.sh: installing promtool only\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		guard=1
+	fi
+	apt_install --no-install-recommends prometheus || rc=$?
+	if [[ -n "$guard" ]]; then
+		rm -f /usr/sbin/policy-rc.d
+	fi
+	return "$rc"
+}
+
 # ------------------------------------------------------------------ tests ---
 log "Redis:      $(redact "$REDIS_URL") ($REDIS_SOURCE)"
 log "PostgreSQL: $(redact "$DATABASE_URL") ($PG_SOURCE)"
@@ -321,11 +354,19 @@ log "PostgreSQL: $(redact "$DATABASE_URL") ($PG_SOURCE)"
 # module of its own (k8s.io/api stays out of the bot's go.mod), so ./... above
 # does not include it.
 K8S_TESTS=""
+PROMTOOL_BIN=""
 if [[ $# -gt 0 ]]; then
 	set -- -race -count=1 "$@"
 else
 	set -- -race -count=1 ./...
 	K8S_TESTS=1
+	# Found (or installed) before the Go tests, so a machine without it
+	# fails in seconds rather than after them.
+	if ! PROMTOOL_BIN="$(find_promtool)"; then
+		install_promtool || die "no promtool: install Debian's prometheus package (apt-get install --no-install-recommends prometheus) or set PROMTOOL"
+		PROMTOOL_BIN="$(find_promtool)" || die "promtool still not found after installing prometheus"
+	fi
+	log "promtool:   $PROMTOOL_BIN"
 fi
 log "go test $*"
 
@@ -338,6 +379,13 @@ if [[ -n "$K8S_TESTS" ]]; then
 	k8s_status=$?
 	if [[ "$status" -eq 0 ]]; then
 		status=$k8s_status
+	fi
+	log "promtool check rules / test rules (deploy/prometheus)"
+	"$PROMTOOL_BIN" check rules deploy/prometheus/alerts.yaml \
+		&& (cd deploy/prometheus && "$PROMTOOL_BIN" test rules alerts_test.yaml)
+	prom_status=$?
+	if [[ "$status" -eq 0 ]]; then
+		status=$prom_status
 	fi
 fi
 set -e

@@ -39,8 +39,20 @@ func (q CaseQuery) Validate() error {
 		return FieldError("after", "the position's case id must be positive")
 	case (q.AfterID == 0) != q.AfterUpdated.IsZero():
 		return FieldError("after", "a position needs both an update time and a case id")
+	case q.HasAfter() && !ValidPositionTime(q.AfterUpdated):
+		return FieldError("after", "the position's update time must be in the years 1970-9999")
 	}
 	return nil
+}
+
+// ValidPositionTime reports whether t could be a case's update time in a
+// query's position: from 1970 through 9999. Every real case was changed
+// in that span, and every store can compare with any time in it, whereas
+// a position forged from arbitrary microseconds could lie beyond what
+// PostgreSQL's timestamptz holds (a driver error, not the caller's
+// mistake, is what the caller would then get).
+func ValidPositionTime(t time.Time) bool {
+	return !t.Before(time.Unix(0, 0)) && t.UTC().Year() <= 9999
 }
 
 // HasAfter reports whether the query starts after a position rather than

@@ -491,21 +491,55 @@ func (s *Service) RetryPayout(ctx context.Context, caseID, buyer int64, account 
 }
 
 // SettlePayout records the shop's answer about a payout. Repeating the
-// same answer returns the payout unchanged; contradicting a settled
-// payout is an ECONFLICT error.
+// same answer returns the payout unchanged, also when the repeat races the
+// first answer; contradicting a settled payout is an ECONFLICT error.
 func (s *Service) SettlePayout(ctx context.Context, st Settlement) (Payout, error) {
 	pay, err := s.store.Payout(ctx, st.PayoutID)
 	if err != nil {
 		return Payout{}, fmt.Errorf("load payout %s: %w", st.PayoutID, err)
 	}
-	switch {
-	case pay.Status == PayoutConfirmed && st.OK, pay.Status == PayoutFailed && !st.OK:
-		return pay, nil
-	case pay.Status != PayoutPending:
-		return Payout{}, Errorf(ECONFLICT, "payout %s is already %s", pay.ID, pay.Status)
-	case !st.OK && strings.TrimSpace(st.Error) == "":
+	if settled, done, err := settledAlready(pay, st); done {
+		return settled, err
+	}
+	if !st.OK && strings.TrimSpace(st.Error) == "" {
 		return Payout{}, FieldError("reason", "a failed payout needs a reason")
 	}
+	pay, err = s.settle(ctx, pay, st)
+	if ErrorCode(err) != ECONFLICT {
+		return pay, err
+	}
+	// A conflict here means the case moved between reading the payout and
+	// applying the change: most often a concurrent repeat of this very
+	// answer (a shop retrying a confirmation whose reply it never saw)
+	// won. The store refused the stale change, as it must; whether that
+	// is the repeat the API promises to answer with the payout, or a
+	// contradiction, only the payout as it is now can tell.
+	now, rerr := s.store.Payout(ctx, st.PayoutID)
+	if rerr != nil {
+		return Payout{}, fmt.Errorf("load payout %s again after %w: %w", st.PayoutID, err, rerr)
+	}
+	if settled, done, serr := settledAlready(now, st); done {
+		return settled, serr
+	}
+	return Payout{}, err
+}
+
+// settledAlready answers a settlement of a payout that is no longer
+// pending: the payout itself when the answer repeats the one recorded, an
+// ECONFLICT error when it contradicts it. done is false for a pending
+// payout.
+func settledAlready(pay Payout, st Settlement) (settled Payout, done bool, err error) {
+	switch {
+	case pay.Status == PayoutConfirmed && st.OK, pay.Status == PayoutFailed && !st.OK:
+		return pay, true, nil
+	case pay.Status != PayoutPending:
+		return Payout{}, true, Errorf(ECONFLICT, "payout %s is already %s", pay.ID, pay.Status)
+	}
+	return Payout{}, false, nil
+}
+
+// settle applies a settlement to a payout read as pending.
+func (s *Service) settle(ctx context.Context, pay Payout, st Settlement) (Payout, error) {
 	c, o, err := s.load(ctx, pay.CaseID, 0)
 	if err != nil {
 		return Payout{}, err

@@ -73,6 +73,11 @@ func EscalationReasons() []EscalationReason {
 	return []EscalationReason{EscalateHumanReview, EscalateOverdue, EscalateAsked, EscalateRepeated, EscalateFlagged}
 }
 
+// PayoutStatuses returns every status a payout can have.
+func PayoutStatuses() []PayoutStatus {
+	return []PayoutStatus{PayoutPending, PayoutConfirmed, PayoutFailed}
+}
+
 // OutboxKinds returns every outbox the refund core writes to.
 func OutboxKinds() []OutboxKind { return []OutboxKind{OutboxPayout, OutboxNotice, OutboxAgent} }
 
@@ -93,6 +98,13 @@ type Stats struct {
 	Escalations map[EscalationReason]int64
 	// EscalationsOpen counts escalations queued or held.
 	EscalationsOpen int64
+	// EscalationsOverdue counts the open escalations whose Due, when the
+	// buyer should have had an answer, is before the time the stats were
+	// taken at: buyers a person has kept waiting too long.
+	EscalationsOverdue int64
+	// Payouts counts payouts by status. Confirmed and failed ones stay so
+	// (a retry is a new payout), so those two only ever grow.
+	Payouts map[PayoutStatus]int64
 	// Outbox describes each outbox's undelivered items.
 	Outbox map[OutboxKind]OutboxStats
 }
@@ -102,6 +114,10 @@ type OutboxStats struct {
 	// Pending counts undelivered items, whether due now, leased to a
 	// worker or waiting for a retry.
 	Pending int64
+	// Failing counts the undelivered items whose last attempt failed (a
+	// retry is scheduled): for payouts, the shop's webhook refusing or
+	// not answering.
+	Failing int64
 	// OldestDue is when the oldest item that is due (undelivered and
 	// available to claim at the time the stats were taken) was created;
 	// zero when none is due.
@@ -125,6 +141,7 @@ func NewStats() Stats {
 		Cases:        make(map[Status]int64),
 		FirstReviews: make(map[FirstReviewOutcome]int64),
 		Escalations:  make(map[EscalationReason]int64),
+		Payouts:      make(map[PayoutStatus]int64),
 		Outbox:       make(map[OutboxKind]OutboxStats),
 	}
 	for _, k := range Statuses() {
@@ -135,6 +152,9 @@ func NewStats() Stats {
 	}
 	for _, k := range EscalationReasons() {
 		s.Escalations[k] = 0
+	}
+	for _, k := range PayoutStatuses() {
+		s.Payouts[k] = 0
 	}
 	for _, k := range OutboxKinds() {
 		s.Outbox[k] = OutboxStats{}

@@ -28,8 +28,10 @@
 //	refundbot_buyer_floods_total                     counter
 //	refundbot_updates_duplicate_total                counter of updates dropped as handled before
 //	refundbot_desk_ratings_total{rating}             counter of buyers' 1-5 ratings of a talk with an agent
+//	refundbot_telegram_reachable                     gauge, 1 when getMe answers (Options.Telegram), else 0
 //
-// These are per process: sum them across replicas.
+// These are per process: sum them across replicas (the reachability gauge:
+// max or min, it is 0 or 1).
 //
 // # Store metrics
 //
@@ -38,7 +40,10 @@
 //	refundbot_auto_approval_ratio            gauge, approved first reviews / all first reviews
 //	refundbot_escalations_total{reason}      counter
 //	refundbot_escalations_open               gauge, queued or held
+//	refundbot_escalations_overdue            gauge, open past their deadline
+//	refundbot_payouts{status}                gauge; status pending, confirmed or failed
 //	refundbot_outbox_pending{kind}           gauge, undelivered items
+//	refundbot_outbox_failing{kind}           gauge, undelivered items whose last attempt failed
 //	refundbot_outbox_lag_seconds{kind}       gauge, age of the oldest item due, 0 when none
 //	refundbot_stats_scrape_errors_total      counter of scrapes whose store read failed
 //
@@ -65,6 +70,7 @@
 package metrics
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -152,6 +158,7 @@ func throttleBuckets() []float64 {
 // DefaultStatsTimeout bounds each scrape's read of the store when Options
 // sets no timeout: well under Prometheus' default scrape timeout of 10 s,
 // so that a slow database costs the store's series, not the whole scrape.
+// The Telegram check gets the same bound.
 const DefaultStatsTimeout = 2 * time.Second
 
 // Options configures New.
@@ -162,8 +169,15 @@ type Options struct {
 	// Stats, when set, is read at every scrape for the store metrics;
 	// without it only the process metrics are served.
 	Stats Stats
-	// StatsTimeout bounds each read of Stats; 0 means DefaultStatsTimeout.
+	// StatsTimeout bounds each read of Stats, and each Telegram check; 0
+	// means DefaultStatsTimeout.
 	StatsTimeout time.Duration
+	// Telegram, when set, is asked at every scrape whether the Telegram
+	// Bot API answers (the check behind /readyz/telegram, which trusts a
+	// success for a while, so scrapes do not each call Telegram); its
+	// answer is refundbot_telegram_reachable. It lets an alert tell "no
+	// updates because Telegram is down" from "no updates although it is up".
+	Telegram func(ctx context.Context) error
 	// Logger receives failures to read Stats; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock given to Stats; nil means time.Now.
@@ -277,6 +291,9 @@ func New(opts Options) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Stats != nil {
 		m.registry.MustRegister(newStoreCollector(opts.Stats, opts.StatsTimeout, opts.Now, opts.Logger))
+	}
+	if opts.Telegram != nil {
+		m.registry.MustRegister(newReachableGauge(opts.Telegram, opts.StatsTimeout))
 	}
 	m.initSeries()
 	// Built once: HandlerFor registers its own error counter in the
@@ -398,4 +415,22 @@ func (m *Metrics) webhookCode(status int) string {
 		return strconv.Itoa(status/100) + "xx"
 	}
 	return other
+}
+
+// newReachableGauge is refundbot_telegram_reachable: check's answer at
+// scrape time, bounded by timeout so that a hung Bot API reads as
+// unreachable rather than hanging the scrape.
+func newReachableGauge(check func(ctx context.Context) error, timeout time.Duration) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "refundbot_telegram_reachable",
+		Help: "1 when the Telegram Bot API answered getMe (a success is trusted for a few seconds), else 0.",
+	}, func() float64 {
+		// The registry gives Collect no context; the timeout is the bound.
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if check(ctx) != nil {
+			return 0
+		}
+		return 1
+	})
 }

@@ -339,8 +339,11 @@ func TestStoreMetrics(t *testing.T) {
 	st.FirstReviews[refund.FirstReviewRejected] = 2
 	st.Escalations[refund.EscalateAsked] = 4
 	st.EscalationsOpen = 2
+	st.EscalationsOverdue = 1
+	st.Payouts[refund.PayoutConfirmed] = 9
+	st.Payouts[refund.PayoutFailed] = 2
 	st.Outbox[refund.OutboxNotice] = refund.OutboxStats{Pending: 7, OldestDue: now.Add(-90 * time.Second)}
-	st.Outbox[refund.OutboxPayout] = refund.OutboxStats{Pending: 1}
+	st.Outbox[refund.OutboxPayout] = refund.OutboxStats{Pending: 1, Failing: 1}
 	stats := &fakeStats{st: st}
 	m := metrics.New(metrics.Options{Stats: stats, Now: func() time.Time { return now }})
 
@@ -360,6 +363,13 @@ func TestStoreMetrics(t *testing.T) {
 		`refundbot_escalations_total{reason="asked"} 4`,
 		`refundbot_escalations_total{reason="overdue"} 0`,
 		`refundbot_escalations_open 2`,
+		`refundbot_escalations_overdue 1`,
+		`# TYPE refundbot_payouts gauge`,
+		`refundbot_payouts{status="pending"} 0`,
+		`refundbot_payouts{status="confirmed"} 9`,
+		`refundbot_payouts{status="failed"} 2`,
+		`refundbot_outbox_failing{kind="payout"} 1`,
+		`refundbot_outbox_failing{kind="notice"} 0`,
 		`refundbot_outbox_pending{kind="notice"} 7`,
 		`refundbot_outbox_pending{kind="payout"} 1`,
 		`refundbot_outbox_pending{kind="agent"} 0`,
@@ -455,6 +465,38 @@ func TestStoreMetricsFromPostgres(t *testing.T) {
 		`refundbot_auto_approval_ratio 1`,
 		// The approval's notice to the buyer.
 		`refundbot_outbox_pending{kind="notice"} 1`,
+		`refundbot_outbox_failing{kind="notice"} 0`,
+		`refundbot_payouts{status="pending"} 0`,
+		`refundbot_escalations_overdue 0`,
 		`refundbot_stats_scrape_errors_total 0`,
 	)
+}
+
+// TestTelegramReachable: refundbot_telegram_reachable is the check's
+// answer at scrape time, 0 for an error and for a check that hangs past
+// the timeout (the scrape does not hang with it), and absent without a
+// check.
+func TestTelegramReachable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		check func(ctx context.Context) error
+		want  string
+	}{
+		{"answers", func(context.Context) error { return nil }, "refundbot_telegram_reachable 1"},
+		{"refused", func(context.Context) error { return errors.New("getMe: connection refused") }, "refundbot_telegram_reachable 0"},
+		{"hangs", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, "refundbot_telegram_reachable 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := metrics.New(metrics.Options{Telegram: tt.check, StatsTimeout: 50 * time.Millisecond})
+			start := time.Now()
+			wantLines(t, scrape(t, m), "# TYPE refundbot_telegram_reachable gauge", tt.want)
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("scrape took %v despite the 50ms timeout", took)
+			}
+		})
+	}
+	wantNoSeries(t, scrape(t, metrics.New(metrics.Options{})), "refundbot_telegram_reachable")
 }

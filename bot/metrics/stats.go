@@ -33,7 +33,8 @@ type storeCollector struct {
 	errors atomic.Uint64
 
 	cases, firstReviews, autoApproval, escalations, escalationsOpen *prometheus.Desc
-	outboxPending, outboxLag, scrapeErrors                          *prometheus.Desc
+	escalationsOverdue, payouts                                     *prometheus.Desc
+	outboxPending, outboxFailing, outboxLag, scrapeErrors           *prometheus.Desc
 }
 
 func newStoreCollector(stats Stats, timeout time.Duration, now func() time.Time, logger *slog.Logger) *storeCollector {
@@ -49,8 +50,15 @@ func newStoreCollector(stats Stats, timeout time.Duration, now func() time.Time,
 			"Escalations to the agents ever opened, by reason, from the store.", []string{"reason"}, nil),
 		escalationsOpen: prometheus.NewDesc("refundbot_escalations_open",
 			"Escalations queued for or held by an agent, from the store.", nil, nil),
+		escalationsOverdue: prometheus.NewDesc("refundbot_escalations_overdue",
+			"Open escalations past their deadline (the buyer should have had an answer), from the store.", nil, nil),
+		payouts: prometheus.NewDesc("refundbot_payouts",
+			"Payouts by status (pending, confirmed, failed), from the store; confirmed and failed only grow.",
+			[]string{"status"}, nil),
 		outboxPending: prometheus.NewDesc("refundbot_outbox_pending",
 			"Undelivered outbox items, by outbox.", []string{"kind"}, nil),
+		outboxFailing: prometheus.NewDesc("refundbot_outbox_failing",
+			"Undelivered outbox items whose last delivery attempt failed, by outbox.", []string{"kind"}, nil),
 		outboxLag: prometheus.NewDesc("refundbot_outbox_lag_seconds",
 			"Age of the oldest outbox item due for delivery, by outbox (0 when none is due).", []string{"kind"}, nil),
 		scrapeErrors: prometheus.NewDesc("refundbot_stats_scrape_errors_total",
@@ -61,7 +69,7 @@ func newStoreCollector(stats Stats, timeout time.Duration, now func() time.Time,
 // Describe sends every metric the collector can export.
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.cases, c.firstReviews, c.autoApproval, c.escalations,
-		c.escalationsOpen, c.outboxPending, c.outboxLag, c.scrapeErrors} {
+		c.escalationsOpen, c.escalationsOverdue, c.payouts, c.outboxPending, c.outboxFailing, c.outboxLag, c.scrapeErrors} {
 		ch <- d
 	}
 }
@@ -103,8 +111,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		send(c.escalations, prometheus.CounterValue, float64(n), string(reason))
 	}
 	send(c.escalationsOpen, prometheus.GaugeValue, float64(st.EscalationsOpen))
+	send(c.escalationsOverdue, prometheus.GaugeValue, float64(st.EscalationsOverdue))
+	for status, n := range st.Payouts {
+		send(c.payouts, prometheus.GaugeValue, float64(n), string(status))
+	}
 	for kind, o := range st.Outbox {
 		send(c.outboxPending, prometheus.GaugeValue, float64(o.Pending), string(kind))
+		send(c.outboxFailing, prometheus.GaugeValue, float64(o.Failing), string(kind))
 		send(c.outboxLag, prometheus.GaugeValue, o.Lag(now).Seconds(), string(kind))
 	}
 }

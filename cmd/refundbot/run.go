@@ -124,7 +124,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		return err
 	}
 	defer conn.Close()
-	stats := metrics.New(metrics.Options{Steps: buyerflow.StepNames(), Stats: store, Logger: m.Logger})
+	stats := metrics.New(metrics.Options{Steps: buyerflow.StepNames(), Stats: store, Logger: m.Logger, Telegram: conn.Reachable})
 	senderOpts := bot.SenderOptions{Observer: stats}
 	var limiter *sendlimit.Limiter
 	if m.Config.PaceSends {
@@ -202,7 +202,10 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 				// Draining: the load balancer stops sending here first.
 				return httpapi.CheckDependency("shutdown", errors.New("shutting down"))
 			}
-			return errors.Join(ready(ctx), httpapi.CheckDependency("telegram", conn.Reachable(ctx)))
+			return ready(ctx)
+		}, TelegramReady: func(ctx context.Context) error {
+			// Not in Ready: a Telegram outage must not take the shop API out too.
+			return httpapi.CheckDependency("telegram", conn.Reachable(ctx))
 		}}))
 	var webhook *bot.Webhook
 	if m.Config.WebhookURL != "" {

@@ -366,7 +366,11 @@ func encodeCursor(updated time.Time, id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(plain))
 }
 
-// decodeCursor reads what encodeCursor wrote.
+// decodeCursor reads what encodeCursor wrote. A cursor is the shop's to
+// send back, so it may be forged: anything encodeCursor could not have
+// written from a stored case (a time outside refund.ValidPositionTime, an
+// ID that is not positive) is refused here, as the shop's error, rather
+// than reaching the store.
 func decodeCursor(s string) (time.Time, int64, bool) {
 	plain, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
@@ -379,7 +383,7 @@ func decodeCursor(s string) (time.Time, int64, bool) {
 	micros, err1 := strconv.ParseInt(parts[1], 10, 64)
 	id, err2 := strconv.ParseInt(parts[2], 10, 64)
 	updated := time.UnixMicro(micros).UTC()
-	if err1 != nil || err2 != nil || id <= 0 || updated.IsZero() {
+	if err1 != nil || err2 != nil || id <= 0 || !refund.ValidPositionTime(updated) {
 		return time.Time{}, 0, false
 	}
 	return updated, id, true

@@ -40,6 +40,13 @@ type Config struct {
 	// database would have the orchestrator restart a healthy process,
 	// which fixes nothing and drops in-flight updates.
 	Ready func(ctx context.Context) error
+	// TelegramReady, when set, is the check of the Telegram Bot API that
+	// /readyz/telegram adds to Ready's: whether this replica can answer
+	// webhook updates. /readyz leaves it out on purpose. Telegram being
+	// down is shared by every replica, so taking them all out of the load
+	// balancer would not bring it back, and it would take the shop API,
+	// which needs only the stores, down with it.
+	TelegramReady func(ctx context.Context) error
 }
 
 // server holds one handler's configuration; it is read-only after
@@ -52,12 +59,14 @@ type server struct {
 	tokenHash [sha256.Size]byte
 	logger    *slog.Logger
 	ready     func(ctx context.Context) error
+	telegram  func(ctx context.Context) error
 }
 
 // NewHandler returns the HTTP API:
 //
 //	GET  /healthz                       200 {"status":"ok"} while the process runs
 //	GET  /readyz                        200 {"status":"ready"}, or 503 naming what cfg.Ready found failing
+//	GET  /readyz/telegram               /readyz and cfg.TelegramReady: the webhook's readiness
 //	PUT  /api/v1/orders/{id}            upserts an order: 201 created, 200 updated
 //	GET  /api/v1/cases                  lists cases by last change, a page at a time
 //	GET  /api/v1/cases/{id}             one case with its evidence and history
@@ -74,12 +83,13 @@ type server struct {
 // because that is a wiring mistake, not a runtime condition.
 func NewHandler(cfg Config) http.Handler {
 	s := &server{
-		mux:     http.NewServeMux(),
-		orders:  cfg.Orders,
-		payouts: cfg.Payouts,
-		cases:   cfg.Cases,
-		logger:  cfg.Logger,
-		ready:   cfg.Ready,
+		mux:      http.NewServeMux(),
+		orders:   cfg.Orders,
+		payouts:  cfg.Payouts,
+		cases:    cfg.Cases,
+		logger:   cfg.Logger,
+		ready:    cfg.Ready,
+		telegram: cfg.TelegramReady,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -139,7 +149,9 @@ func routes() []route {
 		{method: http.MethodGet, path: "/healthz",
 			handler: func(s *server) http.Handler { return http.HandlerFunc(s.handleHealthz) }},
 		{method: http.MethodGet, path: "/readyz",
-			handler: func(s *server) http.Handler { return http.HandlerFunc(s.handleReadyz) }},
+			handler: func(s *server) http.Handler { return s.readiness(s.ready) }},
+		{method: http.MethodGet, path: "/readyz/telegram",
+			handler: func(s *server) http.Handler { return s.readiness(s.ready, s.telegram) }},
 		{method: http.MethodPut, path: "/api/v1/orders/{id}", shopAPI: true, takesBody: true,
 			handler: func(s *server) http.Handler { return http.HandlerFunc(s.handlePutOrder) }},
 		{method: http.MethodGet, path: "/api/v1/cases", shopAPI: true,

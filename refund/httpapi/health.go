@@ -55,18 +55,24 @@ func (s *server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
-// handleReadyz is the readiness probe: 200 when Config.Ready passes (or is
-// unset), else 503 with the names of the failing dependencies in the
-// error's message. The failure is logged as a warning rather than an
-// error: a probe repeats it every few seconds for the whole outage.
-func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	if s.ready != nil {
+// readiness is a readiness probe over checks (nil ones are skipped), run
+// one after another: 200 when all pass, else 503 with the names of the
+// failing dependencies in the error's message. The failure is logged as a
+// warning rather than an error: a probe repeats it every few seconds for
+// the whole outage.
+func (s *server) readiness(checks ...func(ctx context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		err := s.ready(ctx)
+		var errs []error
+		for _, check := range checks {
+			if check != nil {
+				errs = append(errs, check(ctx))
+			}
+		}
 		cancel()
-		if err != nil {
+		if err := errors.Join(errs...); err != nil {
 			names := dependencyNames(err)
-			s.logger.WarnContext(r.Context(), "not ready", "dependencies", names, "err", err)
+			s.logger.WarnContext(r.Context(), "not ready", "path", r.URL.Path, "dependencies", names, "err", err)
 			msg := "not ready: a dependency check failed"
 			switch {
 			case len(names) == 1:
@@ -83,8 +89,8 @@ func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			s.writeJSON(w, r, http.StatusServiceUnavailable, body)
 			return
 		}
-	}
-	s.writeJSON(w, r, http.StatusOK, []byte(`{"status":"ready"}`))
+		s.writeJSON(w, r, http.StatusOK, []byte(`{"status":"ready"}`))
+	})
 }
 
 // dependencyNames returns the names of the DependencyErrors in err's tree,

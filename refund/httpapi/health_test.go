@@ -119,3 +119,54 @@ func TestCheckDependencyKeepsNil(t *testing.T) {
 		t.Errorf("CheckDependency = %v, want it to name postgres and wrap the error", err)
 	}
 }
+
+// TestReadyzLeavesTelegramToItsOwnProbe: with the Telegram Bot API
+// unreachable, /readyz (the shop API's probe, which needs only the stores)
+// stays 200 and /readyz/telegram (the webhook's) answers 503 naming it;
+// with a store down both are 503.
+func TestReadyzLeavesTelegramToItsOwnProbe(t *testing.T) {
+	tgDown := httpapi.CheckDependency("telegram", errors.New("getMe: connection refused"))
+	pgDown := httpapi.CheckDependency("postgres", errors.New("connection refused"))
+	tests := []struct {
+		name             string
+		stores, telegram error
+		readyz, tgReadyz int
+		tgMsg            string
+	}{
+		{"all up", nil, nil, 200, 200, ""},
+		{"telegram down", nil, tgDown, 200, 503, "telegram failed its check"},
+		{"postgres down", pgDown, nil, 503, 503, "postgres failed its check"},
+		{"both down", pgDown, tgDown, 503, 503, "postgres, telegram failed their checks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var telegramCalls atomic.Int32
+			api := newTestAPI(t, func(cfg *httpapi.Config) {
+				cfg.Ready = func(context.Context) error { return tt.stores }
+				cfg.TelegramReady = func(context.Context) error { telegramCalls.Add(1); return tt.telegram }
+			})
+			if w := api.do(t, request{method: http.MethodGet, path: "/readyz"}); w.Code != tt.readyz {
+				t.Errorf("/readyz = %d %s, want %d", w.Code, w.Body, tt.readyz)
+			}
+			if n := telegramCalls.Load(); n != 0 {
+				t.Errorf("/readyz checked Telegram %d times, want never", n)
+			}
+			w := api.do(t, request{method: http.MethodGet, path: "/readyz/telegram"})
+			if tt.tgReadyz == 200 {
+				if w.Code != 200 {
+					t.Errorf("/readyz/telegram = %d %s, want 200", w.Code, w.Body)
+				}
+				return
+			}
+			if got := checkError(t, w, tt.tgReadyz, refund.EINTERNAL, ""); !strings.Contains(got.Error.Message, tt.tgMsg) {
+				t.Errorf("/readyz/telegram message %q lacks %q", got.Error.Message, tt.tgMsg)
+			}
+		})
+	}
+	t.Run("without a Telegram check it is /readyz", func(t *testing.T) {
+		api := newTestAPI(t, func(cfg *httpapi.Config) { cfg.Ready = func(context.Context) error { return pgDown } })
+		if w := api.do(t, request{method: http.MethodGet, path: "/readyz/telegram"}); w.Code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz/telegram without TelegramReady, postgres down = %d, want 503", w.Code)
+		}
+	})
+}

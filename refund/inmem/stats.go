@@ -7,8 +7,8 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Stats counts cases, first reviews, escalations and undelivered outbox
-// items as the PostgreSQL store does; an outbox item is due when it is
+// Stats counts cases, first reviews, escalations, payouts and undelivered
+// outbox items as the PostgreSQL store does; an outbox item is due when it is
 // available to claim at now. It walks everything under the read lock,
 // which is fine for the sandbox's and the tests' sizes.
 func (s *Store) Stats(ctx context.Context, now time.Time) (refund.Stats, error) {
@@ -30,7 +30,13 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (refund.Stats, error) 
 		st.Escalations[e.Reason]++
 		if e.Open() {
 			st.EscalationsOpen++
+			if !e.Due.IsZero() && e.Due.Before(now) {
+				st.EscalationsOverdue++
+			}
 		}
+	}
+	for _, p := range s.payouts {
+		st.Payouts[p.Status]++
 	}
 	for _, r := range s.outbox {
 		if !r.deliveredAt.IsZero() {
@@ -38,6 +44,9 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (refund.Stats, error) 
 		}
 		o := st.Outbox[r.item.Kind]
 		o.Pending++
+		if r.lastErr != "" {
+			o.Failing++
+		}
 		if !r.availableAt.After(now) && (o.OldestDue.IsZero() || r.item.CreatedAt.Before(o.OldestDue)) {
 			o.OldestDue = r.item.CreatedAt
 		}

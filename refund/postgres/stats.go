@@ -28,19 +28,24 @@ const (
 		GROUP BY o.status, o.rules`
 
 	statsEscalationsSQL = `
-		SELECT reason, count(*), count(*) FILTER (WHERE status IN ('queued', 'held'))
+		SELECT reason, count(*), count(*) FILTER (WHERE status IN ('queued', 'held')),
+			count(*) FILTER (WHERE status IN ('queued', 'held') AND due < $1)
 		FROM escalations GROUP BY reason`
+
+	statsPayoutsSQL = `SELECT status, count(*) FROM payouts GROUP BY status`
 
 	// Only undelivered rows, which outbox_claim_idx covers; "due" is what
 	// ClaimOutbox would take at $1.
 	statsOutboxSQL = `
-		SELECT kind, count(*), min(created_at) FILTER (WHERE available_at <= $1)
+		SELECT kind, count(*), min(created_at) FILTER (WHERE available_at <= $1),
+			count(*) FILTER (WHERE last_error <> '')
 		FROM outbox WHERE delivered_at IS NULL GROUP BY kind`
 )
 
 // Stats counts cases by status, first reviews by outcome, escalations by
-// reason and undelivered outbox items by kind, with the oldest item due
-// at now. The four aggregates are sent as one batch; each sees the data
+// reason (open and overdue at now apart), payouts by status and
+// undelivered outbox items by kind, failing ones apart, with the oldest
+// item due at now. The five aggregates are sent as one batch; each sees the data
 // committed when it starts, which for monitoring is as good as one
 // snapshot. Every call scans cases, case_events and escalations in full:
 // cheap at a scrape interval for a shop's volume, and the reason to keep
@@ -77,31 +82,45 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (refund.Stats, error) {
 			return nil
 		})
 	})
-	b.Queue(statsEscalationsSQL).Query(func(rows pgx.Rows) error {
+	b.Queue(statsEscalationsSQL, now).Query(func(rows pgx.Rows) error {
 		return forEach(rows, func(row pgx.CollectableRow) error {
 			var (
-				reason  string
-				n, open int64
+				reason           string
+				n, open, overdue int64
 			)
-			if err := row.Scan(&reason, &n, &open); err != nil {
+			if err := row.Scan(&reason, &n, &open, &overdue); err != nil {
 				return err
 			}
 			st.Escalations[refund.EscalationReason(reason)] += n
 			st.EscalationsOpen += open
+			st.EscalationsOverdue += overdue
+			return nil
+		})
+	})
+	b.Queue(statsPayoutsSQL).Query(func(rows pgx.Rows) error {
+		return forEach(rows, func(row pgx.CollectableRow) error {
+			var (
+				status string
+				n      int64
+			)
+			if err := row.Scan(&status, &n); err != nil {
+				return err
+			}
+			st.Payouts[refund.PayoutStatus(status)] += n
 			return nil
 		})
 	})
 	b.Queue(statsOutboxSQL, now).Query(func(rows pgx.Rows) error {
 		return forEach(rows, func(row pgx.CollectableRow) error {
 			var (
-				kind   string
-				n      int64
-				oldest *time.Time
+				kind       string
+				n, failing int64
+				oldest     *time.Time
 			)
-			if err := row.Scan(&kind, &n, &oldest); err != nil {
+			if err := row.Scan(&kind, &n, &oldest, &failing); err != nil {
 				return err
 			}
-			st.Outbox[refund.OutboxKind(kind)] = refund.OutboxStats{Pending: n, OldestDue: fromNull(oldest)}
+			st.Outbox[refund.OutboxKind(kind)] = refund.OutboxStats{Pending: n, Failing: failing, OldestDue: fromNull(oldest)}
 			return nil
 		})
 	})

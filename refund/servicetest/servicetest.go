@@ -26,6 +26,10 @@ func Run(t *testing.T, open func(t *testing.T) refund.LifecycleStore) {
 		t.Parallel()
 		testConcurrentRoutes(t, open(t))
 	})
+	t.Run("concurrent identical settlements all return the payout", func(t *testing.T) {
+		t.Parallel()
+		testConcurrentSettlements(t, open(t))
+	})
 	t.Run("a worker killed mid-delivery is replaced with the same payout ID", func(t *testing.T) {
 		t.Parallel()
 		testKilledWorker(t, open(t))
@@ -194,5 +198,63 @@ func testKilledWorker(t *testing.T, store refund.LifecycleStore) {
 	defer mu.Unlock()
 	if len(keys) != 2 || keys[0] != payouts[0].ID || keys[1] != payouts[0].ID {
 		t.Fatalf("deliveries %v, want payout %s twice", keys, payouts[0].ID)
+	}
+}
+
+// testConcurrentSettlements: a shop that never saw its confirmation (or
+// failure report) acknowledged sends it again, possibly while the first is
+// still being applied. Every repeat, whatever the interleaving, gets the
+// payout back, as the API documents, and the case moves once. Several
+// rounds, since one round may happen to run the calls one after another.
+func testConcurrentSettlements(t *testing.T, store refund.LifecycleStore) {
+	ctx := context.Background()
+	policy := refund.DefaultPolicy()
+	// One buyer gets every round's refund: no frequent-refund review.
+	policy.FrequentRefundLimit = 1000
+	svc := service(t, store, policy)
+	const rounds, callers = 6, 20
+	for round := range rounds {
+		ok := round%2 == 0
+		c := submit(t, ctx, store, svc, fmt.Sprintf("KM-SETTLE-%d", round), 9500)
+		if _, err := svc.ChooseRoute(ctx, c.ID, buyer, refund.RouteOriginal); err != nil {
+			t.Fatal(err)
+		}
+		payouts, err := store.PayoutsByCase(ctx, c.ID)
+		if err != nil || len(payouts) != 1 {
+			t.Fatalf("payouts %+v, %v", payouts, err)
+		}
+		st := refund.Settlement{PayoutID: payouts[0].ID, OK: ok}
+		want := refund.PayoutConfirmed
+		if !ok {
+			st.Error, want = "收款账户已注销", refund.PayoutFailed
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				p, err := svc.SettlePayout(ctx, st)
+				if err != nil || p.Status != want || p.ID != st.PayoutID {
+					t.Errorf("round %d, call %d (ok=%v): %+v, %v; want the payout %s", round, i, ok, p, err, want)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		events, err := store.Events(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moves := 0
+		for _, e := range events {
+			if e.Type == refund.EventStatusChanged && (e.Status == refund.StatusRefunded || e.Status == refund.StatusPayoutFailed) {
+				moves++
+			}
+		}
+		if moves != 1 {
+			t.Errorf("round %d: the case was settled %d times, want once: %+v", round, moves, events)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -292,6 +293,11 @@ func testListInvalid(t *testing.T, s CaseListStore) {
 		{"position without a time", refund.CaseQuery{Limit: 10, AfterID: 3}, "after"},
 		{"position without an id", refund.CaseQuery{Limit: 10, AfterUpdated: listBase()}, "after"},
 		{"negative position id", refund.CaseQuery{Limit: 10, AfterUpdated: listBase(), AfterID: -3}, "after"},
+		// Beyond what PostgreSQL's timestamptz holds: a forged position
+		// must be the caller's error, not a driver's "out of range".
+		{"position at the largest time", refund.CaseQuery{Limit: 10, AfterUpdated: time.UnixMicro(math.MaxInt64), AfterID: 3}, "after"},
+		{"position at the smallest time", refund.CaseQuery{Limit: 10, AfterUpdated: time.UnixMicro(math.MinInt64), AfterID: 3}, "after"},
+		{"position before 1970", refund.CaseQuery{Limit: 10, AfterUpdated: time.Unix(-1, 0), AfterID: 3}, "after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,8 @@ func RunStats(t *testing.T, open func(t *testing.T) StatsStore) {
 		{"cases are counted by status", testStatsCases},
 		{"first reviews are counted once per case, by how they ended", testStatsFirstReviews},
 		{"escalations are counted by reason, open ones apart", testStatsEscalations},
-		{"outbox: undelivered items per kind and the oldest due one", testStatsOutbox},
+		{"outbox: undelivered items per kind, failing ones and the oldest due one", testStatsOutbox},
+		{"payouts are counted by status", testStatsPayouts},
 		{"a cancelled context fails Stats", testStatsCancelledContext},
 	}
 	for _, tt := range tests {
@@ -71,9 +72,10 @@ func testStatsEmpty(t *testing.T, s StatsStore) {
 	wantCounts(t, "cases", st.Cases, refund.Statuses(), nil)
 	wantCounts(t, "first reviews", st.FirstReviews, refund.FirstReviewOutcomes(), nil)
 	wantCounts(t, "escalations", st.Escalations, refund.EscalationReasons(), nil)
-	if st.EscalationsOpen != 0 {
-		t.Errorf("open escalations %d, want 0", st.EscalationsOpen)
+	if st.EscalationsOpen != 0 || st.EscalationsOverdue != 0 {
+		t.Errorf("open escalations %d, overdue %d, want 0 and 0", st.EscalationsOpen, st.EscalationsOverdue)
 	}
+	wantCounts(t, "payouts", st.Payouts, refund.PayoutStatuses(), nil)
 	want := map[refund.OutboxKind]refund.OutboxStats{}
 	for _, k := range refund.OutboxKinds() {
 		want[k] = refund.OutboxStats{}
@@ -203,7 +205,8 @@ func testStatsEscalations(t *testing.T, s StatsStore) {
 	open(9003, refund.EscalateRepeated)
 	c := caseIn(t, s, "KM-E1", refund.StatusHumanReview)
 	e := newEscalation(9004)
-	e.Reason, e.CaseID = refund.EscalateHumanReview, c.ID
+	// No deadline: queued after the others, and never overdue.
+	e.Reason, e.CaseID, e.Due = refund.EscalateHumanReview, c.ID, time.Time{}
 	mustOpenEscalation(t, s, e)
 
 	st := mustStats(t, s, desk0)
@@ -212,6 +215,38 @@ func testStatsEscalations(t *testing.T, s StatsStore) {
 	if st.EscalationsOpen != 4 {
 		t.Errorf("open escalations %d, want 4 (two queued, one held, one queued after a close)", st.EscalationsOpen)
 	}
+	due := newEscalation(0).Due
+	if st.EscalationsOverdue != 0 {
+		t.Errorf("overdue escalations %d at %v, before their deadline %v: want 0", st.EscalationsOverdue, desk0, due)
+	}
+	// Past the deadline: the three open ones that have it (queued or
+	// held) are overdue; the closed one and the one without are not.
+	if got := mustStats(t, s, due.Add(time.Second)).EscalationsOverdue; got != 3 {
+		t.Errorf("overdue escalations %d after their deadline, want 3", got)
+	}
+}
+
+func testStatsPayouts(t *testing.T, s StatsStore) {
+	pay := func(c refund.Case, id string, at time.Time) refund.Case {
+		t.Helper()
+		return mustApply(t, s, with(step(c, refund.StatusPayoutPending, at), func(ch *refund.Change) { ch.Payout = original(id, 1000) }))
+	}
+	settleAs := func(c refund.Case, to refund.Status, st *refund.Settlement, at time.Time) refund.Case {
+		t.Helper()
+		return mustApply(t, s, with(step(c, to, at), func(ch *refund.Change) { ch.Settle = st }))
+	}
+	// One payout pending; one failed, then replaced by one the shop
+	// confirmed; a balance refund, confirmed at once.
+	pay(caseIn(t, s, "KM-P1", refund.StatusApproved), "p1", day0)
+	c := pay(caseIn(t, s, "KM-P2", refund.StatusApproved), "p2", day0)
+	c = settleAs(c, refund.StatusPayoutFailed, settle("p2", false, "card expired"), day0.Add(time.Minute))
+	c = pay(c, "p3", day0.Add(2*time.Minute))
+	settleAs(c, refund.StatusRefunded, settle("p3", true, ""), day0.Add(3*time.Minute))
+	b := caseIn(t, s, "KM-P4", refund.StatusApproved)
+	mustApply(t, s, with(step(b, refund.StatusPayoutPending, day0), func(ch *refund.Change) { ch.Payout = balance("p4", 1000) }))
+
+	wantCounts(t, "payouts", mustStats(t, s, day0.Add(time.Hour)).Payouts, refund.PayoutStatuses(), map[refund.PayoutStatus]int64{
+		refund.PayoutPending: 1, refund.PayoutFailed: 1, refund.PayoutConfirmed: 2})
 }
 
 func testStatsOutbox(t *testing.T, s StatsStore) {
@@ -253,7 +288,7 @@ func testStatsOutbox(t *testing.T, s StatsStore) {
 	st := mustStats(t, s, now)
 	want := map[refund.OutboxKind]refund.OutboxStats{
 		refund.OutboxNotice: {Pending: 3, OldestDue: norm(day0.Add(time.Minute))},
-		refund.OutboxPayout: {Pending: 1},
+		refund.OutboxPayout: {Pending: 1, Failing: 1},
 		refund.OutboxAgent:  {Pending: 1},
 	}
 	if !maps.Equal(st.Outbox, want) {
@@ -268,7 +303,7 @@ func testStatsOutbox(t *testing.T, s StatsStore) {
 	// Once its retry time has come the failed payout is due again, and
 	// lags by its whole age: the shop has not had it since it was written.
 	later := now.Add(time.Hour)
-	if got := mustStats(t, s, later).Outbox[refund.OutboxPayout]; got != (refund.OutboxStats{Pending: 1, OldestDue: norm(day0.Add(2 * time.Minute))}) {
+	if got := mustStats(t, s, later).Outbox[refund.OutboxPayout]; got != (refund.OutboxStats{Pending: 1, Failing: 1, OldestDue: norm(day0.Add(2 * time.Minute))}) {
 		t.Errorf("payout outbox at %v: %+v, want the failed payout due", later, got)
 	}
 }
