@@ -88,11 +88,26 @@ type SessionStore interface {
 	Extend(ctx context.Context, chatID int64, fence int64) error
 }
 
+// EscalationMarks keep, next to the sessions, which chats may have an open
+// escalation, so that a turn of any other chat needs no database query to
+// know it has none. A mark is set before an escalation opens and cleared
+// only after it closed, so that a crash in between leaves a mark too many
+// (cleared when the database says so), never one too few.
+type EscalationMarks interface {
+	MarkEscalated(ctx context.Context, chatID int64) error
+	ClearEscalated(ctx context.Context, chatID int64) error
+}
+
 // Claim is what Begin found.
 type Claim struct {
 	Session Session
 	// Duplicate means one of the updates was handled before: drop it.
 	Duplicate bool
+	// MaybeEscalated means the chat carries the escalation mark
+	// (EscalationMarks): it may have an open escalation, which the desk
+	// confirms in the database. Without it the chat has none, and the
+	// turn costs the database nothing.
+	MaybeEscalated bool
 	// IDsRestarted means this update's id is far below the highest seen:
 	// the Bot API's ids started again, and the store stopped counting the
 	// marks of the old ones. Reported once, by the update that found it.

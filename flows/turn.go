@@ -56,6 +56,9 @@ type Turn struct {
 	AfterDelivery []func(context.Context)
 	// Escalation is the chat's open escalation, when the desk found one.
 	Escalation *refund.Escalation
+	// MaybeEscalated is the session store's hint that the chat may have an
+	// open escalation (Claim.MaybeEscalated).
+	MaybeEscalated bool
 
 	texts *locales.Bundle
 }

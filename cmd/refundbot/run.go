@@ -154,7 +154,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		m.Logger.WarnContext(ctx, "REDIS_PREFIX held another bot's handled updates; they no longer count for this bot",
 			"bot", conn.API.Self.UserName)
 	}
-	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender, stats)
+	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender, stats, sessions)
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 // not set. The escalations go through their domain service, which logs
 // every hand-over in the case's history.
 func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, cases *refund.Service,
-	texts *locales.Bundle, sender *bot.Sender, stats *metrics.Metrics) (*desk.Desk, error) {
+	texts *locales.Bundle, sender *bot.Sender, stats *metrics.Metrics, marks flows.EscalationMarks) (*desk.Desk, error) {
 	if m.Config.AgentChatID == 0 {
 		return nil, nil
 	}
@@ -277,7 +277,7 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	if err != nil {
 		return nil, err
 	}
-	cfg := desk.Config{Escalations: escalations, Agents: store, Cases: cases, Texts: texts,
+	cfg := desk.Config{Escalations: escalations, Marks: marks, Agents: store, Cases: cases, Texts: texts,
 		ChatID: m.Config.AgentChatID, Lang: "zh-CN", HoldTimeout: m.Config.AgentHoldTimeout,
 		AutoAssign: m.Config.DeskAutoAssign, AgentCap: m.Config.DeskAgentCap, Hours: m.Config.DeskHours, Ratings: stats,
 		Location: m.Config.Location, Logger: m.Logger,
@@ -292,7 +292,16 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	case forum:
 		cfg.Topics = sender
 	}
-	return desk.New(cfg)
+	d, err := desk.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.SyncMarks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mark the chats with open escalations: %w", err)
+	}
+	m.Logger.DebugContext(ctx, "chats with open escalations marked", "chats", n)
+	return d, nil
 }
 
 func (m *Main) readyChan() chan struct{} {

@@ -216,6 +216,7 @@ func (t *turn) release(ctx context.Context, agent refund.Agent, e refund.Escalat
 	default:
 		return err
 	}
+	t.d.closed(ctx, got)
 	t.deskSay(locales.DeskReleased, map[string]any{"ID": got.ID})
 	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentLeft, agentData(agent))}, nil)
 	t.askRating(got, agent)
@@ -300,6 +301,7 @@ func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalati
 	default:
 		return fmt.Errorf("decide case %d: %w", e.CaseID, err)
 	}
+	t.d.closed(ctx, e)
 	data := map[string]any{"Case": c.Number(), "Status": t.team(locales.StatusLabel(c.Status), nil),
 		"Name": agent.Name(), "Staff": agent.StaffNumber}
 	if t.In.Callback != nil {

@@ -33,6 +33,9 @@ type Cases interface {
 // Config wires a Desk.
 type Config struct {
 	Escalations *refund.EscalationService
+	// Marks keep which buyer chats may have an open escalation, so that
+	// the other chats' turns cost no database query.
+	Marks flows.EscalationMarks
 	// Agents is the staff directory, for "is this account staff?".
 	Agents refund.AgentStore
 	Cases  Cases
@@ -83,6 +86,8 @@ func New(cfg Config) (*Desk, error) {
 		return nil, errors.New("desk: Escalations is required")
 	case cfg.Agents == nil:
 		return nil, errors.New("desk: Agents is required")
+	case cfg.Marks == nil:
+		return nil, errors.New("desk: Marks is required (the session store keeps them)")
 	case cfg.Cases == nil:
 		return nil, errors.New("desk: Cases is required")
 	case cfg.Texts == nil:
@@ -109,6 +114,31 @@ func New(cfg Config) (*Desk, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Desk{cfg: cfg}, nil
+}
+
+// SyncMarks marks every chat with an open escalation, at start: marks
+// lost with Redis, or escalations opened before marks existed, would
+// otherwise leave a held chat unrelayed.
+func (d *Desk) SyncMarks(ctx context.Context) (int, error) {
+	open, err := d.cfg.Escalations.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range open {
+		if err := d.cfg.Marks.MarkEscalated(ctx, e.BuyerChatID); err != nil {
+			return 0, err
+		}
+	}
+	return len(open), nil
+}
+
+// closed clears the mark of a chat whose escalation closed. The mark goes
+// only after the database says closed: failing here leaves a stray mark,
+// which the chat's next turn clears.
+func (d *Desk) closed(ctx context.Context, e refund.Escalation) {
+	if err := d.cfg.Marks.ClearEscalated(ctx, e.BuyerChatID); err != nil {
+		d.cfg.Logger.WarnContext(ctx, "clear escalation mark", "chat_id", e.BuyerChatID, "err", err)
+	}
 }
 
 // ChatID is the team chat, for flows.Route.
@@ -146,9 +176,17 @@ func (d *Desk) Hold(next flows.Handler) flows.Handler {
 			}
 			return (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
 		}
+		if !ft.MaybeEscalated {
+			return next.Serve(ctx, ft)
+		}
 		e, err := d.cfg.Escalations.OpenByChat(ctx, ft.In.ChatID)
 		switch {
 		case refund.ErrorCode(err) == refund.ENOTFOUND:
+			// A mark left by a crash between the database and Redis: the
+			// database is right, and the mark goes.
+			if err := d.cfg.Marks.ClearEscalated(ctx, ft.In.ChatID); err != nil {
+				return err
+			}
 			return next.Serve(ctx, ft)
 		case err != nil:
 			return err
@@ -201,6 +239,9 @@ func topicName(e refund.Escalation, reason string) string {
 // Escalate implements buyer.Desk: it puts the buyer's chat in the agents'
 // queue, posts its card when it is new, and tells the buyer their place.
 func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason refund.EscalationReason) error {
+	if err := d.cfg.Marks.MarkEscalated(ctx, t.In.ChatID); err != nil {
+		return err
+	}
 	e, created, err := d.cfg.Escalations.Escalate(ctx, refund.Escalation{
 		CaseID: caseID, BuyerChatID: t.In.ChatID, BuyerUserID: t.In.UserID, Language: t.Lang, Reason: reason,
 	})

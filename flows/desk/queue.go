@@ -27,6 +27,9 @@ func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, s
 	if n.Kind == refund.NoticeReviewOverdue {
 		reason = refund.EscalateOverdue
 	}
+	if err := d.cfg.Marks.MarkEscalated(ctx, n.ChatID); err != nil {
+		return err
+	}
 	e, _, err := d.cfg.Escalations.Escalate(ctx, refund.Escalation{CaseID: n.CaseID, BuyerChatID: n.ChatID,
 		BuyerUserID: n.UserID, Language: n.Language, Reason: reason, Due: n.Deadline})
 	if err != nil {

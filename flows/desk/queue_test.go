@@ -109,7 +109,7 @@ func TestAgentNoticesOpenOneCardAndFlagLateReviews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := desk.New(desk.Config{Escalations: escalations, Agents: store, Cases: svc, Texts: texts, ChatID: team,
+	d, err := desk.New(desk.Config{Escalations: escalations, Marks: newMarks(), Agents: store, Cases: svc, Texts: texts, ChatID: team,
 		Lang: "zh-CN", Now: clock})
 	if err != nil {
 		t.Fatal(err)

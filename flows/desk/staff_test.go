@@ -53,7 +53,7 @@ func TestRefreshStaff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := desk.New(desk.Config{Escalations: escalations, Agents: store, Cases: svc, Texts: texts, ChatID: team, Lang: "zh-CN"})
+	d, err := desk.New(desk.Config{Escalations: escalations, Marks: newMarks(), Agents: store, Cases: svc, Texts: texts, ChatID: team, Lang: "zh-CN"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,8 @@ const (
 	maxLeaseWait = 50 * time.Millisecond
 )
 
-// Store implements flows.SessionStore and flows.OwnershipAttempts.
+// Store implements flows.SessionStore, flows.OwnershipAttempts and
+// flows.EscalationMarks.
 type Store struct {
 	rdb        redis.UniversalClient
 	prefix     string
@@ -124,6 +125,29 @@ func (s *Store) epochKey() string { return s.prefix + "upd:epoch" }
 // topKey holds the highest update id seen in the current era.
 func (s *Store) topKey() string { return s.prefix + "upd:top" }
 
+// escalatedKey marks a chat that may have an open escalation
+// (flows.EscalationMarks).
+func (s *Store) escalatedKey(chatID int64) string {
+	return s.prefix + "esc:" + strconv.FormatInt(chatID, 10)
+}
+
+// MarkEscalated implements flows.EscalationMarks. The mark has no expiry:
+// an escalation may stay open for days; a stray one is cleared by the desk.
+func (s *Store) MarkEscalated(ctx context.Context, chatID int64) error {
+	if err := s.rdb.Set(ctx, s.escalatedKey(chatID), 1, 0).Err(); err != nil {
+		return fmt.Errorf("mark chat %d escalated: %w", chatID, err)
+	}
+	return nil
+}
+
+// ClearEscalated implements flows.EscalationMarks.
+func (s *Store) ClearEscalated(ctx context.Context, chatID int64) error {
+	if err := s.rdb.Del(ctx, s.escalatedKey(chatID)).Err(); err != nil {
+		return fmt.Errorf("clear the escalation mark of chat %d: %w", chatID, err)
+	}
+	return nil
+}
+
 // botKey holds the bot's Telegram id the marks were made for.
 func (s *Store) botKey() string { return s.prefix + "upd:bot" }
 
@@ -138,11 +162,11 @@ func (s *Store) failKey(userID int64, orderID string) string {
 }
 
 // beginScript takes a chat's lease and reads its session in one round trip.
-// KEYS: lease, fence counter, session, flood counter, epoch, top id, then
-// the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
+// KEYS: lease, fence counter, session, flood counter, epoch, top id,
+// escalation mark, then the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
 // mark TTL ms, the input's highest update id (-1: none), RestartGap.
 // Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence,
-// restarted (0/1)[, session]}. An id far below the highest seen starts a new
+// restarted (0/1), escalation mark (0/1)[, session]}. An id far below the highest seen starts a new
 // era of ids first (restarted 1). A duplicate is not counted against the
 // flood limit, and an input over the limit is marked handled at once, so
 // that it costs nothing more and a redelivery is dropped too.
@@ -161,7 +185,7 @@ if id >= 0 and id < top - tonumber(ARGV[6]) then
 elseif id > top then
   redis.call('SET', KEYS[6], id)
 end
-for i = 7, #KEYS do
+for i = 8, #KEYS do
   if redis.call('GET', KEYS[i]) == epoch then return {'dup'} end
 end
 local limit = tonumber(ARGV[3])
@@ -169,20 +193,21 @@ local n = 0
 if limit > 0 then n = redis.call('INCR', KEYS[4]) end
 if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
 if limit > 0 and n > limit then
-  for i = 7, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
+  for i = 8, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
   return {'flood', n}
 end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
+local marked = redis.call('EXISTS', KEYS[7])
 local sess = redis.call('GET', KEYS[3])
-if sess then return {'ok', fence, restarted, sess} end
-return {'ok', fence, restarted}`)
+if sess then return {'ok', fence, restarted, marked, sess} end
+return {'ok', fence, restarted, marked}`)
 
 // Begin implements flows.SessionStore.
 func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Claim, error) {
-	keys := make([]string, 6, 6+len(updateIDs))
+	keys := make([]string, 7, 7+len(updateIDs))
 	keys[0], keys[1], keys[2], keys[3] = s.leaseKey(chatID), s.fenceKey(), s.sessionKey(chatID), s.floodKey(chatID)
-	keys[4], keys[5] = s.epochKey(), s.topKey()
+	keys[4], keys[5], keys[6] = s.epochKey(), s.topKey(), s.escalatedKey(chatID)
 	top := -1 // no ids: nothing to compare
 	for _, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
@@ -213,9 +238,9 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 			}
 			continue
 		}
-		claim := flows.Claim{Fence: res[1].(int64), IDsRestarted: res[2].(int64) == 1}
-		if len(res) > 3 {
-			raw, _ := res[3].(string)
+		claim := flows.Claim{Fence: res[1].(int64), IDsRestarted: res[2].(int64) == 1, MaybeEscalated: res[3].(int64) == 1}
+		if len(res) > 4 {
+			raw, _ := res[4].(string)
 			// A session this version cannot read is dropped rather than
 			// wedging the chat forever; the buyer starts again.
 			if err := json.Unmarshal([]byte(raw), &claim.Session); err != nil {
