@@ -139,6 +139,10 @@ func messageInput(u update) (item, bool) {
 	}
 	if m.ReplyToMessage != nil && !u.forum.Message.repliesToTopicStart() {
 		in.ReplyToMessageID = m.ReplyToMessage.MessageID
+		in.ReplyToText = m.ReplyToMessage.Text
+		if in.ReplyToText == "" {
+			in.ReplyToText = m.ReplyToMessage.Caption
+		}
 	}
 	if cmd, target, args, ok := parseCommand(m); ok {
 		in.Command, in.CommandTarget, in.Text = cmd, target, args

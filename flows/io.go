@@ -32,6 +32,10 @@ type Input struct {
 	LanguageCode string
 	// ReplyToMessageID is the message this one answers, in the same chat.
 	ReplyToMessageID int
+	// ReplyToText is the text (or caption) of the message answered: an
+	// agent's reply in their private chat is routed by the escalation the
+	// relayed message it answers names.
+	ReplyToText string
 	// ThreadID is the forum topic the message was written in, 0 outside
 	// forums.
 	ThreadID int

@@ -98,6 +98,14 @@ type EscalationMarks interface {
 	ClearEscalated(ctx context.Context, chatID int64) error
 }
 
+// AgentChats remember which agents have a private chat with the bot (they
+// wrote to it there): only to them can the bot relay a held chat's
+// messages privately, since a bot cannot start a conversation.
+type AgentChats interface {
+	SetAgentChat(ctx context.Context, userID int64, open bool) error
+	AgentChat(ctx context.Context, userID int64) (bool, error)
+}
+
 // Claim is what Begin found.
 type Claim struct {
 	Session Session

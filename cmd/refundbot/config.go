@@ -52,6 +52,9 @@ type Config struct {
 	// (DESK_AUTO_ASSIGN=on), at most DeskAgentCap each (DESK_AGENT_CAP).
 	DeskAutoAssign bool
 	DeskAgentCap   int
+	// DeskRelayTeam relays held chats in the team chat only (DESK_RELAY=team),
+	// never in the agents' private chats with the bot.
+	DeskRelayTeam bool
 	// DeskHours are the agents' working hours (DESK_HOURS), in the shop's
 	// time zone with the policy's holidays; empty is always open.
 	DeskHours refund.DeskHours
@@ -172,6 +175,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.DeskAutoAssign = true
 	default:
 		problems = append(problems, fmt.Errorf("DESK_AUTO_ASSIGN: want on or off, got %q", v))
+	}
+	switch v := strings.ToLower(getenv("DESK_RELAY")); v {
+	case "", "private":
+	case "team":
+		c.DeskRelayTeam = true
+	default:
+		problems = append(problems, fmt.Errorf("DESK_RELAY: want private or team, got %q", v))
 	}
 	c.DeskAgentCap = desk.DefaultAgentCap
 	if v := getenv("DESK_AGENT_CAP"); v != "" {

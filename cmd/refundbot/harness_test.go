@@ -178,7 +178,7 @@ func (e *env) startProcess() *replica {
 	// Settings the test does not give must not come from the machine.
 	for _, k := range []string{"SHOP_TIMEZONE", "ORDER_ID_PATTERN", "SESSION_IDLE_TTL", "POLICY_FILE",
 		"SHOP_WEBHOOK_URL", "SHOP_WEBHOOK_SECRET", "SWEEP_INTERVAL", "AGENT_CHAT_ID", "AGENT_USER_IDS",
-		"AGENT_HOLD_TIMEOUT", "AGENT_REFRESH", "DESK_AUTO_ASSIGN", "DESK_AGENT_CAP", "DESK_HOURS", "WEBHOOK_URL", "WEBHOOK_SECRET", "CHAT_LEASE_TTL", "OUTBOX_LEASE", "SHUTDOWN_GRACE"} {
+		"AGENT_HOLD_TIMEOUT", "AGENT_REFRESH", "DESK_AUTO_ASSIGN", "DESK_AGENT_CAP", "DESK_HOURS", "DESK_RELAY", "WEBHOOK_URL", "WEBHOOK_SECRET", "CHAT_LEASE_TTL", "OUTBOX_LEASE", "SHUTDOWN_GRACE"} {
 		if _, set := e.vars[k]; !set {
 			vars = append(vars, k+"=")
 		}

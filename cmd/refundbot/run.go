@@ -170,7 +170,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	}
 	var handler flows.Handler = dialog
 	if agentDesk != nil {
-		handler = flows.Route(agentDesk.ChatID(), agentDesk, agentDesk.Hold(dialog))
+		handler = flows.Route(agentDesk.ChatID(), agentDesk, agentDesk.Private(agentDesk.Hold(dialog)))
 	}
 	runtime, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: handler,
 		LeaseTTL: sessions.LeaseTTL(), Observer: stats, Logger: m.Logger})
@@ -268,7 +268,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 // not set. The escalations go through their domain service, which logs
 // every hand-over in the case's history.
 func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, cases *refund.Service,
-	texts *locales.Bundle, sender *bot.Sender, stats *metrics.Metrics, marks flows.EscalationMarks) (*desk.Desk, error) {
+	texts *locales.Bundle, sender *bot.Sender, stats *metrics.Metrics, sessions *redisstore.Store) (*desk.Desk, error) {
 	if m.Config.AgentChatID == 0 {
 		return nil, nil
 	}
@@ -277,9 +277,9 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	if err != nil {
 		return nil, err
 	}
-	cfg := desk.Config{Escalations: escalations, Marks: marks, Agents: store, Cases: cases, Texts: texts,
+	cfg := desk.Config{Escalations: escalations, Marks: sessions, Agents: store, Cases: cases, Texts: texts,
 		ChatID: m.Config.AgentChatID, Lang: "zh-CN", HoldTimeout: m.Config.AgentHoldTimeout,
-		AutoAssign: m.Config.DeskAutoAssign, AgentCap: m.Config.DeskAgentCap, Hours: m.Config.DeskHours, Ratings: stats,
+		AgentChats: agentChats(m.Config.DeskRelayTeam, sessions), AutoAssign: m.Config.DeskAutoAssign, AgentCap: m.Config.DeskAgentCap, Hours: m.Config.DeskHours, Ratings: stats,
 		Location: m.Config.Location, Logger: m.Logger,
 		Undeliverable: func(err error) bool { return !bot.Transient(err) }}
 	forum, err := conn.IsForum(ctx, m.Config.AgentChatID)
@@ -302,6 +302,15 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	}
 	m.Logger.DebugContext(ctx, "chats with open escalations marked", "chats", n)
 	return d, nil
+}
+
+// agentChats is where the desk learns which agents have a private chat
+// with the bot, for relays there; nil keeps every relay in the team chat.
+func agentChats(teamOnly bool, sessions *redisstore.Store) flows.AgentChats {
+	if teamOnly {
+		return nil
+	}
+	return sessions
 }
 
 func (m *Main) readyChan() chan struct{} {

@@ -53,6 +53,12 @@ func (t *turn) agentChat(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
+	return t.onEscalation(ctx, agent, e)
+}
+
+// onEscalation runs an agent's message about one escalation: a reply to
+// relay, or a command.
+func (t *turn) onEscalation(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
 	switch t.In.Command {
 	case "":
 		return t.relayToBuyer(ctx, agent, e)
@@ -175,13 +181,7 @@ func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation
 	default:
 		return err
 	}
-	if t.In.Callback != nil {
-		t.Answer = t.team(locales.DeskTaken, agentData(agent))
-	}
-	t.Out = append(t.Out, flows.Message{Text: t.team(locales.DeskTookOver, map[string]any{"ID": got.ID,
-		"Name": agent.Name(), "Staff": agent.StaffNumber}), ReplyTo: got.CardMessageID, ThreadID: got.ThreadID})
-	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentJoined, agentData(agent))}, nil)
-	return nil
+	return t.joinedNow(ctx, got, agent, locales.DeskTookOver)
 }
 
 func (t *turn) takenBy(ctx context.Context, id int64) error {
@@ -217,7 +217,7 @@ func (t *turn) release(ctx context.Context, agent refund.Agent, e refund.Escalat
 		return err
 	}
 	t.d.closed(ctx, got)
-	t.deskSay(locales.DeskReleased, map[string]any{"ID": got.ID})
+	t.onCard(got, t.team(locales.DeskReleased, map[string]any{"ID": got.ID}))
 	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentLeft, agentData(agent))}, nil)
 	t.askRating(got, agent)
 	return nil
@@ -307,7 +307,7 @@ func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalati
 	if t.In.Callback != nil {
 		t.Answer = t.team(locales.DeskDecided, data)
 	}
-	t.Out = append(t.Out, flows.Message{Text: t.team(locales.DeskDecided, data), ReplyTo: e.CardMessageID, ThreadID: e.ThreadID})
+	t.onCard(e, t.team(locales.DeskDecided, data))
 	t.askRating(e, agent)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/refundbot/refundbot/flows"
@@ -36,6 +37,9 @@ type Config struct {
 	// Marks keep which buyer chats may have an open escalation, so that
 	// the other chats' turns cost no database query.
 	Marks flows.EscalationMarks
+	// AgentChats, when set, relays a held chat in its agent's private
+	// chat with the bot (private.go); nil relays in the team chat.
+	AgentChats flows.AgentChats
 	// Agents is the staff directory, for "is this account staff?".
 	Agents refund.AgentStore
 	Cases  Cases
@@ -77,6 +81,9 @@ type TopicCreator interface {
 // Desk is the agents' desk.
 type Desk struct {
 	cfg Config
+
+	mu    sync.RWMutex
+	staff staffSet
 }
 
 // New checks cfg and returns the desk; a missing part is named.
@@ -120,6 +127,11 @@ func New(cfg Config) (*Desk, error) {
 // lost with Redis, or escalations opened before marks existed, would
 // otherwise leave a held chat unrelayed.
 func (d *Desk) SyncMarks(ctx context.Context) (int, error) {
+	staff, err := d.cfg.Escalations.Staff(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d.setStaff(staff)
 	open, err := d.cfg.Escalations.Open(ctx)
 	if err != nil {
 		return 0, err
@@ -282,6 +294,14 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 	if assigned != nil {
 		card.Text += "\n\n" + dt.team(locales.DeskAssigned, map[string]any{"ID": e.ID, "Name": assigned.Name(),
 			"Staff": assigned.StaffNumber})
+		e.AgentUserID = assigned.UserID
+		m, ok, err := d.privateTook(ctx, e)
+		if err != nil {
+			return err
+		}
+		if ok {
+			t.Post(assigned.UserID, m, nil)
+		}
 	}
 	t.Post(d.cfg.ChatID, card, func(ctx context.Context, id int) error {
 		return d.cfg.Escalations.Link(ctx, e.ID, id, true)
@@ -319,11 +339,30 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 	if t.In.Unsupported != "" {
 		text = t.team(locales.DeskUnsupported, map[string]any{"Kind": t.In.Unsupported})
 	}
+	to, private, err := t.d.relayTarget(ctx, e)
+	if err != nil {
+		return err
+	}
+	base := flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
 	header := t.team(locales.DeskFromBuyer, map[string]any{"Buyer": buyerName(t.In)}) + "\n"
-	for _, m := range relayed(header, text, t.In.Files, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}) {
-		t.Post(t.d.cfg.ChatID, m, link)
+	if private {
+		// The agent answers by replying to it; the number routes the reply.
+		base, link = flows.Message{}, nil
+		header = t.team(locales.DeskFromBuyerPrivate, map[string]any{"ID": e.ID, "Case": caseLabel(e),
+			"Buyer": buyerName(t.In)}) + "\n"
+	}
+	for _, m := range relayed(header, text, t.In.Files, base) {
+		t.Post(to, m, link)
 	}
 	return nil
+}
+
+// caseLabel names an escalation's case, or nothing when it has none.
+func caseLabel(e refund.Escalation) string {
+	if e.CaseID == 0 {
+		return ""
+	}
+	return refund.FormatCaseNumber(e.CaseID)
 }
 
 func buyerName(in flows.Input) string {

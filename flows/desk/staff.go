@@ -36,6 +36,7 @@ func (d *Desk) RefreshStaff(ctx context.Context, members Members, send flows.Sen
 	if err != nil {
 		return 0, err
 	}
+	d.setStaff(agents)
 	var (
 		problems []error
 		n        int

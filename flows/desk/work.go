@@ -53,19 +53,46 @@ func (t *turn) next(ctx context.Context, agent refund.Agent) error {
 	default:
 		return err
 	}
-	t.joined(got, agent, locales.DeskTookOver)
-	return nil
+	return t.joinedNow(ctx, got, agent, locales.DeskTookOver)
 }
 
-// joined tells the team (on the card) and the buyer that agent holds the
-// chat now.
-func (t *turn) joined(e refund.Escalation, agent refund.Agent, key locales.Key) {
+// joinedNow tells the team (on the card), the buyer and, in their private
+// chat, the agent that agent holds the chat now.
+func (t *turn) joinedNow(ctx context.Context, e refund.Escalation, agent refund.Agent, key locales.Key) error {
 	if t.In.Callback != nil {
 		t.Answer = t.team(locales.DeskTaken, agentData(agent))
 	}
-	t.Post(t.d.cfg.ChatID, flows.Message{Text: t.team(key, map[string]any{"ID": e.ID, "Name": agent.Name(),
-		"Staff": agent.StaffNumber}), ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, nil)
+	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": agent.Name(), "Staff": agent.StaffNumber}))
 	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(agent))}, nil)
+	m, ok, err := t.d.privateTook(ctx, e)
+	if ok && t.In.ChatID != e.AgentUserID {
+		t.Post(e.AgentUserID, m, nil)
+	}
+	return err
+}
+
+// onCard says text under the escalation's card in the team chat; said in
+// an agent's private chat, the agent reads it there too.
+func (t *turn) onCard(e refund.Escalation, text string) {
+	card := flows.Message{Text: text, ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
+	if t.In.ChatID == t.d.cfg.ChatID {
+		t.Out = append(t.Out, card)
+		return
+	}
+	t.Post(t.d.cfg.ChatID, card, nil)
+	t.Out = append(t.Out, flows.Message{Text: text})
+}
+
+// privateTook is the note in a holder's private chat that the chat is
+// theirs; ok is false when they have no private chat with the bot.
+func (d *Desk) privateTook(ctx context.Context, e refund.Escalation) (flows.Message, bool, error) {
+	_, private, err := d.relayTarget(ctx, e)
+	if err != nil || !private {
+		return flows.Message{}, false, err
+	}
+	team := d.cfg.Texts.Match(d.cfg.Lang)
+	return flows.Message{Text: d.cfg.Texts.Text(team, locales.DeskPrivateTook, map[string]any{"ID": e.ID,
+		"Case": caseLabel(e)})}, true, nil
 }
 
 // assign gives a new escalation to an online agent when auto-assignment
@@ -85,7 +112,12 @@ func (d *Desk) assign(ctx context.Context, e refund.Escalation, send flows.Sende
 			"Staff": agent.StaffNumber})})
 	berr := send.Send(ctx, e.BuyerChatID, flows.Message{Text: d.cfg.Texts.Text(d.cfg.Texts.Match(e.Language),
 		locales.AgentJoined, agentData(agent))})
-	return errors.Join(terr, berr)
+	e.AgentUserID = agent.UserID
+	m, ok, perr := d.privateTook(ctx, e)
+	if ok {
+		perr = send.Send(ctx, agent.UserID, m)
+	}
+	return errors.Join(terr, berr, perr)
 }
 
 // openingText tells a buyer outside the desk's hours when a person will

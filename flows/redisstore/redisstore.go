@@ -148,6 +148,33 @@ func (s *Store) ClearEscalated(ctx context.Context, chatID int64) error {
 	return nil
 }
 
+func (s *Store) agentChatKey(userID int64) string {
+	return s.prefix + "agentchat:" + strconv.FormatInt(userID, 10)
+}
+
+// SetAgentChat implements flows.AgentChats.
+func (s *Store) SetAgentChat(ctx context.Context, userID int64, open bool) error {
+	var err error
+	if open {
+		err = s.rdb.Set(ctx, s.agentChatKey(userID), 1, 0).Err()
+	} else {
+		err = s.rdb.Del(ctx, s.agentChatKey(userID)).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("record agent %d's private chat: %w", userID, err)
+	}
+	return nil
+}
+
+// AgentChat implements flows.AgentChats.
+func (s *Store) AgentChat(ctx context.Context, userID int64) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.agentChatKey(userID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("agent %d's private chat: %w", userID, err)
+	}
+	return n == 1, nil
+}
+
 // botKey holds the bot's Telegram id the marks were made for.
 func (s *Store) botKey() string { return s.prefix + "upd:bot" }
 

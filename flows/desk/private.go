@@ -1,0 +1,129 @@
+package desk
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// Relays in the agent's private chat. Telegram lets a bot send about 20
+// messages a minute into one group, and a held chat's conversation is
+// most of what the desk sends: in the team chat, ten agents with a few
+// chats each would share those 20. In each agent's private chat with the
+// bot the budget is a message a second per agent (30 a second for the
+// bot), so the team chat keeps only the cards, decisions and the queue
+// board. A bot cannot open a private chat: an agent who never wrote to it
+// there gets their relays in the team chat, as before.
+
+// staffSet is who is staff, kept in memory so that routing a private
+// update costs nothing; refreshed with the staff.
+type staffSet struct {
+	ids map[int64]bool
+}
+
+// setStaff replaces the set of agents whose private chats the desk serves.
+func (d *Desk) setStaff(agents []refund.Agent) {
+	ids := make(map[int64]bool, len(agents))
+	for _, a := range agents {
+		ids[a.UserID] = true
+	}
+	d.mu.Lock()
+	d.staff = staffSet{ids: ids}
+	d.mu.Unlock()
+}
+
+func (d *Desk) isStaff(userID int64) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.staff.ids[userID]
+}
+
+// Private is the middleware in front of the buyer dialog for agents'
+// private chats: an agent writing to the bot is at work, not a buyer.
+func (d *Desk) Private(next flows.Handler) flows.Handler {
+	return flows.HandlerFunc(func(ctx context.Context, ft *flows.Turn) error {
+		if ft.In.Chat != flows.ChatPrivate || d.cfg.AgentChats == nil || !d.isStaff(ft.In.UserID) {
+			return next.Serve(ctx, ft)
+		}
+		return (&turn{Turn: ft, d: d}).agentPrivate(ctx)
+	})
+}
+
+// relayedID finds the escalation a relayed message names ("#12 …").
+var relayedID = regexp.MustCompile(`^#([0-9]{1,18}) `)
+
+// agentPrivate serves an agent in their private chat: the queue commands,
+// and replies to a held chat's relayed messages, which go to its buyer.
+func (t *turn) agentPrivate(ctx context.Context) error {
+	agent, ok, err := t.agent(ctx)
+	if err != nil || !ok {
+		return err // removed since the set was loaded: nothing to do
+	}
+	if err := t.d.cfg.AgentChats.SetAgentChat(ctx, agent.UserID, true); err != nil {
+		return err
+	}
+	switch t.In.Command {
+	case "start", "help":
+		t.deskSay(locales.DeskPrivateHello, agentData(agent))
+		return nil
+	case "queue", "mine":
+		return t.queue(ctx, agent, t.In.Command == "mine")
+	case "next":
+		return t.next(ctx, agent)
+	case "online", "offline":
+		return t.presence(ctx, agent, t.In.Command == "online")
+	}
+	e, err := t.privateEscalation(ctx, agent)
+	switch {
+	case refund.ErrorCode(err) == refund.ENOTFOUND:
+		t.deskSay(locales.DeskPrivateWhich, nil)
+		return nil
+	case err != nil:
+		return err
+	}
+	return t.onEscalation(ctx, agent, e)
+}
+
+// privateEscalation is the escalation an agent's private message is about:
+// the one the answered relay names, or the one chat the agent holds.
+func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refund.Escalation, error) {
+	if m := relayedID.FindStringSubmatch(t.In.ReplyToText); m != nil {
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		return t.d.cfg.Escalations.Escalation(ctx, id)
+	}
+	open, err := t.d.cfg.Escalations.Open(ctx)
+	if err != nil {
+		return refund.Escalation{}, err
+	}
+	var mine []refund.Escalation
+	for _, e := range open {
+		if e.Status == refund.EscalationHeld && e.AgentUserID == agent.UserID {
+			mine = append(mine, e)
+		}
+	}
+	if len(mine) != 1 {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "agent %d holds %d chats", agent.UserID, len(mine))
+	}
+	return mine[0], nil
+}
+
+// relayTarget is where a held chat's messages go: the holder's private
+// chat when they have one with the bot, the card in the team chat if not.
+func (d *Desk) relayTarget(ctx context.Context, e refund.Escalation) (chatID int64, private bool, err error) {
+	if d.cfg.AgentChats == nil || e.AgentUserID == 0 {
+		return d.cfg.ChatID, false, nil
+	}
+	open, err := d.cfg.AgentChats.AgentChat(ctx, e.AgentUserID)
+	if err != nil {
+		return 0, false, fmt.Errorf("relay target of escalation %d: %w", e.ID, err)
+	}
+	if open {
+		return e.AgentUserID, true, nil
+	}
+	return d.cfg.ChatID, false, nil
+}
