@@ -203,22 +203,35 @@ func isFourDigits(s string) bool {
 // textLanguage tells the language a buyer wrote in, "" when the text does
 // not say: Chinese characters make it zh, a sentence of English words en.
 func textLanguage(text string) string {
-	words, english := 0, 0
-	for _, f := range strings.FieldsFunc(normalize(text), func(r rune) bool {
-		return !(isLetter(r) || r == '\'')
-	}) {
-		if len(f) >= 2 {
-			words++
-			if englishWords[strings.ToLower(f)] {
-				english++
-			}
-		}
-	}
 	for _, r := range text {
 		if unicode.Is(unicode.Han, r) {
 			return "zh"
 		}
 	}
+	// Words are lower-cased into buf, not into new strings: a message of
+	// thousands of words is read without an allocation per word.
+	var buf [16]byte
+	words, english, n := 0, 0, 0
+	word := func() {
+		if n >= 2 {
+			words++
+			if n <= len(buf) && englishWords[string(buf[:n])] {
+				english++
+			}
+		}
+		n = 0
+	}
+	for _, r := range normalize(text) {
+		if !isLetter(r) && r != '\'' {
+			word()
+			continue
+		}
+		if n < len(buf) {
+			buf[n] = byte(unicode.ToLower(r))
+		}
+		n++
+	}
+	word()
 	if words >= 2 && english >= 1 {
 		return "en"
 	}
