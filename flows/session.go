@@ -20,6 +20,9 @@ type State string
 type Session struct {
 	State State  `json:"state"`
 	Lang  string `json:"lang,omitempty"`
+	// LangChosen is set by /lang: the buyer's choice, which the language
+	// they write in does not override.
+	LangChosen bool `json:"lang_chosen,omitempty"`
 	// Nonce changes whenever the dialog moves; buttons carry it, so a press
 	// on an older message is recognised as stale.
 	Nonce string `json:"nonce,omitempty"`

@@ -189,8 +189,17 @@ func ReasonKeywords(r refund.Reason) Key { return Key("keywords." + string(r)) }
 // CategoryLabel names a category.
 func CategoryLabel(c refund.Category) Key { return Key("category." + string(c)) }
 
-// EvidenceHint says what evidence a category needs.
-func EvidenceHint(c refund.Category) Key { return Key("evidence_hint." + string(c)) }
+// EvidenceHint says what evidence a reason needs, or that none is.
+func EvidenceHint(r refund.Reason) Key { return Key("evidence_hint." + string(r)) }
+
+// The texts of understanding free text, per-reason evidence and the
+// amounts below what was paid.
+const (
+	OrderIDLooksLikePhone Key = "order_id_looks_like_phone"
+	AskEvidenceOptional   Key = "ask_evidence_optional"
+	NoticeShortfall       Key = "notice.shortfall"
+	NoticeShortfallOther  Key = "notice.shortfall_other"
+)
 
 // StatusLabel names a case status.
 func StatusLabel(s refund.Status) Key { return Key("status." + string(s)) }
@@ -245,11 +254,12 @@ func AllKeys() []Key {
 		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
 		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam,
 		DeskFromBuyerPrivate, DeskPrivateHello, DeskPrivateWhich, DeskPrivateTook, DeskBoard, DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready}
+	keys = append(keys, OrderIDLooksLikePhone, AskEvidenceOptional, NoticeShortfall, NoticeShortfallOther)
 	for _, r := range refund.AllReasons() {
-		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r))
+		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r), EvidenceHint(r))
 	}
 	for _, c := range refund.Categories() {
-		keys = append(keys, CategoryLabel(c), EvidenceHint(c))
+		keys = append(keys, CategoryLabel(c))
 	}
 	for _, s := range refund.Statuses() {
 		keys = append(keys, StatusLabel(s), StatusNext(s), NoticeBody(s))

@@ -15,7 +15,7 @@ var sample = map[string]any{
 	"Minutes": 60, "Max": 10, "Len": 4000, "Count": 3, "Ignored": 1, "Reason": "卡密无效",
 	"Statement": "陈述", "Files": 2, "Hint": "截图", "Event": "卡密无效", "Date": "11月20日",
 	"Request": "申请全额退款", "Command": "foo", "Bot": "refund_bot", "Query": "R-000999",
-	"Draft": "草稿", "Paid": "¥95.00", "Fee": "¥4.75", "Deduction": "¥10.00", "UsedPercent": 33,
+	"Draft": "草稿", "Paid": "¥95.00", "Fee": "¥4.75", "Deduction": "¥10.00", "UsedPercent": 33, "Short": "¥4.75",
 	"Method": "支付宝", "Days": "1-2", "Deadline": "11月23日 14:05", "Note": "备注",
 	"Kind": "sticker", "Buyer": "Alice @alice (id 1)", "Text": "你好", "Who": "@cs_017", "Staff": "K017", "Username": "cs_017",
 	"ID": 12, "Proposal": "¥95.00", "Due": "11月25日 23:59", "Problem": "amount", "Mine": true, "Ahead": 2,

@@ -204,7 +204,8 @@ func (t *Terminal) typed(line string) error {
 	if n, err := strconv.Atoi(line); err == nil && n > 0 {
 		t.mu.Lock()
 		var ref buttonRef
-		ok := n <= len(t.buttons)
+		count := len(t.buttons)
+		ok := n <= count
 		if ok {
 			ref = t.buttons[n-1]
 		}
@@ -215,7 +216,12 @@ func (t *Terminal) typed(line string) error {
 		case ok:
 			t.Server.PressButton(t.chat(), Buyer(), ref.messageID, ref.data)
 			return nil
+		case len(line) <= maxButtonDigits && count == 0:
+			return fmt.Errorf("no button %d: the latest message has no buttons (type text to send it)", n)
+		case len(line) <= maxButtonDigits:
+			return fmt.Errorf("no button %d: the latest message has buttons 1-%d", n, count)
 		}
+		// Longer numbers (phone digits, say) are the buyer's text.
 	}
 	switch line {
 	case ":sticker":
@@ -225,8 +231,15 @@ func (t *Terminal) typed(line string) error {
 		t.Server.SendVoice(t.chat(), Buyer())
 		return nil
 	}
-	if looksLikePath(line) {
-		data, err := os.ReadFile(line)
+	if path, ok := filePath(line); ok {
+		info, err := os.Stat(path)
+		switch {
+		case err != nil:
+			return fmt.Errorf("no such file: %s", line)
+		case info.IsDir():
+			return fmt.Errorf("%s is a directory: type the path of a file to send it", line)
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("cannot read %s: %w", line, err)
 		}
@@ -242,13 +255,32 @@ func (t *Terminal) typed(line string) error {
 	return nil
 }
 
-func looksLikePath(s string) bool {
-	if !strings.ContainsAny(s, "/\\") && !strings.HasPrefix(s, "~") {
-		return false
+// maxButtonDigits is how long a number typed to press a button can be:
+// a longer one is text.
+const maxButtonDigits = 2
+
+// filePath reports whether a typed line is meant as a file path, and the
+// path with ~ expanded. A path is a word with a slash in it that is not a
+// bot command: "/status" is a command, "/tmp" (an existing directory) and
+// "/tmp/x.png" or "./x.png" are paths, whether the file exists or not.
+func filePath(s string) (string, bool) {
+	if strings.ContainsAny(s, " \t") || !(strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") ||
+		strings.HasPrefix(s, "../") || strings.HasPrefix(s, "~") || filepath.VolumeName(s) != "") {
+		return "", false
 	}
-	if strings.HasPrefix(s, "/") && !strings.Contains(s[1:], "/") {
-		return false // a bot command such as /status
+	if rest, ok := strings.CutPrefix(s, "~"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false
+		}
+		s = home + rest
 	}
-	_, err := os.Stat(s)
-	return err == nil
+	if strings.HasPrefix(s, "/") && !strings.ContainsAny(s[1:], "/\\") {
+		// One word after a slash is a bot command, unless it names
+		// something on disk.
+		if _, err := os.Stat(s); err != nil {
+			return "", false
+		}
+	}
+	return s, true
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -27,6 +28,12 @@ import (
 
 func main() {
 	os.Exit(run(os.Args[1:]))
+}
+
+// sandboxLogger logs errors only, as the JSON lines every mode writes: the
+// terminal is the sandbox's screen.
+func sandboxLogger(w io.Writer) *slog.Logger {
+	return slog.New(logctx.Handler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelError})})
 }
 
 func run(args []string) int {
@@ -47,7 +54,7 @@ func run(args []string) int {
 		m := &Main{Config: cfg, Logger: logger, Stdin: os.Stdin, Stdout: os.Stdout}
 		if cfg.Sandbox() {
 			// The terminal is the sandbox's screen: keep logs out of it.
-			m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+			m.Logger = sandboxLogger(os.Stderr)
 		}
 		if err := m.Run(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "refundbot:", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -60,6 +61,7 @@ func (m *Main) runSandbox(ctx context.Context) error {
 	}
 	defer shop.Close()
 	m.Config.ShopWebhookURL, m.Config.ShopWebhookSecret = hookURL, string(shop.Secret)
+	busy := m.freeHTTPAddr()
 	served := make(chan error, 1)
 	go func() {
 		// The fake has no limits to keep within; the scripted buyer
@@ -73,10 +75,31 @@ func (m *Main) runSandbox(ctx context.Context) error {
 	case err := <-served:
 		return err
 	}
+	if busy != "" {
+		fmt.Fprintf(m.Stdout, "HTTP_ADDR %s is in use; the shop API listens on %s instead.\n", busy, m.HTTPAddr())
+	}
 	termErr := term.Run(ctx)
 	cancel()
 	if err := <-served; err != nil {
 		return err
 	}
 	return termErr
+}
+
+// freeHTTPAddr moves the sandbox's HTTP server to a free port when
+// HTTP_ADDR is taken (another sandbox, a local service), so that trying
+// the bot never fails on it; it returns the busy address, "" if none.
+func (m *Main) freeHTTPAddr() string {
+	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
+	if err == nil {
+		_ = ln.Close()
+		return ""
+	}
+	host, _, splitErr := net.SplitHostPort(m.Config.HTTPAddr)
+	if splitErr != nil {
+		return ""
+	}
+	busy := m.Config.HTTPAddr
+	m.Config.HTTPAddr = net.JoinHostPort(host, "0")
+	return busy
 }

@@ -72,7 +72,7 @@ func (t *turn) command(ctx context.Context) error {
 		case args == "":
 			t.Say(locales.LangUsage, nil)
 		default:
-			t.Sess.Lang, t.Lang = lang, lang
+			t.Sess.Lang, t.Lang, t.Sess.LangChosen = lang, lang, true
 			t.Say(locales.LangSet, nil)
 		}
 		return nil

@@ -159,6 +159,7 @@ func (d *Dialog) Serve(ctx context.Context, ft *flows.Turn) error {
 		ft.Sess.State = StateIdle
 	}
 	t := &turn{Turn: ft, d: d}
+	t.followLanguage()
 	from := t.Sess.State
 	expired := t.d.expired(t.Sess)
 	if err := t.run(ctx); err != nil {
@@ -218,16 +219,15 @@ func (t *turn) run(ctx context.Context) error {
 	case t.In.Forward != nil && t.In.Chat == flows.ChatPrivate:
 		// A forwarded message is the buyer asking "is this really staff?".
 		return t.d.cfg.Desk.Verify(ctx, t.Turn)
-	case t.In.Text != "" && flows.LooksLikeScam(t.In.Text) && len(t.In.Files) == 0:
-		t.scam(ctx)
-		return nil
+	case t.In.Text != "" && flows.SmellsOfScam(t.In.Text) && len(t.In.Files) == 0:
+		return t.scam(ctx)
 	case t.In.Command != "":
 		return t.command(ctx)
 	case t.In.Unsupported != "":
 		t.unsupported()
 		return nil
 	case len(t.In.Files) > 0:
-		if flows.LooksLikeScam(t.In.Text) {
+		if flows.SmellsOfScam(t.In.Text) {
 			t.Say(locales.ScamWarning, nil)
 			t.d.cfg.Desk.Flag(ctx, t.Turn)
 		}
@@ -259,7 +259,7 @@ func (d *Dialog) expired(s flows.Session) bool {
 
 // reset ends the dialog, keeping only the buyer's language.
 func (t *turn) reset() {
-	t.Sess = flows.Session{State: StateIdle, Lang: t.Sess.Lang}
+	t.Sess = flows.Session{State: StateIdle, Lang: t.Sess.Lang, LangChosen: t.Sess.LangChosen}
 }
 
 // move fires ev and gives the new step a fresh nonce, which makes the
@@ -284,16 +284,78 @@ func newNonce() string {
 	return string(b)
 }
 
-func (t *turn) scam(ctx context.Context) {
+// followLanguage answers in the language the buyer writes in, unless they
+// chose one with /lang: a buyer whose Telegram is set to Chinese but who
+// writes English sentences gets English answers. The language is taken
+// from what starts a conversation, not from an answer inside a request (a
+// statement may quote a Chinese error message).
+func (t *turn) followLanguage() {
+	if t.Sess.LangChosen || t.Sess.State != StateIdle || t.In.Callback != nil || t.In.Command != "" || t.In.Text == "" {
+		return
+	}
+	code := textLanguage(t.In.Text)
+	if code == "" {
+		return
+	}
+	if lang := t.d.cfg.Texts.Match(code); lang != t.Sess.Lang {
+		t.Sess.Lang, t.Lang = lang, lang
+	}
+}
+
+// scam warns of a message that tells of someone asking the buyer to pay,
+// unfreeze, give a code or move apps, and then answers whatever request the
+// message also makes: a warning never swallows a request.
+func (t *turn) scam(ctx context.Context) error {
 	t.Say(locales.ScamWarning, nil)
 	t.d.cfg.Desk.Flag(ctx, t.Turn)
-	if t.Sess.State == StateWritingStatement && len([]rune(t.In.Text)) <= refund.MaxStatementRunes {
-		// The buyer may be describing the scam they met; keep the words
-		// until they say whether this is their statement.
-		t.Sess.PendingStatement = t.In.Text
-		t.Say(locales.StatementScam, nil,
-			[]flows.Button{{Text: t.Text(locales.BtnKeepStatement, nil), Data: stepData(t.Sess.Nonce, actKeepStatement, "")}})
+	text := strings.TrimSpace(t.In.Text)
+	switch {
+	case t.In.Command != "":
+		return t.command(ctx)
+	case asksForPerson(text):
+		return t.askPerson(ctx, refund.EscalateAsked)
 	}
+	switch t.Sess.State {
+	case StateWritingStatement:
+		if len([]rune(t.In.Text)) <= refund.MaxStatementRunes {
+			// The buyer may be describing the scam they met; keep the words
+			// until they say whether this is their statement.
+			t.Sess.PendingStatement = t.In.Text
+			t.Say(locales.StatementScam, nil,
+				[]flows.Button{{Text: t.Text(locales.BtnKeepStatement, nil), Data: stepData(t.Sess.Nonce, actKeepStatement, "")}})
+		}
+		return nil
+	case StateIdle:
+		if t.makesRequest(text) {
+			return t.typed(ctx)
+		}
+		return nil
+	case StateAwaitingOrder:
+		if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
+			return t.typed(ctx)
+		}
+		return nil
+	case StateAwaitingPhone:
+		if isFourDigits(digitsAnswer(text)) {
+			return t.typed(ctx)
+		}
+		return nil
+	}
+	return t.typed(ctx)
+}
+
+// makesRequest reports whether idle free text that tells of a scam also
+// asks for something the dialog answers: a refund in so many words ("才能退
+// 款" is the scammer's line, not a request), a status, an order or a case.
+func (t *turn) makesRequest(text string) bool {
+	if asksNewRefund(text) || asksStatus(text) {
+		return true
+	}
+	if _, ok := findCaseNumber(text); ok {
+		return true
+	}
+	_, ok := findOrderID(t.d.cfg.OrderIDPattern, text)
+	return ok
 }
 
 // typed handles plain text according to the step the buyer is at.
@@ -312,7 +374,11 @@ func (t *turn) typed(ctx context.Context) error {
 			return nil
 		}
 		id, ok := parseOrderAnswer(t.d.cfg.OrderIDPattern, text)
-		if !ok {
+		switch {
+		case !ok && isFourDigits(digitsAnswer(text)):
+			t.Say(locales.OrderIDLooksLikePhone, nil, t.keys().nav()...)
+			return nil
+		case !ok:
 			t.Say(locales.OrderIDInvalid, map[string]any{"Max": refund.MaxOrderIDLength}, t.keys().nav()...)
 			return nil
 		}
@@ -332,14 +398,25 @@ func (t *turn) typed(ctx context.Context) error {
 	return nil
 }
 
+// idleText reads free text outside a request: a case number is always a
+// question about that case; a question about progress or money is a status
+// question even when it says 退款, unless it asks for a new refund in so
+// many words; an order ID alone asks about that order.
 func (t *turn) idleText(ctx context.Context, text string) error {
-	if hasRefundIntent(text) {
-		return t.startRefund(ctx, text)
-	}
-	if _, ok := findCaseNumber(text); ok {
+	_, hasCase := findCaseNumber(text)
+	_, hasOrder := findOrderID(t.d.cfg.OrderIDPattern, text)
+	refundWords := hasRefundIntent(text)
+	statusQuestion := asksStatus(text) && !asksNewRefund(text)
+	switch {
+	case hasCase, hasOrder && statusQuestion:
 		return t.lookup().status(ctx, text)
-	}
-	if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
+	case statusQuestion:
+		t.Say(locales.StatusAsk, nil)
+		return nil
+	case refundWords || asksNewRefund(text) || t.d.reasonIn(text) != "":
+		// Naming what went wrong ("卡密提示已被使用") is asking for a refund.
+		return t.startRefund(ctx, text)
+	case hasOrder:
 		return t.lookup().status(ctx, text)
 	}
 	if e := t.Escalation; e != nil && e.Open() {

@@ -68,8 +68,13 @@ func dialogForFuzz(tb testing.TB) *Dialog {
 // message meets them.
 func readText(d *Dialog, text string) {
 	_ = flows.LooksLikeScam(text)
+	_ = flows.SmellsOfScam(text)
 	_ = asksForPerson(text)
 	_ = hasRefundIntent(text)
+	_ = asksStatus(text)
+	_ = asksNewRefund(text)
+	_ = textLanguage(text)
+	_ = digitsAnswer(text)
 	_, _ = findCaseNumber(text)
 	_, _ = findOrderID(fuzzOrderPattern, text)
 	_, _ = parseOrderAnswer(fuzzOrderPattern, text)

@@ -65,6 +65,7 @@ func RenderNotice(texts *locales.Bundle, loc *time.Location, n refund.Notice) fl
 	}
 	b.WriteString(flows.Explain(texts, lang, n.Rules,
 		refund.Amounts{Refund: n.Amount, Fee: n.Fee, Deduction: n.Deduction}, n.Paid, n.Currency, n.UsedPercent))
+	b.WriteString(shortfall(texts, lang, n, data))
 	if n.Note != "" && n.Status != refund.StatusClosed && n.Status != refund.StatusPayoutFailed {
 		b.WriteString("\n" + text(locales.ReviewerNote, data))
 	}
@@ -126,4 +127,34 @@ func caseButtons(texts *locales.Bundle, lang string, caseID int64, status refund
 		}
 	}
 	return rows
+}
+
+// shortfallRules are the rules that say why a refund is less than paid.
+var shortfallRules = map[refund.Rule]bool{refund.RuleBuyerSideFee: true, refund.RuleGiftDeducted: true,
+	refund.RulePromotionPaid: true, refund.RuleProRataMembership: true, refund.RuleProRataTopup: true,
+	refund.RuleProRataService: true}
+
+// shortfall explains a refund amount below what was paid: every notice
+// that names such an amount says why, with the rule above it or, when the
+// notice carries none (a payout after the approval, a reviewer's partial
+// refund), where to read it.
+func shortfall(texts *locales.Bundle, lang string, n refund.Notice, data map[string]any) string {
+	if n.Kind == refund.NoticeReminder || n.Amount <= 0 || n.Amount >= n.Paid {
+		return ""
+	}
+	switch n.Status {
+	case refund.StatusApproved, refund.StatusPayoutPending, refund.StatusRefunded, refund.StatusPayoutFailed:
+	default:
+		return ""
+	}
+	with := map[string]any{"Short": flows.FormatMoney(n.Paid-n.Amount, n.Currency)}
+	for k, v := range data {
+		with[k] = v
+	}
+	for _, r := range n.Rules {
+		if shortfallRules[r] {
+			return texts.Text(lang, locales.NoticeShortfall, with)
+		}
+	}
+	return texts.Text(lang, locales.NoticeShortfallOther, with)
 }

@@ -70,6 +70,9 @@ func TestRenderNoticeGolden(t *testing.T) {
 			n.Status, n.Deadline, n.Rules = refund.StatusHumanReview, at.Add(72*time.Hour), []refund.Rule{refund.RuleOverThreshold}
 		})},
 		{"payout failed", with(func(n *refund.Notice) { n.Status, n.Note = refund.StatusPayoutFailed, "账户已注销" })},
+		{"refunded in part by a reviewer", with(func(n *refund.Notice) {
+			n.Status, n.Amount, n.Route = refund.StatusRefunded, 6000, refund.RouteOriginal
+		})},
 		{"closed without info", with(func(n *refund.Notice) { n.Status, n.Note = refund.StatusClosed, string(refund.DueClose) })},
 		{"closed after appeal window", with(func(n *refund.Notice) { n.Status, n.Note = refund.StatusClosed, string(refund.DueAppeal) })},
 	}
@@ -108,5 +111,34 @@ func TestRenderNoticeGolden(t *testing.T) {
 				t.Fatalf("notices changed; run go test ./flows -run Notice -update and review:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// TestEveryShortfallIsExplained: a notice that names an amount below what
+// was paid says what was paid and why less comes back, whether or not its
+// decision's rules travel with it.
+func TestEveryShortfallIsExplained(t *testing.T) {
+	texts, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := map[string]string{"zh-CN": "实付 ¥95.00", "en": "You paid ¥95.00"}
+	for _, lang := range texts.Languages() {
+		for _, st := range []refund.Status{refund.StatusApproved, refund.StatusPayoutPending, refund.StatusRefunded, refund.StatusPayoutFailed} {
+			for _, rules := range [][]refund.Rule{nil, {refund.RuleProRataMembership, refund.RuleFastLane}, {refund.RuleBuyerSideFee}} {
+				n := refund.Notice{Kind: refund.NoticeStatus, CaseID: 7, OrderID: "VIP20261120001", Status: st, Amount: 1666,
+					Paid: 9500, Fee: 0, Currency: "CNY", Method: refund.PayAlipay, UsedPercent: 33, Rules: rules,
+					Routes: []refund.PayoutRoute{refund.RouteOriginal}, Language: lang, At: time.Unix(0, 0)}
+				text := RenderNotice(texts, time.UTC, n).Text
+				if !strings.Contains(text, paid[lang]) || !strings.Contains(text, "¥78.34") {
+					t.Errorf("%s %s %v: the notice does not say why ¥16.66 of ¥95.00 comes back:\n%s", lang, st, rules, text)
+				}
+			}
+		}
+		full := refund.Notice{Kind: refund.NoticeStatus, CaseID: 7, Status: refund.StatusRefunded, Amount: 9500, Paid: 9500,
+			Currency: "CNY", Language: lang, At: time.Unix(0, 0)}
+		if text := RenderNotice(texts, time.UTC, full).Text; strings.Contains(text, paid[lang]) {
+			t.Errorf("%s: a full refund explains a shortfall: %s", lang, text)
+		}
 	}
 }

@@ -14,12 +14,12 @@ import (
 // startRefund begins a new request; free text may already name the order
 // and the reason ("我要退款 订单号KM20261120001 卡密无效").
 func (t *turn) startRefund(ctx context.Context, text string) error {
-	lang := t.Sess.Lang
+	lang, chosen := t.Sess.Lang, t.Sess.LangChosen
 	if err := t.move(ctx, EventStart); err != nil {
 		return err
 	}
-	t.Sess = flows.Session{State: t.Sess.State, Nonce: t.Sess.Nonce, Lang: lang, SubmissionKey: newNonce() + newNonce(),
-		ReasonHint: t.d.reasonIn(text)}
+	t.Sess = flows.Session{State: t.Sess.State, Nonce: t.Sess.Nonce, Lang: lang, LangChosen: chosen,
+		SubmissionKey: newNonce() + newNonce(), ReasonHint: t.d.reasonIn(text)}
 	if id, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
 		return t.orderGiven(ctx, id)
 	}
@@ -65,8 +65,20 @@ func (t *turn) orderGiven(ctx context.Context, id string) error {
 	return nil
 }
 
+// phoneGiven checks the phone digits. A failed answer keeps the buyer on
+// this step with one answer for every cause (unknown order, someone else's,
+// wrong digits), so that nothing can be learnt from it; an order ID sent
+// here instead starts over with that order.
 func (t *turn) phoneGiven(ctx context.Context, text string) error {
+	text = digitsAnswer(text)
 	if !isFourDigits(text) {
+		if other, ok := findOrderID(t.d.cfg.OrderIDPattern, t.In.Text); ok {
+			if err := t.move(ctx, EventBack); err != nil {
+				return err
+			}
+			t.Sess.PendingOrderID = ""
+			return t.orderGiven(ctx, other)
+		}
 		t.Say(locales.PhoneFormat, nil, t.keys().nav()...)
 		return nil
 	}
@@ -82,11 +94,11 @@ func (t *turn) phoneGiven(ctx context.Context, text string) error {
 	if err != nil {
 		return fmt.Errorf("count failed proof for order %s: %w", id, err)
 	}
-	if err := t.move(ctx, EventPhoneFailed); err != nil {
-		return err
-	}
-	t.Sess.PendingOrderID = ""
 	if failures >= MaxOwnershipFailures {
+		if err := t.move(ctx, EventPhoneFailed); err != nil {
+			return err
+		}
+		t.Sess.PendingOrderID = ""
 		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(OwnershipLockout)}, t.keys().nav()...)
 		return nil
 	}
@@ -100,7 +112,18 @@ func minutesCeil(d time.Duration) int {
 
 // owned records the proven order and moves to the reason, or past it when
 // the buyer's first message already named a reason that fits.
+//
+// An order that already has an open case is answered here, at the order
+// step, with that case's status, rather than after every step at Submit.
 func (t *turn) owned(ctx context.Context, o refund.Order, ev Event) error {
+	open, err := t.openCase(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	if open != nil {
+		t.caseExists(*open)
+		return nil
+	}
 	t.Sess.PendingOrderID = ""
 	t.Sess.Order = &flows.OrderSnapshot{ID: o.ID, Product: o.Product, Category: o.Category, AmountPaid: o.AmountPaid,
 		Currency: o.Currency, PurchasedAt: o.PurchasedAt}
@@ -133,4 +156,18 @@ func (t *turn) statementGiven(ctx context.Context, text string) error {
 	}
 	t.prompt()
 	return nil
+}
+
+// openCase returns the order's open case, nil when it has none.
+func (t *turn) openCase(ctx context.Context, orderID string) (*refund.Case, error) {
+	cases, err := t.d.cfg.Core.CasesByOrder(ctx, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("cases of order %s: %w", orderID, err)
+	}
+	for _, c := range cases {
+		if c.Status.Open() {
+			return &c, nil
+		}
+	}
+	return nil, nil
 }

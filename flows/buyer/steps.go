@@ -28,7 +28,13 @@ func (t *turn) prompt() {
 		t.Say(locales.AskStatement, map[string]any{"Draft": t.draft()},
 			append([][]flows.Button{{{Text: t.Text(locales.BtnUseDraft, nil), Data: t.keys().data(actUseDraft, "")}}}, t.keys().nav()...)...)
 	case StateCollectingEvidence:
-		text := t.Text(locales.AskEvidence, map[string]any{"Hint": t.Text(locales.EvidenceHint(o.Category), nil), "Max": refund.MaxEvidence})
+		// Each reason says what evidence it needs, if any: without a
+		// requirement the step is optional ("no upload needed").
+		ask := locales.AskEvidence
+		if !t.d.policy().Reasons[t.Sess.Reason].EvidenceRequired {
+			ask = locales.AskEvidenceOptional
+		}
+		text := t.Text(ask, map[string]any{"Hint": t.Text(locales.EvidenceHint(t.Sess.Reason), nil), "Max": refund.MaxEvidence})
 		if n := len(t.Sess.Evidence); n > 0 {
 			text += "\n" + t.Text(locales.EvidenceReceived, map[string]any{"Count": n, "Max": refund.MaxEvidence})
 		}
@@ -79,6 +85,7 @@ func (t *turn) pressed(ctx context.Context, cb flows.Callback) error {
 			return t.startRefund(ctx, "")
 		case actMenuStatus:
 			t.Say(locales.StatusAsk, nil)
+			return nil
 		case actMenuOrder:
 			return t.startRefund(ctx, p.arg)
 		default:
@@ -218,17 +225,20 @@ func (t *turn) submit(ctx context.Context) error {
 }
 
 func (t *turn) alreadyOpen(ctx context.Context, orderID string) error {
-	cases, err := t.d.cfg.Core.CasesByOrder(ctx, orderID)
-	if err != nil {
-		return fmt.Errorf("cases of order %s: %w", orderID, err)
+	c, err := t.openCase(ctx, orderID)
+	switch {
+	case err != nil:
+		return err
+	case c == nil:
+		return fmt.Errorf("order %s: conflict reported but no open case found", orderID)
 	}
-	for _, c := range cases {
-		if c.Status.Open() {
-			t.reset()
-			t.Say(locales.CaseExists, map[string]any{"OrderID": orderID, "Case": c.Number(),
-				"Status": t.Text(locales.StatusLabel(c.Status), nil)})
-			return nil
-		}
-	}
-	return fmt.Errorf("order %s: conflict reported but no open case found", orderID)
+	t.caseExists(*c)
+	return nil
+}
+
+// caseExists ends the request: its order has an open case already.
+func (t *turn) caseExists(c refund.Case) {
+	t.reset()
+	t.Say(locales.CaseExists, map[string]any{"OrderID": c.OrderID, "Case": c.Number(),
+		"Status": t.Text(locales.StatusLabel(c.Status), nil)})
 }

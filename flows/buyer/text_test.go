@@ -106,3 +106,57 @@ func TestEveryButtonFitsTelegramsLimit(t *testing.T) {
 		t.Fatalf("callback data %q is %d bytes, Telegram allows 64", order, len(order))
 	}
 }
+
+func TestIdentifiersAreNormalised(t *testing.T) {
+	pattern := regexp.MustCompile(DefaultOrderIDPattern)
+	for _, tt := range []struct {
+		text      string
+		wantOrder string
+		wantCase  int64
+	}{
+		{"ＫＭ２０２６１１２０００１", "KM20261120001", 0},
+		{"KM 2026 1120 001 退款", "KM20261120001", 0},
+		{"KM20261120001 5678", "KM20261120001", 0}, // the digits after an ID stay apart
+		{"Ｒ－０００１２３", "", 123},
+		{"R 000123", "", 123},
+		{"r-000123", "", 123},
+		{"R—000123", "", 123},
+		{"5678", "", 0},
+		{"13800138000", "", 0},
+	} {
+		if got, _ := findOrderID(pattern, tt.text); got != tt.wantOrder {
+			t.Errorf("findOrderID(%q) = %q, want %q", tt.text, got, tt.wantOrder)
+		}
+		if got, _ := findCaseNumber(tt.text); got != tt.wantCase {
+			t.Errorf("findCaseNumber(%q) = %d, want %d", tt.text, got, tt.wantCase)
+		}
+	}
+	if id, ok := parseOrderAnswer(pattern, "5678"); ok {
+		t.Errorf("parseOrderAnswer(5678) = %q: bare digits taken for an order ID", id)
+	}
+	if got := digitsAnswer("５６ ７８"); got != "5678" {
+		t.Errorf("digitsAnswer = %q", got)
+	}
+}
+
+func TestBuyerScamCheckIsStricterThanTheDesks(t *testing.T) {
+	for _, tt := range []struct {
+		text       string
+		buyer, any bool
+	}{
+		{"充错了QQ号，想退款", false, true},
+		{"账号被冻结了", false, true},
+		{"验证码收不到怎么办", false, true},
+		{"客服让我加QQ", true, true},
+		{"他让我报一下短信验证码", true, true},
+		{"someone told me to pay a deposit to unfreeze my refund", true, true},
+		{"I paid with wechat", false, false},
+	} {
+		if got := flows.SmellsOfScam(tt.text); got != tt.buyer {
+			t.Errorf("SmellsOfScam(%q) = %v, want %v", tt.text, got, tt.buyer)
+		}
+		if got := flows.LooksLikeScam(tt.text); got != tt.any {
+			t.Errorf("LooksLikeScam(%q) = %v, want %v (the desk's check stays as strict)", tt.text, got, tt.any)
+		}
+	}
+}
