@@ -24,7 +24,12 @@ var (
 // ask for. It errs on the side of warning: a needless warning costs a line
 // of text, a missed one can cost the buyer's money. Both dialogs use it:
 // the buyer's to warn, the desk's to hold back an agent's reply.
-func LooksLikeScam(text string) bool {
+func LooksLikeScam(text string) bool { return MatchWords(text, scamCJK, scamLatin) }
+
+// MatchWords reports whether text, unmasked and lower-cased, holds a match
+// of cjk with every space taken out (people write "保 证 金" to get past
+// filters) or of latin on its words.
+func MatchWords(text string, cjk, latin *regexp.Regexp) bool {
 	lower := strings.ToLower(Unmask(text))
 	squeezed := strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) {
@@ -32,7 +37,7 @@ func LooksLikeScam(text string) bool {
 		}
 		return r
 	}, lower)
-	return scamCJK.MatchString(squeezed) || scamLatin.MatchString(strings.Join(strings.Fields(lower), " "))
+	return cjk.MatchString(squeezed) || latin.MatchString(strings.Join(strings.Fields(lower), " "))
 }
 
 // Unmask undoes the tricks that hide words from a filter but not from a
@@ -77,13 +82,4 @@ var (
 // them to pay, unfreeze, give a code or move to QQ/WeChat. It is stricter
 // than LooksLikeScam, which checks agents' replies and must err on the side
 // of holding one back.
-func SmellsOfScam(text string) bool {
-	lower := strings.ToLower(Unmask(text))
-	squeezed := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, lower)
-	return buyerScamCJK.MatchString(squeezed) || buyerScamLatin.MatchString(strings.Join(strings.Fields(lower), " "))
-}
+func SmellsOfScam(text string) bool { return MatchWords(text, buyerScamCJK, buyerScamLatin) }

@@ -82,8 +82,10 @@ type TopicCreator interface {
 type Desk struct {
 	cfg Config
 
+	// staff is who is staff, in memory so that routing a private update
+	// costs nothing; refreshed with the staff.
 	mu    sync.RWMutex
-	staff staffSet
+	staff map[int64]bool
 }
 
 // New checks cfg and returns the desk; a missing part is named.
@@ -422,14 +424,6 @@ func relayed(prefix, text string, files []refund.Evidence, base flows.Message) [
 		out = append(out, m)
 	}
 	return out
-}
-
-func (t *turn) buyerName() string {
-	name := strings.TrimSpace(t.In.FirstName + " " + t.In.LastName)
-	if t.In.Username != "" {
-		name += " @" + t.In.Username
-	}
-	return fmt.Sprintf("%s (id %d)", name, t.In.UserID)
 }
 
 // cardFor renders an escalation's case card for the team.

@@ -5,12 +5,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/desk"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/inmem"
+	"github.com/refundbot/refundbot/refund/storetest"
 )
 
 // marks is an in-memory flows.EscalationMarks.
@@ -41,6 +43,42 @@ func (m *marks) has(chatID int64) bool {
 	return m.marked[chatID]
 }
 
+// testDesk is a desk over store for the tests, its clock at now (nil:
+// the time of day), with its parts.
+type testDesk struct {
+	desk        *desk.Desk
+	cases       *refund.Service
+	escalations *refund.EscalationService
+	marks       *marks
+	texts       *locales.Bundle
+}
+
+const testTeam = -100777
+
+func newTestDesk(t *testing.T, store storetest.DeskStore, now func() time.Time) testDesk {
+	t.Helper()
+	svc, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: refund.DefaultPolicy(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	escalations, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: store, Agents: store,
+		Cases: svc, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMarks()
+	d, err := desk.New(desk.Config{Escalations: escalations, Marks: m, Agents: store, Cases: svc, Texts: texts,
+		ChatID: testTeam, Lang: "zh-CN", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testDesk{desk: d, cases: svc, escalations: escalations, marks: m, texts: texts}
+}
+
 // countingStore counts the desk's one per-turn query.
 type countingStore struct {
 	*inmem.Store
@@ -59,24 +97,8 @@ func (s *countingStore) OpenEscalationByChat(ctx context.Context, chatID int64) 
 func TestHoldAsksTheDatabaseOnlyForMarkedChats(t *testing.T) {
 	ctx := context.Background()
 	store := &countingStore{Store: inmem.New()}
-	svc, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: refund.DefaultPolicy()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts, err := locales.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	escalations, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: store, Agents: store, Cases: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMarks()
-	d, err := desk.New(desk.Config{Escalations: escalations, Marks: m, Agents: store, Cases: svc, Texts: texts,
-		ChatID: -100777, Lang: "zh-CN"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	td := newTestDesk(t, store, nil)
+	d, m, texts := td.desk, td.marks, td.texts
 	dialogRan := 0
 	hold := d.Hold(flows.HandlerFunc(func(context.Context, *flows.Turn) error { dialogRan++; return nil }))
 	turn := func(chat int64) *flows.Turn {

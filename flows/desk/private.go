@@ -20,12 +20,6 @@ import (
 // board. A bot cannot open a private chat: an agent who never wrote to it
 // there gets their relays in the team chat, as before.
 
-// staffSet is who is staff, kept in memory so that routing a private
-// update costs nothing; refreshed with the staff.
-type staffSet struct {
-	ids map[int64]bool
-}
-
 // setStaff replaces the set of agents whose private chats the desk serves.
 func (d *Desk) setStaff(agents []refund.Agent) {
 	ids := make(map[int64]bool, len(agents))
@@ -33,14 +27,14 @@ func (d *Desk) setStaff(agents []refund.Agent) {
 		ids[a.UserID] = true
 	}
 	d.mu.Lock()
-	d.staff = staffSet{ids: ids}
+	d.staff = ids
 	d.mu.Unlock()
 }
 
 func (d *Desk) isStaff(userID int64) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.staff.ids[userID]
+	return d.staff[userID]
 }
 
 // Private is the middleware in front of the buyer dialog for agents'
@@ -115,15 +109,21 @@ func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refun
 // relayTarget is where a held chat's messages go: the holder's private
 // chat when they have one with the bot, the card in the team chat if not.
 func (d *Desk) relayTarget(ctx context.Context, e refund.Escalation) (chatID int64, private bool, err error) {
+	if private, err = d.holderChat(ctx, e); err != nil || !private {
+		return d.cfg.ChatID, false, err
+	}
+	return e.AgentUserID, true, nil
+}
+
+// holderChat reports whether the escalation's holder has a private chat
+// with the bot.
+func (d *Desk) holderChat(ctx context.Context, e refund.Escalation) (bool, error) {
 	if d.cfg.AgentChats == nil || e.AgentUserID == 0 {
-		return d.cfg.ChatID, false, nil
+		return false, nil
 	}
 	open, err := d.cfg.AgentChats.AgentChat(ctx, e.AgentUserID)
 	if err != nil {
-		return 0, false, fmt.Errorf("relay target of escalation %d: %w", e.ID, err)
+		return false, fmt.Errorf("private chat of escalation %d's agent: %w", e.ID, err)
 	}
-	if open {
-		return e.AgentUserID, true, nil
-	}
-	return d.cfg.ChatID, false, nil
+	return open, nil
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/refundbot/refundbot/flows"
-	"github.com/refundbot/refundbot/flows/desk"
-	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/inmem"
 )
@@ -92,28 +90,12 @@ func (r *recorder) to(chatID int64) (out []sent) {
 // one album, the document alone), and the late-review flag on that card.
 func TestAgentNoticesOpenOneCardAndFlagLateReviews(t *testing.T) {
 	ctx := context.Background()
-	const team = -100777
+	const team = testTeam
 	store := inmem.New()
 	now := time.Now().UTC()
 	clock := func() time.Time { return now }
-	svc, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: refund.DefaultPolicy(), Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts, err := locales.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	escalations, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: store, Agents: store,
-		Cases: svc, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := desk.New(desk.Config{Escalations: escalations, Marks: newMarks(), Agents: store, Cases: svc, Texts: texts, ChatID: team,
-		Lang: "zh-CN", Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	td := newTestDesk(t, store, clock)
+	d, svc := td.desk, td.cases
 	o := refund.Order{ID: "KM9", BuyerTelegramID: 7, ContactPhone: "13800001234", Product: "点卡 300",
 		Category: refund.CategoryGameCard, AmountPaid: 30000, ListPrice: 30000, Currency: "CNY",
 		PaymentMethod: refund.PayAlipay, PurchasedAt: now.Add(-time.Hour), DeliveredAt: now.Add(-time.Hour)}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refundbot/refundbot/flows/desk"
-	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/inmem"
 )
@@ -39,24 +37,10 @@ func (m *members) set(userID int64, p refund.AgentProfile) {
 
 func TestRefreshStaff(t *testing.T) {
 	ctx := context.Background()
-	const team = -100777
+	const team = testTeam
 	store := inmem.New()
-	svc, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: refund.DefaultPolicy()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts, err := locales.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	escalations, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: store, Agents: store, Cases: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := desk.New(desk.Config{Escalations: escalations, Marks: newMarks(), Agents: store, Cases: svc, Texts: texts, ChatID: team, Lang: "zh-CN"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	td := newTestDesk(t, store, nil)
+	d, escalations := td.desk, td.escalations
 	for _, a := range []refund.Agent{{UserID: 1001, StaffNumber: "S1001"}, {UserID: 1002, StaffNumber: "S1002"},
 		{UserID: 1003, StaffNumber: "S1003", Username: "ghost"}} {
 		if err := store.PutAgent(ctx, a); err != nil {

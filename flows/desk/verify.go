@@ -86,10 +86,5 @@ func (d *Desk) verifyStranger(ctx context.Context, t *flows.Turn, who, username 
 }
 
 func looksLikeStaffScam(text string) bool {
-	if flows.LooksLikeScam(text) {
-		return true
-	}
-	lower := strings.ToLower(flows.Unmask(text))
-	return staffAskCJK.MatchString(strings.Join(strings.Fields(lower), "")) ||
-		staffAskLatin.MatchString(strings.Join(strings.Fields(lower), " "))
+	return flows.LooksLikeScam(text) || flows.MatchWords(text, staffAskCJK, staffAskLatin)
 }

@@ -86,7 +86,7 @@ func (t *turn) onCard(e refund.Escalation, text string) {
 // privateTook is the note in a holder's private chat that the chat is
 // theirs; ok is false when they have no private chat with the bot.
 func (d *Desk) privateTook(ctx context.Context, e refund.Escalation) (flows.Message, bool, error) {
-	_, private, err := d.relayTarget(ctx, e)
+	private, err := d.holderChat(ctx, e)
 	if err != nil || !private {
 		return flows.Message{}, false, err
 	}
