@@ -1,11 +1,16 @@
 // Package buyer is the buyer's refund dialog: a looplab/fsm transition
 // table (machine.go, drawn in testdata/dialog.mmd.golden) walked by one
-// turn per input: the order and its ownership proof (order.go), the reason,
-// the statement and the evidence (steps.go, evidence.go), the summary and
-// the submit, the status view, and the follow-ups a submitted case asks
-// for (followup.go), plus the notices the refund core sends (notice.go).
-// It reaches a person through the Desk interface and the refund core
-// through Core, and runs inside the flows runtime.
+// turn per input (this file). The turn sends what it got to the step it
+// is at, and each step of some size is a small type of its own over the
+// turn: the order (order.go) and its ownership proof (ownership.go), the
+// statement (statement.go), the evidence (evidence.go), the summary and
+// the submit (summary.go); steps.go asks each step's question. Beside the
+// steps: button presses (press.go, their data in callback.go), commands
+// (commands.go), idle free text (idle.go), scam warnings (scam.go), the
+// status view (status.go), the follow-ups a submitted case asks for
+// (followup.go), and the notices the refund core sends (notice.go). It
+// reaches a person through the Desk interface and the refund core through
+// Core, and runs inside the flows runtime.
 package buyer
 
 import (
@@ -21,17 +26,6 @@ import (
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
-
-// Ownership proof limits: three wrong phone-digit answers lock the order
-// for the user for an hour, which makes guessing 10,000 combinations useless.
-const (
-	MaxOwnershipFailures = 3
-	OwnershipLockout     = time.Hour
-)
-
-// maxAnswerRunes bounds one-line answers (order IDs, phone digits); longer
-// text in those steps is answered with a clear "too long".
-const maxAnswerRunes = 200
 
 // Config wires a Dialog: the refund core is its one door to the domain,
 // the desk its way to a person.
@@ -189,7 +183,12 @@ func (d *Dialog) observeSteps(from State, t *turn, expired bool) {
 	}
 }
 
-// turn is one buyer input being handled.
+// turn is one buyer input being handled. Its own methods are the routing
+// (run, typed, prompt, command), the moves every step makes (move, reset,
+// cancel, askPerson) and the ways into a step's type: ownership, statement,
+// evidence, summary, press, idle, followUps and lookup each wrap the turn
+// for one part of the dialog, so that a part reads on its own and the turn
+// stays the list of steps.
 type turn struct {
 	*flows.Turn
 	d *Dialog
@@ -197,6 +196,9 @@ type turn struct {
 	submitted bool
 }
 
+// run answers the input: an expired dialog is ended first, then the input
+// goes where its kind says (a group, a button, a forward, a scam, a
+// command, a file, a call for a person) and plain text to the step.
 func (t *turn) run(ctx context.Context) error {
 	if t.d.expired(t.Sess) {
 		orderID := t.Sess.PendingOrderID
@@ -215,7 +217,7 @@ func (t *turn) run(ctx context.Context) error {
 		t.inGroup()
 		return nil
 	case t.In.Callback != nil:
-		return t.pressed(ctx, *t.In.Callback)
+		return t.press().handle(ctx, *t.In.Callback)
 	case t.In.Forward != nil && t.In.Chat == flows.ChatPrivate:
 		// A forwarded message is the buyer asking "is this really staff?".
 		return t.d.cfg.Desk.Verify(ctx, t.Turn)
@@ -231,7 +233,7 @@ func (t *turn) run(ctx context.Context) error {
 			t.Say(locales.ScamWarning, nil)
 			t.d.cfg.Desk.Flag(ctx, t.Turn)
 		}
-		t.files()
+		t.evidence().add()
 		return nil
 	case asksForPerson(t.In.Text):
 		// At any step: the step is not answered by it, and the dialog
@@ -302,62 +304,6 @@ func (t *turn) followLanguage() {
 	}
 }
 
-// scam warns of a message that tells of someone asking the buyer to pay,
-// unfreeze, give a code or move apps, and then answers whatever request the
-// message also makes: a warning never swallows a request.
-func (t *turn) scam(ctx context.Context) error {
-	t.Say(locales.ScamWarning, nil)
-	t.d.cfg.Desk.Flag(ctx, t.Turn)
-	text := strings.TrimSpace(t.In.Text)
-	switch {
-	case t.In.Command != "":
-		return t.command(ctx)
-	case asksForPerson(text):
-		return t.askPerson(ctx, refund.EscalateAsked)
-	}
-	switch t.Sess.State {
-	case StateWritingStatement:
-		if len([]rune(t.In.Text)) <= refund.MaxStatementRunes {
-			// The buyer may be describing the scam they met; keep the words
-			// until they say whether this is their statement.
-			t.Sess.PendingStatement = t.In.Text
-			t.Say(locales.StatementScam, nil,
-				[]flows.Button{{Text: t.Text(locales.BtnKeepStatement, nil), Data: stepData(t.Sess.Nonce, actKeepStatement, "")}})
-		}
-		return nil
-	case StateIdle:
-		if t.makesRequest(text) {
-			return t.typed(ctx)
-		}
-		return nil
-	case StateAwaitingOrder:
-		if _, ok := findOrderID(t.d.cfg.OrderIDPattern, text); ok {
-			return t.typed(ctx)
-		}
-		return nil
-	case StateAwaitingPhone:
-		if isFourDigits(digitsAnswer(text)) {
-			return t.typed(ctx)
-		}
-		return nil
-	}
-	return t.typed(ctx)
-}
-
-// makesRequest reports whether idle free text that tells of a scam also
-// asks for something the dialog answers: a refund in so many words ("才能退
-// 款" is the scammer's line, not a request), a status, an order or a case.
-func (t *turn) makesRequest(text string) bool {
-	if asksNewRefund(text) || asksStatus(text) {
-		return true
-	}
-	if _, ok := findCaseNumber(text); ok {
-		return true
-	}
-	_, ok := findOrderID(t.d.cfg.OrderIDPattern, text)
-	return ok
-}
-
 // typed handles plain text according to the step the buyer is at.
 func (t *turn) typed(ctx context.Context) error {
 	text := strings.TrimSpace(t.In.Text)
@@ -367,26 +313,13 @@ func (t *turn) typed(ctx context.Context) error {
 	}
 	switch t.Sess.State {
 	case StateIdle:
-		return t.idleText(ctx, text)
+		return t.idle().read(ctx, text)
 	case StateAwaitingOrder:
-		if n := len([]rune(text)); n > maxAnswerRunes {
-			t.Say(locales.TextTooLong, map[string]any{"Len": n, "Max": maxAnswerRunes}, t.keys().nav()...)
-			return nil
-		}
-		id, ok := parseOrderAnswer(t.d.cfg.OrderIDPattern, text)
-		switch {
-		case !ok && isFourDigits(digitsAnswer(text)):
-			t.Say(locales.OrderIDLooksLikePhone, nil, t.keys().nav()...)
-			return nil
-		case !ok:
-			t.Say(locales.OrderIDInvalid, map[string]any{"Max": refund.MaxOrderIDLength}, t.keys().nav()...)
-			return nil
-		}
-		return t.orderGiven(ctx, id)
+		return t.ownership().orderTyped(ctx, text)
 	case StateAwaitingPhone:
-		return t.phoneGiven(ctx, text)
+		return t.ownership().phoneGiven(ctx, text)
 	case StateWritingStatement:
-		return t.statementGiven(ctx, t.In.Text)
+		return t.statement().given(ctx, t.In.Text)
 	case StateCollectingEvidence:
 		t.Say(locales.EvidenceWantFile, nil, t.keys().evidence()...)
 		return nil
@@ -396,55 +329,4 @@ func (t *turn) typed(ctx context.Context) error {
 	// Steps answered by buttons: show the step again.
 	t.prompt()
 	return nil
-}
-
-// idleText reads free text outside a request: a case number is always a
-// question about that case; a question about progress or money is a status
-// question even when it says 退款, unless it asks for a new refund in so
-// many words; an order ID alone asks about that order.
-func (t *turn) idleText(ctx context.Context, text string) error {
-	_, hasCase := findCaseNumber(text)
-	_, hasOrder := findOrderID(t.d.cfg.OrderIDPattern, text)
-	refundWords := hasRefundIntent(text)
-	statusQuestion := asksStatus(text) && !asksNewRefund(text)
-	switch {
-	case hasCase, hasOrder && statusQuestion:
-		return t.lookup().status(ctx, text)
-	case statusQuestion:
-		t.Say(locales.StatusAsk, nil)
-		return nil
-	case refundWords || asksNewRefund(text) || t.d.reasonIn(text) != "":
-		// Naming what went wrong ("卡密提示已被使用") is asking for a refund.
-		return t.startRefund(ctx, text)
-	case hasOrder:
-		return t.lookup().status(ctx, text)
-	}
-	if e := t.Escalation; e != nil && e.Open() {
-		// Waiting for a person: say where they are rather than the menu.
-		return t.askPerson(ctx, e.Reason)
-	}
-	if t.repeated(text) {
-		return t.askPerson(ctx, refund.EscalateRepeated)
-	}
-	t.Say(locales.UnknownText, nil, t.keys().menu()...)
-	return nil
-}
-
-// repeatLimit is how many times the same complaint the bot did not
-// understand brings in a person.
-const repeatLimit = 3
-
-// repeated counts the buyer saying the same thing the bot cannot place.
-func (t *turn) repeated(text string) bool {
-	norm := strings.Join(strings.Fields(strings.ToLower(text)), " ")
-	if norm == t.Sess.RepeatText {
-		t.Sess.RepeatCount++
-	} else {
-		t.Sess.RepeatText, t.Sess.RepeatCount = norm, 1
-	}
-	if t.Sess.RepeatCount >= repeatLimit && t.d.cfg.Desk.Enabled() {
-		t.Sess.RepeatText, t.Sess.RepeatCount = "", 0
-		return true
-	}
-	return false
 }

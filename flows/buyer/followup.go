@@ -40,20 +40,6 @@ type Core interface {
 
 func (d *Dialog) policy() refund.Policy { return d.cfg.Core.Policy() }
 
-// sweeper runs it later, so the buyer is not told of an error.
-func (t *turn) review(c refund.Case) {
-	if t.d.cfg.Core == nil {
-		return
-	}
-	// After delivery, so that "submitted" reaches the buyer before the
-	// verdict's notice does.
-	t.AfterDelivery = append(t.AfterDelivery, func(ctx context.Context) {
-		if _, err := t.d.cfg.Core.Review(ctx, c.ID); err != nil {
-			t.d.cfg.Logger.ErrorContext(ctx, "first review", "case", c.Number(), "err", err)
-		}
-	})
-}
-
 // followUp handles the buttons of a notice about a case.
 func (t followUps) followUp(ctx context.Context, action, arg string) error {
 	id, _ := flows.ParseID(arg)

@@ -123,15 +123,3 @@ func (t lookup) timelineLabel(e refund.Event, currency string) string {
 func (t lookup) formatTime(at time.Time) string {
 	return at.In(t.d.cfg.Location).Format(t.Text(locales.DateTimeLayout, nil))
 }
-
-// findOrder loads an order; found is false for an unknown one.
-func (d *Dialog) findOrder(ctx context.Context, id string) (o refund.Order, found bool, err error) {
-	order, err := d.cfg.Core.Order(ctx, id)
-	switch {
-	case refund.ErrorCode(err) == refund.ENOTFOUND:
-		return refund.Order{}, false, nil
-	case err != nil:
-		return refund.Order{}, false, fmt.Errorf("load order %s: %w", id, err)
-	}
-	return order, true, nil
-}
