@@ -9,10 +9,7 @@ package desk
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -173,46 +170,6 @@ func (d *Desk) Serve(ctx context.Context, t *flows.Turn) error {
 	return (&turn{Turn: t, d: d}).agentChat(ctx)
 }
 
-// Hold is the middleware in front of the buyer dialog: it finds the
-// chat's open escalation and, while an agent holds the chat, passes what
-// the buyer sends to the agent instead. /status and buttons still reach
-// the dialog, and a scam warning is still given.
-func (d *Desk) Hold(next flows.Handler) flows.Handler {
-	return flows.HandlerFunc(func(ctx context.Context, ft *flows.Turn) error {
-		if ft.In.Chat != flows.ChatPrivate {
-			return next.Serve(ctx, ft)
-		}
-		if cb := ft.In.Callback; cb != nil && strings.HasPrefix(cb.Data, ratePrefix) {
-			id, rating, ok := parseRating(cb.Data)
-			if !ok {
-				ft.Answer = ft.Text(locales.InvalidButton, nil)
-				return nil
-			}
-			return (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
-		}
-		if !ft.MaybeEscalated {
-			return next.Serve(ctx, ft)
-		}
-		e, err := d.cfg.Escalations.OpenByChat(ctx, ft.In.ChatID)
-		switch {
-		case refund.ErrorCode(err) == refund.ENOTFOUND:
-			// A mark left by a crash between the database and Redis: the
-			// database is right, and the mark goes.
-			if err := d.cfg.Marks.ClearEscalated(ctx, ft.In.ChatID); err != nil {
-				return err
-			}
-			return next.Serve(ctx, ft)
-		case err != nil:
-			return err
-		}
-		ft.Escalation = &e
-		if e.Status != refund.EscalationHeld || ft.In.Command == "status" || ft.In.Callback != nil {
-			return next.Serve(ctx, ft)
-		}
-		return (&turn{Turn: ft, d: d}).relayToAgent(ctx, e)
-	})
-}
-
 // team renders a text in the team's language.
 func (t *turn) team(key locales.Key, data map[string]any) string {
 	return t.TextIn(t.d.cfg.Lang, key, data)
@@ -221,33 +178,6 @@ func (t *turn) team(key locales.Key, data map[string]any) string {
 func (d *Desk) formatTime(at time.Time) string {
 	lang := d.cfg.Texts.Match(d.cfg.Lang)
 	return at.In(d.cfg.Location).Format(d.cfg.Texts.Text(lang, locales.DateTimeLayout, nil))
-}
-
-// place gives an escalation its forum topic, when the team chat is a
-// forum and it has none yet.
-func (d *Desk) place(ctx context.Context, e *refund.Escalation, name string) error {
-	if d.cfg.Topics == nil || e.ThreadID != 0 {
-		return nil
-	}
-	id, err := d.cfg.Topics.CreateTopic(ctx, d.cfg.ChatID, name)
-	if err != nil {
-		return fmt.Errorf("open topic for escalation %d: %w", e.ID, err)
-	}
-	if err := d.cfg.Escalations.SetThread(ctx, e.ID, id); err != nil {
-		return err
-	}
-	e.ThreadID = id
-	return nil
-}
-
-// topicName names an escalation's topic so the forum's list reads as a
-// queue: number, case and reason.
-func topicName(e refund.Escalation, reason string) string {
-	name := fmt.Sprintf("#%d", e.ID)
-	if e.CaseID != 0 {
-		name += " " + refund.FormatCaseNumber(e.CaseID)
-	}
-	return name + " " + reason
 }
 
 // Escalate implements buyer.Desk: it puts the buyer's chat in the agents'
@@ -323,141 +253,4 @@ func (d *Desk) Flag(_ context.Context, t *flows.Turn) {
 	}
 	t.Post(d.cfg.ChatID, flows.Message{ThreadID: thread, Text: t.TextIn(d.cfg.Lang, locales.DeskScamFlag,
 		map[string]any{"Buyer": buyerName(t.In), "Text": t.In.Text})}, nil)
-}
-
-// relayToAgent passes what the buyer sent to the agent holding the chat.
-// The dialog does not answer; a scam warning is still given.
-func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
-	if flows.LooksLikeScam(t.In.Text) {
-		t.Say(locales.ScamWarning, nil)
-	}
-	link := func(ctx context.Context, messageID int) error {
-		return t.d.cfg.Escalations.Link(ctx, e.ID, messageID, false)
-	}
-	text := t.In.Text
-	if t.In.Command != "" {
-		text = "/" + t.In.Command + " " + text
-	}
-	if t.In.Unsupported != "" {
-		text = t.team(locales.DeskUnsupported, map[string]any{"Kind": t.In.Unsupported})
-	}
-	to, private, err := t.d.relayTarget(ctx, e)
-	if err != nil {
-		return err
-	}
-	base := flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
-	header := t.team(locales.DeskFromBuyer, map[string]any{"Buyer": buyerName(t.In)}) + "\n"
-	if private {
-		// The agent answers by replying to it; the number routes the reply.
-		base, link = flows.Message{}, nil
-		header = t.team(locales.DeskFromBuyerPrivate, map[string]any{"ID": e.ID, "Case": caseLabel(e),
-			"Buyer": buyerName(t.In)}) + "\n"
-	}
-	for _, m := range relayed(header, text, t.In.Files, base) {
-		t.Post(to, m, link)
-	}
-	return nil
-}
-
-// caseLabel names an escalation's case, or nothing when it has none.
-func caseLabel(e refund.Escalation) string {
-	if e.CaseID == 0 {
-		return ""
-	}
-	return refund.FormatCaseNumber(e.CaseID)
-}
-
-func buyerName(in flows.Input) string {
-	name := strings.TrimSpace(in.FirstName + " " + in.LastName)
-	if in.Username != "" {
-		name += " @" + in.Username
-	}
-	return fmt.Sprintf("%s (id %d)", name, in.UserID)
-}
-
-// Desk button actions ("a:<action>:<escalation id>"), for agents only.
-const (
-	deskTake    = "take"
-	deskApprove = "approve"
-	deskReject  = "reject"
-	deskInfo    = "info"
-)
-
-func deskData(action string, escalationID int64) string {
-	return "a:" + action + ":" + strconv.FormatInt(escalationID, 10)
-}
-
-func parseDeskData(data string) (action string, id int64, ok bool) {
-	parts := strings.Split(data, ":")
-	if len(parts) != 3 || parts[0] != "a" {
-		return "", 0, false
-	}
-	switch parts[1] {
-	case deskTake, deskApprove, deskReject, deskInfo:
-	default:
-		return "", 0, false
-	}
-	id, ok = flows.ParseID(parts[2])
-	return parts[1], id, ok
-}
-
-// relayed turns what someone sent into messages for the other side of a
-// held chat: one per file, the words captioning the first, or the words
-// alone; each starts with prefix and carries base's threading. Nothing to
-// pass on gives none.
-func relayed(prefix, text string, files []refund.Evidence, base flows.Message) []flows.Message {
-	if len(files) == 0 {
-		if strings.TrimSpace(text) == "" {
-			return nil
-		}
-		base.Text = prefix + text
-		return []flows.Message{base}
-	}
-	out := make([]flows.Message, 0, len(files))
-	for i, f := range files {
-		m := base
-		m.Text = prefix
-		if i == 0 && strings.TrimSpace(text) != "" {
-			m.Text += text
-		}
-		m.File = &f
-		out = append(out, m)
-	}
-	return out
-}
-
-// cardFor renders an escalation's case card for the team.
-func cardFor(texts *locales.Bundle, lang string, loc *time.Location, e refund.Escalation, c *refund.Case,
-	o *refund.Order, buyer, said string) flows.Message {
-	lang = texts.Match(lang)
-	text := func(k locales.Key, data map[string]any) string { return texts.Text(lang, k, data) }
-	var b strings.Builder
-	b.WriteString(text(locales.DeskCardHeader, map[string]any{"ID": e.ID, "Reason": text(locales.EscalationLabel(e.Reason), nil),
-		"Buyer": buyer}))
-	if c != nil {
-		data := map[string]any{"Case": c.Number(), "OrderID": c.OrderID, "Amount": flows.FormatMoney(c.RequestedAmount, c.Currency),
-			"Proposal": flows.FormatMoney(c.Decided.Refund, c.Currency), "Reason": text(locales.ReasonLabel(c.Reason), nil),
-			"Statement": c.Statement, "Files": len(c.Evidence), "Status": text(locales.StatusLabel(c.Status), nil),
-			"Product": "", "Method": ""}
-		if o != nil {
-			data["Product"], data["Method"] = o.Product, text(locales.MethodLabel(o.PaymentMethod), nil)
-		}
-		b.WriteString("\n" + text(locales.DeskCardCase, data))
-	}
-	if said != "" {
-		b.WriteString("\n" + text(locales.DeskCardSaid, map[string]any{"Text": said}))
-	}
-	if !e.Due.IsZero() {
-		b.WriteString("\n" + text(locales.DeskCardDue, map[string]any{
-			"Due": e.Due.In(loc).Format(text(locales.DateTimeLayout, nil))}))
-	}
-	rows := [][]flows.Button{{{Text: text(locales.BtnDeskTake, nil), Data: deskData(deskTake, e.ID)}}}
-	if c != nil {
-		rows = append(rows, []flows.Button{
-			{Text: text(locales.BtnDeskApprove, nil), Data: deskData(deskApprove, e.ID)},
-			{Text: text(locales.BtnDeskReject, nil), Data: deskData(deskReject, e.ID)},
-			{Text: text(locales.BtnDeskInfo, nil), Data: deskData(deskInfo, e.ID)},
-		})
-	}
-	return flows.Message{Text: b.String(), Buttons: rows}
 }

@@ -1,0 +1,113 @@
+package desk
+
+import (
+	"context"
+	"strings"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/locales"
+	"github.com/refundbot/refundbot/refund"
+)
+
+// The relay from a held buyer chat to its agent: Hold finds the chat's
+// escalation, relayToAgent passes the buyer's words and files on, and
+// relayed shapes them into messages for either side.
+
+// Hold is the middleware in front of the buyer dialog: it finds the
+// chat's open escalation and, while an agent holds the chat, passes what
+// the buyer sends to the agent instead. /status and buttons still reach
+// the dialog, and a scam warning is still given.
+func (d *Desk) Hold(next flows.Handler) flows.Handler {
+	return flows.HandlerFunc(func(ctx context.Context, ft *flows.Turn) error {
+		if ft.In.Chat != flows.ChatPrivate {
+			return next.Serve(ctx, ft)
+		}
+		if cb := ft.In.Callback; cb != nil && strings.HasPrefix(cb.Data, ratePrefix) {
+			id, rating, ok := parseRating(cb.Data)
+			if !ok {
+				ft.Answer = ft.Text(locales.InvalidButton, nil)
+				return nil
+			}
+			return (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
+		}
+		if !ft.MaybeEscalated {
+			return next.Serve(ctx, ft)
+		}
+		e, err := d.cfg.Escalations.OpenByChat(ctx, ft.In.ChatID)
+		switch {
+		case refund.ErrorCode(err) == refund.ENOTFOUND:
+			// A mark left by a crash between the database and Redis: the
+			// database is right, and the mark goes.
+			if err := d.cfg.Marks.ClearEscalated(ctx, ft.In.ChatID); err != nil {
+				return err
+			}
+			return next.Serve(ctx, ft)
+		case err != nil:
+			return err
+		}
+		ft.Escalation = &e
+		if e.Status != refund.EscalationHeld || ft.In.Command == "status" || ft.In.Callback != nil {
+			return next.Serve(ctx, ft)
+		}
+		return (&turn{Turn: ft, d: d}).relayToAgent(ctx, e)
+	})
+}
+
+// relayToAgent passes what the buyer sent to the agent holding the chat.
+// The dialog does not answer; a scam warning is still given.
+func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
+	if flows.LooksLikeScam(t.In.Text) {
+		t.Say(locales.ScamWarning, nil)
+	}
+	link := func(ctx context.Context, messageID int) error {
+		return t.d.cfg.Escalations.Link(ctx, e.ID, messageID, false)
+	}
+	text := t.In.Text
+	if t.In.Command != "" {
+		text = "/" + t.In.Command + " " + text
+	}
+	if t.In.Unsupported != "" {
+		text = t.team(locales.DeskUnsupported, map[string]any{"Kind": t.In.Unsupported})
+	}
+	to, private, err := t.d.relayTarget(ctx, e)
+	if err != nil {
+		return err
+	}
+	base := flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
+	header := t.team(locales.DeskFromBuyer, map[string]any{"Buyer": buyerName(t.In)}) + "\n"
+	if private {
+		// The agent answers by replying to it; the number routes the reply.
+		base, link = flows.Message{}, nil
+		header = t.team(locales.DeskFromBuyerPrivate, map[string]any{"ID": e.ID, "Case": caseLabel(e),
+			"Buyer": buyerName(t.In)}) + "\n"
+	}
+	for _, m := range relayed(header, text, t.In.Files, base) {
+		t.Post(to, m, link)
+	}
+	return nil
+}
+
+// relayed turns what someone sent into messages for the other side of a
+// held chat: one per file, the words captioning the first, or the words
+// alone; each starts with prefix and carries base's threading. Nothing to
+// pass on gives none.
+func relayed(prefix, text string, files []refund.Evidence, base flows.Message) []flows.Message {
+	if len(files) == 0 {
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		base.Text = prefix + text
+		return []flows.Message{base}
+	}
+	out := make([]flows.Message, 0, len(files))
+	for i, f := range files {
+		m := base
+		m.Text = prefix
+		if i == 0 && strings.TrimSpace(text) != "" {
+			m.Text += text
+		}
+		m.File = &f
+		out = append(out, m)
+	}
+	return out
+}
