@@ -7,7 +7,6 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -112,81 +111,6 @@ func (s *Store) floodKey(chatID int64) string {
 // fenceKey counts leases ever given, across all chats: one counter keeps
 // fences growing even when a chat's keys have expired.
 func (s *Store) fenceKey() string { return s.prefix + "fence" }
-
-func (s *Store) updateKey(id int) string { return s.prefix + "upd:" + strconv.Itoa(id) }
-
-// epochKey holds the era of the update ids: a mark counts only when it was
-// made in the current era, so that when the Bot API's ids start again (a
-// self-hosted server lost its state, another bot behind the same prefix)
-// the marks of the old ids do not swallow the new ones. Absent means era 1,
-// the value marks had before eras existed.
-func (s *Store) epochKey() string { return s.prefix + "upd:epoch" }
-
-// topKey holds the highest update id seen in the current era.
-func (s *Store) topKey() string { return s.prefix + "upd:top" }
-
-// escalatedKey marks a chat that may have an open escalation
-// (flows.EscalationMarks).
-func (s *Store) escalatedKey(chatID int64) string {
-	return s.prefix + "esc:" + strconv.FormatInt(chatID, 10)
-}
-
-// MarkEscalated implements flows.EscalationMarks. The mark has no expiry:
-// an escalation may stay open for days; a stray one is cleared by the desk.
-func (s *Store) MarkEscalated(ctx context.Context, chatID int64) error {
-	if err := s.rdb.Set(ctx, s.escalatedKey(chatID), 1, 0).Err(); err != nil {
-		return fmt.Errorf("mark chat %d escalated: %w", chatID, err)
-	}
-	return nil
-}
-
-// ClearEscalated implements flows.EscalationMarks.
-func (s *Store) ClearEscalated(ctx context.Context, chatID int64) error {
-	if err := s.rdb.Del(ctx, s.escalatedKey(chatID)).Err(); err != nil {
-		return fmt.Errorf("clear the escalation mark of chat %d: %w", chatID, err)
-	}
-	return nil
-}
-
-func (s *Store) agentChatKey(userID int64) string {
-	return s.prefix + "agentchat:" + strconv.FormatInt(userID, 10)
-}
-
-// SetAgentChat implements flows.AgentChats.
-func (s *Store) SetAgentChat(ctx context.Context, userID int64, open bool) error {
-	var err error
-	if open {
-		err = s.rdb.Set(ctx, s.agentChatKey(userID), 1, 0).Err()
-	} else {
-		err = s.rdb.Del(ctx, s.agentChatKey(userID)).Err()
-	}
-	if err != nil {
-		return fmt.Errorf("record agent %d's private chat: %w", userID, err)
-	}
-	return nil
-}
-
-// AgentChat implements flows.AgentChats.
-func (s *Store) AgentChat(ctx context.Context, userID int64) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.agentChatKey(userID)).Result()
-	if err != nil {
-		return false, fmt.Errorf("agent %d's private chat: %w", userID, err)
-	}
-	return n == 1, nil
-}
-
-// botKey holds the bot's Telegram id the marks were made for.
-func (s *Store) botKey() string { return s.prefix + "upd:bot" }
-
-// RestartGap is how far below the highest id seen an update's id must be
-// to mean the ids started again. Telegram's ids only grow; what comes late
-// (a redelivery, a retried batch of at most 100, webhook requests in
-// parallel) comes within far fewer.
-const RestartGap = 1000
-
-func (s *Store) failKey(userID int64, orderID string) string {
-	return s.prefix + "proof:" + strconv.FormatInt(userID, 10) + ":" + orderID
-}
 
 // beginScript takes a chat's lease and reads its session in one round trip.
 // KEYS: lease, fence counter, session, flood counter, epoch, top id,
@@ -360,27 +284,6 @@ func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flo
 	return nil
 }
 
-// claimBotScript records the bot the update marks are for; another bot
-// (a new token behind the same prefix) starts a new era of ids.
-// KEYS: bot, epoch, top id. ARGV: the bot's id. Answers 1 when it changed.
-var claimBotScript = redis.NewScript(`
-local old = redis.call('GET', KEYS[1])
-redis.call('SET', KEYS[1], ARGV[1])
-if old == false or old == ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], tonumber(redis.call('GET', KEYS[2]) or '1') + 1)
-redis.call('DEL', KEYS[3])
-return 1`)
-
-// ClaimBot records that the updates are botID's. It reports whether the
-// prefix held another bot's marks, which no longer count from now on.
-func (s *Store) ClaimBot(ctx context.Context, botID int64) (changed bool, err error) {
-	n, err := claimBotScript.Run(ctx, s.rdb, []string{s.botKey(), s.epochKey(), s.topKey()}, botID).Int()
-	if err != nil {
-		return false, fmt.Errorf("record bot %d for the update marks: %w", botID, err)
-	}
-	return n == 1, nil
-}
-
 // releaseScript drops a lease only if it is still the caller's; extendScript
 // renews it on the same condition. KEYS: lease. ARGV: fence[, lease ms].
 var (
@@ -410,45 +313,4 @@ func (s *Store) Extend(ctx context.Context, chatID int64, fence int64) error {
 		return fmt.Errorf("extend lease of chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
 	}
 	return nil
-}
-
-// Locked implements flows.OwnershipAttempts.
-func (s *Store) Locked(ctx context.Context, userID int64, orderID string, limit int) (time.Duration, error) {
-	key := s.failKey(userID, orderID)
-	pipe := s.rdb.Pipeline()
-	count := pipe.Get(ctx, key)
-	ttl := pipe.PTTL(ctx, key)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("read proof failures of user %d order %s: %w", userID, orderID, err)
-	}
-	n, err := count.Int()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read proof failures of user %d order %s: %w", userID, orderID, err)
-	}
-	if n < limit || ttl.Val() <= 0 {
-		return 0, nil
-	}
-	return ttl.Val(), nil
-}
-
-// failScript counts a failure: the first starts the counting window, the
-// one that reaches the limit restarts the TTL as the lockout, so the lock
-// lasts the full period from the last wrong answer.
-const failScript = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or n >= tonumber(ARGV[1]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return n`
-
-// Fail implements flows.OwnershipAttempts.
-func (s *Store) Fail(ctx context.Context, userID int64, orderID string, limit int, lockFor time.Duration) (int, error) {
-	n, err := s.rdb.Eval(ctx, failScript, []string{s.failKey(userID, orderID)}, limit, lockFor.Milliseconds()).Int()
-	if err != nil {
-		return 0, fmt.Errorf("record proof failure of user %d order %s: %w", userID, orderID, err)
-	}
-	return n, nil
 }
