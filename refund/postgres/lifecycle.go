@@ -44,37 +44,6 @@ type lockedCase struct {
 	files int
 }
 
-// pipeline is a batch of statements sent at once, each with the function
-// that reads and checks its result. The reads run in the order queued and
-// the first error stops them.
-type pipeline struct {
-	batch pgx.Batch
-	reads []func(br pgx.BatchResults) error
-}
-
-func (p *pipeline) queue(read func(br pgx.BatchResults) error, sql string, args ...any) {
-	p.batch.Queue(sql, args...)
-	p.reads = append(p.reads, read)
-}
-
-// exec queues a statement whose only result is success. mapErr, when set,
-// may turn the server's error into a domain error; it returns nil to
-// leave an error as it is.
-func (p *pipeline) exec(what string, mapErr func(err error) error, sql string, args ...any) {
-	p.queue(func(br pgx.BatchResults) error {
-		_, err := br.Exec()
-		if err == nil {
-			return nil
-		}
-		if mapErr != nil {
-			if mapped := mapErr(err); mapped != nil {
-				return mapped
-			}
-		}
-		return fmt.Errorf("%s: %w", what, err)
-	}, sql, args...)
-}
-
 // applyChange sends the whole change in one batch that also begins the
 // transaction, checks every result, and only then commits: two round
 // trips, the batch and the COMMIT, whatever the change holds. The server
@@ -375,71 +344,6 @@ func queueOutbox(p *pipeline, m refund.OutboxMessage, at time.Time) {
 		string(m.Kind), m.Key, payload, at)
 }
 
-// Facts returns what the first review needs around a case. It reads the
-// case as given — its ID, order, buyer and files — rather than as stored,
-// so that files a change is about to add are checked for reuse before
-// they are. RefundedBefore counts payouts still live, pending or
-// confirmed, because a pending payout's money is already promised.
-func (db *DB) Facts(ctx context.Context, c refund.Case, since time.Time) (refund.CaseFacts, error) {
-	uniqueIDs := make([]string, 0, len(c.Evidence))
-	for _, e := range c.Evidence {
-		uniqueIDs = append(uniqueIDs, e.FileUniqueID)
-	}
-	var r factsRow
-	err := db.pool.QueryRow(ctx, `SELECT `+factsColumns("$1", "$2", "$3", "$4", "$5::text[]"),
-		c.ID, c.OrderID, c.BuyerUserID, since, uniqueIDs,
-	).Scan(r.dest()...)
-	if err != nil {
-		return refund.CaseFacts{}, fmt.Errorf("facts of case %s: %w", refund.FormatCaseNumber(c.ID), err)
-	}
-	return r.result(), nil
-}
-
-// CaseForReview returns a case with its evidence, its order and its facts
-// since the time given, as CaseWithOrder and Facts of the stored case
-// would, in one query.
-func (db *DB) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
-	var (
-		o orderRow
-		f factsRow
-	)
-	row := db.pool.QueryRow(ctx, `SELECT cf.*, o.*, f.* FROM (`+caseWithEvidence+`) cf
-		JOIN LATERAL (SELECT `+orderColumns+` FROM orders WHERE id = cf.order_id) o ON true
-		CROSS JOIN LATERAL (SELECT `+factsColumns("cf.id", "cf.order_id", "cf.buyer_user_id", "$2::timestamptz", "cf.file_unique_ids")+`) f`,
-		id, since)
-	c, err := scanCaseWithEvidence(row, append(o.dest(), f.dest()...)...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
-	}
-	if err != nil {
-		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, fmt.Errorf("load case %s for review: %w", refund.FormatCaseNumber(id), err)
-	}
-	return c, o.result(), f.result(), nil
-}
-
-// factsColumns selects a case's facts, given SQL expressions for its ID,
-// order, buyer, the time refunds count from, and its files' unique IDs
-// (a text array; NULL means none): the one definition of the facts that
-// Facts and CaseForReview share.
-func factsColumns(caseID, orderID, buyer, since, uniqueIDs string) string {
-	return `
-		(SELECT COALESCE(sum(amount_cents), 0)::bigint FROM payouts
-			WHERE order_id = ` + orderID + ` AND case_id <> ` + caseID + ` AND status IN ('pending', 'confirmed')),
-		(SELECT count(*) FROM cases
-			WHERE buyer_user_id = ` + buyer + ` AND id <> ` + caseID + ` AND status = 'refunded' AND updated_at >= ` + since + `),
-		(SELECT count(DISTINCT file_unique_id) FROM case_evidence
-			WHERE file_unique_id = ANY(` + uniqueIDs + `) AND case_id <> ` + caseID + `)`
-}
-
-// factsRow is a case's facts being scanned from factsColumns.
-type factsRow struct{ refunded, buyerRefunds, reused int64 }
-
-func (r *factsRow) dest() []any { return []any{&r.refunded, &r.buyerRefunds, &r.reused} }
-
-func (r *factsRow) result() refund.CaseFacts {
-	return refund.CaseFacts{RefundedBefore: refund.Money(r.refunded), BuyerRefunds: int(r.buyerRefunds), ReusedEvidence: int(r.reused)}
-}
-
 // DueCases returns up to limit open cases whose deadline is at or before
 // now, earliest first. A closed or refunded case's leftover deadline is
 // ignored: nothing is left to do for it.
@@ -461,61 +365,6 @@ func (db *DB) DueCases(ctx context.Context, now time.Time, limit int) ([]refund.
 		return nil, fmt.Errorf("load due cases: %w", err)
 	}
 	return cases, nil
-}
-
-const payoutColumns = `id, case_id, order_id, buyer_user_id, route, method, amount_cents, currency,
-	account, status, error, created_at, settled_at`
-
-func scanPayout(row pgx.Row) (refund.Payout, error) {
-	var (
-		p                     refund.Payout
-		route, method, status string
-		amount                int64
-		settledAt             *time.Time
-	)
-	err := row.Scan(&p.ID, &p.CaseID, &p.OrderID, &p.BuyerUserID, &route, &method, &amount, &p.Currency,
-		&p.Account, &status, &p.Error, &p.CreatedAt, &settledAt)
-	p.Route, p.Method, p.Status = refund.PayoutRoute(route), refund.PaymentMethod(method), refund.PayoutStatus(status)
-	p.Amount, p.CreatedAt, p.SettledAt = refund.Money(amount), p.CreatedAt.UTC(), fromNull(settledAt)
-	return p, err
-}
-
-// Payout returns a payout by ID, or an ENOTFOUND error.
-func (db *DB) Payout(ctx context.Context, id string) (refund.Payout, error) {
-	p, err := scanPayout(db.pool.QueryRow(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return refund.Payout{}, refund.Errorf(refund.ENOTFOUND, "payout %s not found", id)
-	}
-	if err != nil {
-		return refund.Payout{}, fmt.Errorf("load payout %s: %w", id, err)
-	}
-	return p, nil
-}
-
-// PayoutsByCase returns a case's payouts, oldest first. A case without
-// payouts, known or not, has an empty list.
-func (db *DB) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payout, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE case_id = $1
-		ORDER BY created_at, seq`, caseID)
-	if err != nil {
-		return nil, fmt.Errorf("load payouts of case %s: %w", refund.FormatCaseNumber(caseID), err)
-	}
-	payouts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (refund.Payout, error) { return scanPayout(row) })
-	if err != nil {
-		return nil, fmt.Errorf("load payouts of case %s: %w", refund.FormatCaseNumber(caseID), err)
-	}
-	return payouts, nil
-}
-
-// Balance returns a user's platform balance in a currency: the sum of the
-// ledger, 0 for a user it never mentions.
-func (db *DB) Balance(ctx context.Context, userID int64, currency string) (refund.Money, error) {
-	var sum int64
-	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(sum(amount_cents), 0)::bigint FROM balance_ledger
-		WHERE user_id = $1 AND currency = $2`, userID, currency).Scan(&sum); err != nil {
-		return 0, fmt.Errorf("balance of user %d in %s: %w", userID, currency, err)
-	}
-	return refund.Money(sum), nil
 }
 
 // fromRules gives the column a non-nil array: pgx sends a nil slice as
