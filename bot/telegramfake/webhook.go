@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
 // Webhook delivery, the way Telegram's Bot API server does it
@@ -208,4 +211,50 @@ func updateChat(q queuedUpdate) int64 {
 		}
 	}
 	return -1<<62 - int64(q.id)
+}
+
+// setWebhook records the webhook and starts delivering updates to it (webhook.go); like
+// Telegram, the fake refuses getUpdates while a webhook is set.
+func (s *Server) setWebhook(r *request) (json.RawMessage, *apiError) {
+	url, secret := r.str("url"), r.str("secret_token")
+	maxConns, aerr := intParam(r, "max_connections", 40)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	allowHTTP := s.hook.allowHTTP
+	s.mu.Unlock()
+	if url != "" && !strings.HasPrefix(url, "https://") && !(allowHTTP && strings.HasPrefix(url, "http://")) {
+		return nil, badRequest("bad webhook: An HTTPS URL must be provided for webhook")
+	}
+	if len(secret) > 256 || strings.Trim(secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return nil, badRequest("secret token contains unallowed characters")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL, s.webhookSecret = url, secret
+	s.hook.maxConnections = min(max(maxConns, 1), 100)
+	if boolParam(r, "drop_pending_updates") {
+		s.queue = nil
+	}
+	s.startWebhookLocked()
+	s.changedLocked()
+	return jsonTrue(), nil
+}
+
+func (s *Server) deleteWebhook(r *request) (json.RawMessage, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL, s.webhookSecret = "", ""
+	if boolParam(r, "drop_pending_updates") {
+		s.queue = nil
+	}
+	s.changedLocked()
+	return jsonTrue(), nil
+}
+
+func (s *Server) getWebhookInfo(*request) (json.RawMessage, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return jsonOf(tgbotapi.WebhookInfo{URL: s.webhookURL, PendingUpdateCount: len(s.queue), MaxConnections: s.hook.maxConnections}), nil
 }
