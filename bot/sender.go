@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -32,11 +31,6 @@ type Sender struct {
 	backoff  time.Duration
 	pacer    Pacer
 	observer Observer
-
-	mu sync.Mutex
-	// booked holds, per chat, the send times a turn booked for its
-	// replies and has not used yet, earliest first.
-	booked map[int64][]time.Time
 }
 
 // Pacer books messages within Telegram's limits, shared by all replicas;
@@ -64,11 +58,6 @@ type SenderOptions struct {
 	Observer Observer
 }
 
-// lateBooking is how far past its booked time a message may still use it:
-// a turn sends within moments of booking, and a time left unused must not
-// let a later message skip its own wait.
-const lateBooking = 50 * time.Millisecond
-
 // The runtime holds a flows.Sender; break the build here, not in main.
 // (The desk's TopicCreator is checked where main hands the Sender over.)
 var _ flows.Sender = (*Sender)(nil)
@@ -79,7 +68,7 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *S
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond,
-		pacer: opts.Pacer, observer: opts.Observer, booked: map[int64][]time.Time{}}
+		pacer: opts.Pacer, observer: opts.Observer}
 }
 
 // Telegram's limits, in UTF-16 code units as Telegram counts them.
@@ -271,7 +260,7 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 		switch {
 		case errors.As(err, &tgErr) && tgErr.RetryAfter > 0:
 			wait = time.Duration(tgErr.RetryAfter) * time.Second
-			s.logger.WarnContext(ctx, "telegram rate limit", "method", method, "retry_after_s", tgErr.RetryAfter)
+			s.logger.WarnContext(ctx, "telegram rate limit", "method", method, "chat_id", p["chat_id"], "retry_after_s", tgErr.RetryAfter)
 			s.holdChat(ctx, p, wait)
 		case !Transient(err):
 			return nil, fmt.Errorf("%s: %w", method, err)

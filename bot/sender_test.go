@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -549,39 +548,5 @@ func TestCallbackAndKeyboard(t *testing.T) {
 	}
 	if ms := srv.Messages(buyerChat.ID); ms[0].Keyboard != nil || ms[0].Edits != 1 {
 		t.Errorf("message = %+v", ms[0])
-	}
-}
-
-// countingPacer records the bookings asked of it and books every message
-// for now.
-type countingPacer struct{ asked []int }
-
-func (p *countingPacer) Reserve(_ context.Context, _ int64, n int) ([]time.Duration, error) {
-	p.asked = append(p.asked, n)
-	return make([]time.Duration, n), nil
-}
-
-func (p *countingPacer) Hold(context.Context, int64, time.Duration) error { return nil }
-
-// TestBookCountsPrebookedTimes: a turn that was given a time when it began
-// books only its further replies; a time too old to use is not counted.
-func TestBookCountsPrebookedTimes(t *testing.T) {
-	t.Parallel()
-	p := &countingPacer{}
-	s := NewSender(nil, nil, SenderOptions{Pacer: p})
-	ctx := context.Background()
-	s.AddBooking(5, []time.Duration{0})
-	if err := s.Book(ctx, 5, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Book(ctx, 5, 3); err != nil {
-		t.Fatal(err)
-	}
-	s.AddBooking(6, []time.Duration{-time.Second}) // booked for a moment long past
-	if err := s.Book(ctx, 6, 1); err != nil {
-		t.Fatal(err)
-	}
-	if want := []int{2, 1}; !slices.Equal(p.asked, want) {
-		t.Fatalf("reservations asked = %v, want %v", p.asked, want)
 	}
 }

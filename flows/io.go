@@ -76,22 +76,22 @@ type Callback struct {
 
 // Message is a reply to send.
 type Message struct {
-	Text    string
-	Buttons [][]Button
+	Text    string     `json:"text,omitempty"`
+	Buttons [][]Button `json:"buttons,omitempty"`
 	// ReplyTo makes the message a reply to that message of the chat.
-	ReplyTo int
+	ReplyTo int `json:"reply_to,omitempty"`
 	// ThreadID sends the message into that forum topic of the chat.
-	ThreadID int
+	ThreadID int `json:"thread,omitempty"`
 	// File, when set, sends that photo or document again by its Telegram
 	// file ID, with Text as its caption.
-	File *refund.Evidence
+	File *refund.Evidence `json:"file,omitempty"`
 }
 
 // Button is an inline keyboard button: callback data or a URL.
 type Button struct {
-	Text string
-	Data string
-	URL  string
+	Text string `json:"text"`
+	Data string `json:"data,omitempty"`
+	URL  string `json:"url,omitempty"`
 }
 
 // Sender delivers the dialog's replies; the Telegram adapter implements it.
@@ -109,13 +109,6 @@ type Sender interface {
 	// RemoveKeyboard takes the buttons off a message the buyer pressed, so
 	// that old steps cannot be pressed again by accident.
 	RemoveKeyboard(ctx context.Context, chatID int64, messageID int) error
-}
-
-// Booker is a Sender that paces messages within the messenger's limits and
-// can book a turn's replies to a chat at once, in one round trip to the
-// shared limiter rather than one per message.
-type Booker interface {
-	Book(ctx context.Context, chatID int64, messages int) error
 }
 
 // ParseID reads a case or escalation ID from callback data: 1 to 18

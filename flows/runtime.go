@@ -1,7 +1,9 @@
 // Package flows is the turn runtime of refundbot's dialogs: it claims a
-// chat's session, hands the input to a Handler, delivers what the handler
-// said and saves the session, so that every update is handled once, in
-// order per chat, and none is confirmed to Telegram unhandled. The dialogs
+// chat's session, hands the input to a Handler, and saves the session with
+// what the handler said queued for delivery, so that every update is
+// handled once, in order per chat, and none is confirmed to Telegram
+// unhandled; a Dispatcher delivers the queued messages within the
+// messenger's limits. The dialogs
 // themselves live in flows/buyer (the refund dialog) and flows/desk (the
 // agents' desk); flows knows nothing of Telegram: the bot adapter hands it
 // an Input and a Sender.
@@ -25,6 +27,8 @@ type RuntimeConfig struct {
 	Texts    *locales.Bundle
 	// Handler serves every turn (flows.Route picks the dialog).
 	Handler Handler
+	// Dispatcher delivers the messages turns queue with their commit.
+	Dispatcher *Dispatcher
 	// LeaseTTL is how long Sessions keeps a chat's lease; a turn running
 	// longer extends it every third of that. Zero never extends.
 	LeaseTTL time.Duration
@@ -61,6 +65,8 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 		return nil, errors.New("flows: the runtime needs Texts")
 	case cfg.Handler == nil:
 		return nil, errors.New("flows: the runtime needs a Handler")
+	case cfg.Dispatcher == nil:
+		return nil, errors.New("flows: the runtime needs a Dispatcher")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -91,11 +97,14 @@ func (e *RetryError) Error() string { return "postponed: " + e.Err.Error() }
 // Unwrap returns the cause.
 func (e *RetryError) Unwrap() error { return e.Err }
 
-// Handle runs one input: claim the session, let the handler decide, send
-// the replies, save the session. Replies go out before the save so that a
-// crash in between repeats a reply rather than losing one. Errors the user
-// was already told about kindly are returned for logging only; a
-// *DeliveryError or a *RetryError means the input should be handled again.
+// Handle runs one input: claim the session, let the handler decide, answer
+// a pressed button, then save the session and queue the replies in one
+// atomic commit, which the Dispatcher delivers: the turn never waits for
+// Telegram's limits, and a crash loses neither a reply nor the turn. send
+// answers buttons and the notices of an outage or a flood, which have no
+// turn to commit with. Errors the user was already told about kindly are
+// returned for logging only; a *DeliveryError or a *RetryError means the
+// input should be handled again.
 func (r *Runtime) Handle(ctx context.Context, in Input, send Sender) error {
 	claim, err := r.cfg.Sessions.Begin(ctx, in.ChatID, in.UpdateIDs)
 	if err != nil {
@@ -151,28 +160,24 @@ func (r *Runtime) Handle(ctx context.Context, in Input, send Sender) error {
 			t.Answer = t.Text(locales.InternalError, nil)
 		}
 	}
-	if err := t.deliver(ctx, send, r.cfg.Logger); err != nil {
-		stopExtending()
-		// The update is handled again later; until then the chat is free.
-		if rerr := r.cfg.Sessions.Release(context.WithoutCancel(ctx), in.ChatID, claim.Fence); rerr != nil {
-			problems = append(problems, rerr)
+	t.answerCallback(ctx, send, r.cfg.Logger)
+	now := r.cfg.Now().UTC()
+	t.Sess.UpdatedAt = now
+	t.Sess.Version++
+	stopExtending()
+	claimed, err := r.cfg.Sessions.Commit(ctx, in.ChatID, claim.Fence, &t.Sess, in.UpdateIDs, t.envelopes(now))
+	if err != nil {
+		err = fmt.Errorf("save session of chat %d: %w", in.ChatID, err)
+		if refund.Unavailable(err) {
+			// Neither the turn nor its replies are kept: handled again, it
+			// answers then.
+			return &RetryError{Err: errors.Join(append(problems, err)...)}
 		}
 		return errors.Join(append(problems, err)...)
 	}
-	for _, f := range t.AfterDelivery {
+	r.cfg.Dispatcher.Start(claimed)
+	for _, f := range t.AfterCommit {
 		f(ctx)
-	}
-	t.Sess.UpdatedAt = r.cfg.Now().UTC()
-	t.Sess.Version++
-	stopExtending()
-	if err := r.cfg.Sessions.Commit(ctx, in.ChatID, claim.Fence, &t.Sess, in.UpdateIDs); err != nil {
-		err = fmt.Errorf("save session of chat %d: %w", in.ChatID, err)
-		if refund.Unavailable(err) {
-			// The replies are out but the turn is not saved: handled
-			// again, it repeats them rather than losing the input.
-			return &RetryError{Err: errors.Join(append(problems, err)...)}
-		}
-		problems = append(problems, err)
 	}
 	return errors.Join(problems...)
 }
@@ -240,9 +245,11 @@ func (r *Runtime) flooded(ctx context.Context, in Input, claim Claim, send Sende
 	}
 	t := NewTurn(in, Session{}, r.cfg.Texts)
 	t.Say(locales.Flooded, nil)
-	// Delivered once at most: the update is marked handled already, and a
-	// second notice would itself be flooding.
-	return t.deliver(ctx, send, r.cfg.Logger)
+	t.answerCallback(ctx, send, r.cfg.Logger)
+	// Behind the replies to the inputs before the flood, and queued once
+	// at most: the update is marked handled already, and a second notice
+	// would itself be flooding.
+	return r.cfg.Dispatcher.Enqueue(ctx, t.envelopes(r.cfg.Now().UTC())...)
 }
 
 // keepLease extends the chat's lease while a turn runs long (a 429 wait,

@@ -80,9 +80,11 @@ type SessionStore interface {
 	// limit, holds no lease and needs no Commit.
 	Begin(ctx context.Context, chatID int64, updateIDs []int) (Claim, error)
 	// Commit saves the session, or deletes it when sess is nil, marks the
-	// updates handled and gives the lease back, atomically. A lease lost
-	// meanwhile is ErrLeaseLost, and nothing is saved.
-	Commit(ctx context.Context, chatID int64, fence int64, sess *Session, updateIDs []int) error
+	// updates handled, queues the turn's messages (SendQueue) and gives
+	// the lease back, atomically. It returns the send queues it claimed
+	// for this replica's dispatcher. A lease lost meanwhile is
+	// ErrLeaseLost, and nothing is saved or queued.
+	Commit(ctx context.Context, chatID int64, fence int64, sess *Session, updateIDs []int, out []Envelope) ([]Batch, error)
 	// Release gives the lease back without saving, so that the update can
 	// be handled again.
 	Release(ctx context.Context, chatID int64, fence int64) error

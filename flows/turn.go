@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
@@ -51,9 +52,9 @@ type Turn struct {
 	// Postings go to other chats than the input's (buyer <-> agents),
 	// after the replies.
 	Postings []Posting
-	// AfterDelivery runs once the replies are out, for work whose own
-	// messages must come after them.
-	AfterDelivery []func(context.Context)
+	// AfterCommit runs once the turn is saved and its messages queued, for
+	// work whose own messages must come after them.
+	AfterCommit []func(context.Context)
 	// Escalation is the chat's open escalation, when the desk found one.
 	Escalation *refund.Escalation
 	// MaybeEscalated is the session store's hint that the chat may have an
@@ -64,11 +65,11 @@ type Turn struct {
 }
 
 // Posting is a message to another chat than the input's; Link, when set,
-// learns the sent message's ID.
+// ties the sent message to an escalation.
 type Posting struct {
 	ChatID int64
 	Msg    Message
-	Link   func(ctx context.Context, messageID int) error
+	Link   *Link
 }
 
 // NewTurn starts a turn for in with the chat's session. A session without
@@ -100,46 +101,45 @@ func (t *Turn) Say(key locales.Key, data map[string]any, rows ...[]Button) {
 }
 
 // Post adds a message to another chat, sent after the replies.
-func (t *Turn) Post(chatID int64, m Message, link func(context.Context, int) error) {
+func (t *Turn) Post(chatID int64, m Message, link *Link) {
 	t.Postings = append(t.Postings, Posting{ChatID: chatID, Msg: m, Link: link})
 }
 
-// deliver sends the turn's callback answer, replies and postings.
-func (t *Turn) deliver(ctx context.Context, send Sender, logger *slog.Logger) error {
+// answerCallback answers the pressed button at once: Telegram shows a
+// spinner until then, and the answer is not a message the limits count.
+// A failed answer only leaves the spinner, so it is logged, not retried.
+func (t *Turn) answerCallback(ctx context.Context, send Sender, logger *slog.Logger) {
 	if cb := t.In.Callback; cb != nil {
-		// A failed answer only leaves a spinner on the button, so it is
-		// logged, not retried.
 		if err := send.AnswerCallback(ctx, cb.ID, t.Answer); err != nil {
 			logger.WarnContext(ctx, "answer callback", "chat_id", t.In.ChatID, "err", err)
 		}
-		if t.RemoveKeyboard {
-			if err := send.RemoveKeyboard(ctx, t.In.ChatID, cb.MessageID); err != nil {
-				logger.WarnContext(ctx, "remove keyboard", "chat_id", t.In.ChatID, "err", err)
-			}
-		}
 	}
-	if b, ok := send.(Booker); ok && len(t.Out) > 0 {
-		// Unbooked replies are paced one by one instead: slower, not lost.
-		if err := b.Book(ctx, t.In.ChatID, len(t.Out)); err != nil {
-			logger.WarnContext(ctx, "book replies", "chat_id", t.In.ChatID, "err", err)
-		}
+}
+
+// envelopes are the turn's messages for the send queues, in the order they
+// go: the pressed menu's buttons off, the replies, then the postings.
+func (t *Turn) envelopes(now time.Time) []Envelope {
+	out := make([]Envelope, 0, 1+len(t.Out)+len(t.Postings))
+	if cb := t.In.Callback; cb != nil && t.RemoveKeyboard && cb.MessageID != 0 {
+		out = append(out, Envelope{ChatID: t.In.ChatID, Unbutton: cb.MessageID, QueuedAt: now})
 	}
+	for _, m := range t.Out {
+		out = append(out, Envelope{ChatID: t.In.ChatID, Msg: m, QueuedAt: now})
+	}
+	for _, p := range t.Postings {
+		out = append(out, Envelope{ChatID: p.ChatID, Msg: p.Msg, Link: p.Link, QueuedAt: now})
+	}
+	return out
+}
+
+// deliver sends the turn's answer and replies itself, waiting for each: for
+// the few answers given without a session to commit them with (an outage,
+// a flood notice).
+func (t *Turn) deliver(ctx context.Context, send Sender, logger *slog.Logger) error {
+	t.answerCallback(ctx, send, logger)
 	for _, m := range t.Out {
 		if err := send.Send(ctx, t.In.ChatID, m); err != nil {
 			return &DeliveryError{Err: fmt.Errorf("send to chat %d: %w", t.In.ChatID, err)}
-		}
-	}
-	for _, p := range t.Postings {
-		id, err := send.Post(ctx, p.ChatID, p.Msg)
-		if err != nil {
-			return &DeliveryError{Err: fmt.Errorf("send to chat %d: %w", p.ChatID, err)}
-		}
-		if p.Link != nil {
-			// A lost link only means a reply to that message is not
-			// recognised; the message itself is out, so no redelivery.
-			if err := p.Link(ctx, id); err != nil {
-				logger.ErrorContext(ctx, "link message to escalation", "chat_id", p.ChatID, "message_id", id, "err", err)
-			}
 		}
 	}
 	return nil

@@ -28,6 +28,8 @@
 //	refundbot_buyer_floods_total                     counter
 //	refundbot_updates_duplicate_total                counter of updates dropped as handled before
 //	refundbot_desk_ratings_total{rating}             counter of buyers' 1-5 ratings of a talk with an agent
+//	refundbot_send_queue_wait_seconds                histogram, a message's time from queued to sent
+//	refundbot_send_dropped_total                     counter of queued messages Telegram refused for good
 //	refundbot_telegram_reachable                     gauge, 1 when getMe answers (Options.Telegram), else 0
 //
 // These are per process: sum them across replicas (the reachability gauge:

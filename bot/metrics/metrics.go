@@ -61,6 +61,7 @@ type Metrics struct {
 	buyerFloods   prometheus.Counter
 	duplicates    prometheus.Counter
 	ratings       *prometheus.CounterVec
+	sendQueue     sendQueueMetrics
 }
 
 // New returns a Metrics with its own registry, holding the process
@@ -142,6 +143,7 @@ func New(opts Options) *Metrics {
 			m.steps[s] = true
 		}
 	}
+	m.sendQueue = newSendQueueMetrics(m.registry)
 	m.registry.MustRegister(m.updates, m.updateSeconds, m.telegram, m.rateLimited, m.throttled, m.throttleWait,
 		m.stepEntered, m.dialogEnded, m.webhook, m.buyerFloods, m.duplicates, m.ratings,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

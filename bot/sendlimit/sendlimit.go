@@ -53,13 +53,13 @@ type Limits struct {
 // next second's. At 28 booked, three loaded replicas were seen to land 32
 // in one second; at 25 they stay under 30. A chat may get a
 // turn's few replies at once, as Telegram tolerates short bursts; a group
-// gets 3 back to back (a case card and its evidence) and then one every
-// 3 s, which keeps any minute within 20 + 2.
+// gets one every 3 s and no burst, because a burst of 3 after a quiet
+// spell lets a minute hold 22, and Telegram counts any 60 s.
 func DefaultLimits() Limits {
 	return Limits{
 		Global: Rate{Count: 25, Per: time.Second, Burst: 1},
 		Chat:   Rate{Count: 1, Per: time.Second, Burst: 3},
-		Group:  Rate{Count: 20, Per: time.Minute, Burst: 3},
+		Group:  Rate{Count: 20, Per: time.Minute, Burst: 1},
 	}
 }
 
@@ -189,20 +189,4 @@ func (l *Limiter) globalKey() string { return l.prefix + "send:all:" }
 
 func (l *Limiter) chatKey(chatID int64) string {
 	return l.prefix + "send:" + strconv.FormatInt(chatID, 10)
-}
-
-// QueueReserve queues on pipe the booking of n messages to chatID, for a
-// caller that books in a round trip it makes anyway (the session store, as
-// a turn begins). The returned read gives the waits once pipe has run. A
-// Redis that lost its scripts (a restart) answers NOSCRIPT here; the
-// caller then books the usual way, which loads the script again.
-func (l *Limiter) QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) (read func() ([]time.Duration, error)) {
-	cmd := reserveScript.EvalSha(ctx, pipe, l.reserveKeys(chatID), l.reserveArgs(chatID, n)...)
-	return func() ([]time.Duration, error) {
-		res, err := cmd.Int64Slice()
-		if err != nil {
-			return nil, fmt.Errorf("reserve %d sends to chat %d: %w", n, chatID, err)
-		}
-		return microseconds(res), nil
-	}
 }

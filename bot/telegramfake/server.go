@@ -156,6 +156,9 @@ type Server struct {
 	delays     map[string][]delay
 	commands   map[string][]tgbotapi.BotCommand
 
+	// limiter, when set, refuses sends past Telegram's limits (limits.go).
+	limiter *limiter
+
 	webhookURL, webhookSecret string
 	hook                      webhookState
 
@@ -443,7 +446,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.MultipartForm != nil {
 			defer func() { _ = r.MultipartForm.RemoveAll() }()
 		}
-		res, aerr = fn(s, req)
+		if aerr = s.overLimit(name, req); aerr == nil {
+			res, aerr = fn(s, req)
+		}
 	}
 	s.notify()
 

@@ -592,7 +592,7 @@ func TestUnreachableBotAPIKeepsTheTokenOutOfTheLogs(t *testing.T) {
 	b.expect("/status")
 	e.within(waitFor, "the dropped calls to be logged", func() bool {
 		logs := e.logs.String()
-		return strings.Contains(logs, "get updates") && strings.Contains(logs, "deliver replies")
+		return strings.Contains(logs, "get updates") && strings.Contains(logs, "send failed")
 	})
 	if !strings.Contains(e.logs.String(), "<token>") {
 		t.Errorf("the failed calls' URLs were not logged redacted:\n%s", tail(e.logs.String(), 3000))

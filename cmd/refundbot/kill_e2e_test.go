@@ -14,9 +14,9 @@ import (
 
 // TestKilledBeforeReplyingHandlesTheUpdateOnceAfterRestart: the bot has
 // taken an update from Telegram and is failing to send its answer (Telegram
-// answers 500) when it is killed. Nothing was confirmed or saved, so the
-// restarted bot gets the update again and answers it exactly once, after
-// the dead process's lease on the chat has run out.
+// answers 500) when it is killed. The turn and its answer were saved
+// together in Redis, so the restarted bot sends that answer, exactly once,
+// once the dead process's claim on the chat's send queue has run out.
 func TestKilledBeforeReplyingHandlesTheUpdateOnceAfterRestart(t *testing.T) {
 	e := newEnvWith(t, map[string]string{"CHAT_LEASE_TTL": "2s"})
 	p := e.startProcess()

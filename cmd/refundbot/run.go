@@ -137,15 +137,21 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	if err := bootstrapAgents(ctx, store, m.Config.Agents); err != nil {
 		return err
 	}
-	core, err := m.newCore(ctx, store, texts, sender)
+	sessionOpts := redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit}
+	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
+	// The escalations link sent messages to their cases; the desk is built
+	// after the dispatcher, which only sends once Run starts, below.
+	var links lateLinker
+	dispatcher, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: sessions, Sender: sender, Linker: &links,
+		Retryable: bot.Transient, KeepClaims: sessions.ClaimTTL() / 3, Observer: stats, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
-	sessionOpts := redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit}
-	if limiter != nil {
-		sessionOpts.Prebook, sessionOpts.Booked = limiter, sender.AddBooking
+	queued := flows.Queued{Dispatcher: dispatcher, Direct: sender}
+	core, err := m.newCore(ctx, store, texts, queued)
+	if err != nil {
+		return err
 	}
-	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
 	switch changed, err := sessions.ClaimBot(ctx, conn.API.Self.ID); {
 	case err != nil:
 		// Redis may be back in a moment; the turns wait for it anyway.
@@ -157,6 +163,9 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	agentDesk, err := m.newDesk(ctx, conn, store, core.service, texts, sender, stats, sessions)
 	if err != nil {
 		return err
+	}
+	if agentDesk != nil {
+		links.Linker = agentDesk
 	}
 	var buyerDesk buyerflow.Desk = buyerflow.NoDesk{}
 	if agentDesk != nil {
@@ -173,10 +182,21 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		handler = flows.Route(agentDesk.ChatID(), agentDesk, agentDesk.Private(agentDesk.Hold(dialog)))
 	}
 	runtime, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: handler,
-		LeaseTTL: sessions.LeaseTTL(), Observer: stats, Logger: m.Logger})
+		Dispatcher: dispatcher, LeaseTTL: sessions.LeaseTTL(), Observer: stats, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
+	// The dispatcher outlives the turns, whose last messages it takes;
+	// what is still queued when it stops waits in Redis for the restart.
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		if err := dispatcher.Run(dispatchCtx); err != nil {
+			m.Logger.ErrorContext(ctx, "dispatcher stopped", "err", err)
+		}
+	}()
+	defer func() { stopDispatch(); <-dispatched }()
 	// The workers stop with ctx, or when serve returns early on an error.
 	coreCtx, stopCore := context.WithCancel(ctx)
 	core.start(coreCtx, agentDesk, sender, m)
@@ -302,6 +322,18 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	}
 	m.Logger.DebugContext(ctx, "chats with open escalations marked", "chats", n)
 	return d, nil
+}
+
+// lateLinker is the desk's link of sent messages to escalations, set once
+// the desk is built; a bot without a desk queues no links.
+type lateLinker struct{ flows.Linker }
+
+// Link implements flows.Linker.
+func (l *lateLinker) Link(ctx context.Context, escalationID int64, messageID int, card bool) error {
+	if l.Linker == nil {
+		return fmt.Errorf("link message %d to escalation %d: the bot has no desk", messageID, escalationID)
+	}
+	return l.Linker.Link(ctx, escalationID, messageID, card)
 }
 
 // agentChats is where the desk learns which agents have a private chat

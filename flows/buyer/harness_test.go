@@ -29,7 +29,9 @@ type dialogEnv struct {
 	sessions *redisstore.Store
 	desk     *recordingDesk
 	send     *recordingSender
-	update   int
+	// dispatcher delivers what the turns queue, to send.
+	dispatcher *flows.Dispatcher
+	update     int
 }
 
 // The orders every dialogEnv knows. Buyer 1001 owns the bound ones;
@@ -85,12 +87,38 @@ func newDialogEnv(t testing.TB) *dialogEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: d})
+	send := &recordingSender{}
+	dispatcher, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: sessions, Sender: send,
+		Retryable: func(error) bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = dispatcher.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	rt, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: d, Dispatcher: dispatcher})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &dialogEnv{t: t, texts: texts, store: store, core: core, runtime: rt, sessions: sessions, desk: desk,
-		send: &recordingSender{}}
+		send: send, dispatcher: dispatcher}
+}
+
+// settle waits until every queued message is delivered, so that a turn's
+// replies can be read as soon as it was handled.
+func (e *dialogEnv) settle() {
+	e.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		n, err := e.sessions.Queued(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 && e.dispatcher.Busy() == 0 {
+			return
+		}
+	}
+	e.t.Fatal("queued messages not delivered within 5 s")
 }
 
 // turnResult is what one input made the dialog do.
@@ -145,6 +173,7 @@ func (e *dialogEnv) handle(chat int64, in flows.Input) turnResult {
 	if err := e.runtime.Handle(context.Background(), in, e.send); err != nil {
 		e.t.Fatalf("handle %q: %v", in.Text, err)
 	}
+	e.settle()
 	r := turnResult{replies: e.send.take(), answer: e.send.answer, escalated: e.desk.escalated, flagged: e.desk.flagged}
 	r.state = e.sessionState(chat)
 	return r
@@ -154,7 +183,8 @@ func (e *dialogEnv) handle(chat int64, in flows.Input) turnResult {
 func (e *dialogEnv) sessionState(chat int64) State {
 	var s State
 	probe := flows.HandlerFunc(func(_ context.Context, t *flows.Turn) error { s = t.Sess.State; return nil })
-	rt, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: e.sessions, Texts: e.texts, Handler: probe})
+	rt, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: e.sessions, Texts: e.texts, Handler: probe,
+		Dispatcher: e.dispatcher})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (t summary) review(c refund.Case) {
 	}
 	// After delivery, so that "submitted" reaches the buyer before the
 	// verdict's notice does.
-	t.AfterDelivery = append(t.AfterDelivery, func(ctx context.Context) {
+	t.AfterCommit = append(t.AfterCommit, func(ctx context.Context) {
 		if _, err := t.d.cfg.Core.Review(ctx, c.ID); err != nil {
 			t.d.cfg.Logger.ErrorContext(ctx, "first review", "case", c.Number(), "err", err)
 		}

@@ -155,6 +155,12 @@ func (d *Desk) closed(ctx context.Context, e refund.Escalation) {
 // ChatID is the team chat, for flows.Route.
 func (d *Desk) ChatID() int64 { return d.cfg.ChatID }
 
+// Link implements flows.Linker: a card or relayed message the dispatcher
+// sent is tied to its escalation, so that replies to it reach the buyer.
+func (d *Desk) Link(ctx context.Context, escalationID int64, messageID int, card bool) error {
+	return d.cfg.Escalations.Link(ctx, escalationID, messageID, card)
+}
+
 // Enabled implements buyer.Desk: a desk always has a team.
 func (d *Desk) Enabled() bool { return true }
 
@@ -235,9 +241,7 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 			t.Post(assigned.UserID, m, nil)
 		}
 	}
-	t.Post(d.cfg.ChatID, card, func(ctx context.Context, id int) error {
-		return d.cfg.Escalations.Link(ctx, e.ID, id, true)
-	})
+	t.Post(d.cfg.ChatID, card, &flows.Link{Escalation: e.ID, Card: true})
 	return nil
 }
 

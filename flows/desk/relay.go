@@ -59,9 +59,7 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 	if flows.LooksLikeScam(t.In.Text) {
 		t.Say(locales.ScamWarning, nil)
 	}
-	link := func(ctx context.Context, messageID int) error {
-		return t.d.cfg.Escalations.Link(ctx, e.ID, messageID, false)
-	}
+	link := &flows.Link{Escalation: e.ID}
 	text := t.In.Text
 	if t.In.Command != "" {
 		text = "/" + t.In.Command + " " + text

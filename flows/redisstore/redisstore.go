@@ -53,20 +53,9 @@ type Options struct {
 	// FloodLimit inputs per FloodWindow are handled; the rest are dropped.
 	FloodLimit  int
 	FloodWindow time.Duration
-	// Prebook, when set, books one reply to a private chat in the round
-	// trip that begins its turn, and hands the booking to Booked: nearly
-	// every turn in a private chat answers, so the turn's own booking is
-	// then only needed for its further replies. Groups are not prebooked:
-	// most of what is said there is not for the bot, and their budget is
-	// 20 messages a minute.
-	Prebook Prebooker
-	Booked  func(chatID int64, waits []time.Duration)
-}
-
-// Prebooker queues a booking of sends on a pipeline; sendlimit.Limiter
-// implements it.
-type Prebooker interface {
-	QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) (read func() ([]time.Duration, error))
+	// ClaimTTL is how long a dispatcher's claim of a chat's send queue
+	// lasts unless renewed; zero takes LeaseTTL.
+	ClaimTTL time.Duration
 }
 
 // New returns a store whose keys all start with prefix (e.g. "refundbot:"),
@@ -164,9 +153,8 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 		keys = append(keys, s.updateKey(id))
 		top = max(top, id)
 	}
-	prebook := s.opts.Prebook != nil && s.opts.Booked != nil && chatID > 0
 	for {
-		res, err := s.begin(ctx, chatID, keys, top, prebook)
+		res, err := s.begin(ctx, chatID, keys, top)
 		if err != nil {
 			return flows.Claim{}, fmt.Errorf("begin chat %d: %w", chatID, err)
 		}
@@ -177,9 +165,7 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 			return flows.Claim{Flooded: true, FirstFlooded: res[1].(int64) == int64(s.opts.FloodLimit)+1}, nil
 		case "busy":
 			// Another handler has the chat; its turn takes milliseconds,
-			// a crashed one's lease runs out. The booking made with this
-			// try is the first the turn uses, once it gets the lease.
-			prebook = false
+			// a crashed one's lease runs out.
 			wait := maxLeaseWait
 			if left := time.Duration(res[1].(int64)) * time.Millisecond; left > 0 {
 				wait = min(left, wait)
@@ -202,10 +188,8 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 	}
 }
 
-// begin runs beginScript, with the prebooking in the same round trip when
-// asked. A failed prebooking costs nothing but the turn booking its first
-// reply itself.
-func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID int, prebook bool) ([]any, error) {
+// begin runs beginScript.
+func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID int) ([]any, error) {
 	// Only private chats have a flood limit: a group's inputs are many
 	// people's, and in the agents' team chat a dropped message would be
 	// an agent's answer to a buyer.
@@ -213,24 +197,8 @@ func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID in
 	if chatID < 0 {
 		limit = 0
 	}
-	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds(),
-		topID, RestartGap}
-	if !prebook {
-		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
-	}
-	pipe := s.rdb.Pipeline()
-	cmd := beginScript.EvalSha(ctx, pipe, keys, args...)
-	booked := s.opts.Prebook.QueueReserve(ctx, pipe, chatID, 1)
-	_, _ = pipe.Exec(ctx) // each command's own error is read below
-	if waits, err := booked(); err == nil {
-		s.opts.Booked(chatID, waits)
-	}
-	res, err := cmd.Slice()
-	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Redis lost its scripts (a restart): Run loads it again.
-		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
-	}
-	return res, err
+	return beginScript.Run(ctx, s.rdb, keys, s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit,
+		s.markTTL.Milliseconds(), topID, RestartGap).Slice()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -245,43 +213,62 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // commitScript saves a turn only if its lease is still held, marking its
-// updates handled in the current era of ids.
-// KEYS: lease, session, epoch, then the update marks. ARGV: fence, session
-// JSON ("" deletes it), session TTL ms, mark TTL ms.
-var commitScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+// updates handled in the current era of ids and queueing its messages, all
+// or nothing: a turn is never saved without its replies, nor its replies
+// sent without the turn.
+// KEYS: lease, session, epoch, send queue due set and fence, the update
+// marks, then per message its queue and claim. ARGV: fence, session JSON
+// ("" deletes it), session TTL ms, mark TTL ms, claim TTL ms, then per
+// message chat and JSON. Answers -1 for a lost lease, else the queue
+// claims (pushLua).
+var commitScript = redis.NewScript(nowLua + `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[2])
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 end
+local marks = tonumber(ARGV[6])
 local epoch = redis.call('GET', KEYS[3]) or '1'
-for i = 4, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
+for i = 6, 5 + marks do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
 redis.call('DEL', KEYS[1])
-return 1`)
+local due, fence, claimTTL = KEYS[4], KEYS[5], tonumber(ARGV[5])
+local kfirst, afirst = 6 + marks, 7
+local claimed = {}
+` + pushLua + `
+return claimed`)
 
 // Commit implements flows.SessionStore.
-func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flows.Session, updateIDs []int) error {
+func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flows.Session, updateIDs []int,
+	out []flows.Envelope) ([]flows.Batch, error) {
 	var raw []byte
 	if sess != nil {
 		var err error
 		if raw, err = json.Marshal(sess); err != nil {
-			return fmt.Errorf("encode session of chat %d: %w", chatID, err)
+			return nil, fmt.Errorf("encode session of chat %d: %w", chatID, err)
 		}
 	}
-	keys := make([]string, 3, 3+len(updateIDs))
+	keys := make([]string, 5, 5+len(updateIDs)+2*len(out))
 	keys[0], keys[1], keys[2] = s.leaseKey(chatID), s.sessionKey(chatID), s.epochKey()
+	keys[3], keys[4] = s.dueKey(), s.queueFenceKey()
 	for _, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
 	}
-	saved, err := commitScript.Run(ctx, s.rdb, keys, fence, raw, s.sessionTTL.Milliseconds(), s.markTTL.Milliseconds()).Int()
+	args := []any{fence, raw, s.sessionTTL.Milliseconds(), s.markTTL.Milliseconds(), s.ClaimTTL().Milliseconds(),
+		len(updateIDs)}
+	keys, args, err := s.queueArgs(keys, args, out)
 	if err != nil {
-		return fmt.Errorf("commit chat %d: %w", chatID, err)
+		return nil, err
 	}
-	if saved == 0 {
-		return fmt.Errorf("commit chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
+	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("commit chat %d: %w", chatID, err)
 	}
-	return nil
+	claims, ok := res.([]any)
+	if !ok {
+		return nil, fmt.Errorf("commit chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
+	}
+	return claimedBatches(claims, out)
 }
 
 // releaseScript drops a lease only if it is still the caller's; extendScript

@@ -3,13 +3,9 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/redisstore"
@@ -38,7 +34,7 @@ func TestSessionRoundTripAndUpdateMarks(t *testing.T) {
 		Order:    &flows.OrderSnapshot{ID: "KM1", AmountPaid: 9500, Category: refund.CategoryGameCard},
 		Evidence: []refund.Evidence{{Kind: refund.EvidencePhoto, FileID: "f", FileUniqueID: "u"}},
 		Version:  3, UpdatedAt: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
-	if err := s.Commit(ctx, 42, claim.Fence, &want, []int{100, 101}); err != nil {
+	if _, err := s.Commit(ctx, 42, claim.Fence, &want, []int{100, 101}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, ids := range [][]int{{100}, {101}, {99, 101}} {
@@ -63,7 +59,7 @@ func TestSessionRoundTripAndUpdateMarks(t *testing.T) {
 	if ttl := rdb.TTL(ctx, prefix+"upd:100").Val(); ttl < 24*time.Hour {
 		t.Fatalf("update mark TTL = %v, want at least Telegram's 24 h redelivery window", ttl)
 	}
-	if err := s.Commit(ctx, 42, got.Fence, nil, []int{103}); err != nil {
+	if _, err := s.Commit(ctx, 42, got.Fence, nil, []int{103}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.Begin(ctx, 42, nil); c.Session.State != "" {
@@ -116,7 +112,7 @@ func TestLeaseSerializesAChat(t *testing.T) {
 		t.Fatalf("second Begin got %+v while the first held the lease", c)
 	default:
 	}
-	if err := s.Commit(ctx, 1, first.Fence, &flows.Session{State: stateA, Version: 1}, []int{10}); err != nil {
+	if _, err := s.Commit(ctx, 1, first.Fence, &flows.Session{State: stateA, Version: 1}, []int{10}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := <-second
@@ -142,7 +138,7 @@ func TestFencingRefusesAStaleHolder(t *testing.T) {
 	if err != nil || current.Duplicate {
 		t.Fatalf("Begin after expiry = %+v, %v; want the update handled again", current, err)
 	}
-	if err := s.Commit(ctx, 3, stale.Fence, &flows.Session{State: stateB}, []int{30}); !errors.Is(err, flows.ErrLeaseLost) {
+	if _, err := s.Commit(ctx, 3, stale.Fence, &flows.Session{State: stateB}, []int{30}, nil); !errors.Is(err, flows.ErrLeaseLost) {
 		t.Fatalf("stale Commit = %v, want ErrLeaseLost", err)
 	}
 	if err := s.Extend(ctx, 3, stale.Fence); !errors.Is(err, flows.ErrLeaseLost) {
@@ -154,7 +150,7 @@ func TestFencingRefusesAStaleHolder(t *testing.T) {
 	if err := s.Extend(ctx, 3, current.Fence); err != nil {
 		t.Fatalf("the stale Release took the current holder's lease: %v", err)
 	}
-	if err := s.Commit(ctx, 3, current.Fence, &flows.Session{State: stateA}, []int{30}); err != nil {
+	if _, err := s.Commit(ctx, 3, current.Fence, &flows.Session{State: stateA}, []int{30}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Begin(ctx, 3, []int{31})
@@ -189,7 +185,7 @@ func TestFloodLimit(t *testing.T) {
 			got = append(got, "flood")
 		default:
 			got = append(got, "ok")
-			if err := s.Commit(ctx, 9, c.Fence, &flows.Session{}, []int{id}); err != nil {
+			if _, err := s.Commit(ctx, 9, c.Fence, &flows.Session{}, []int{id}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -213,7 +209,7 @@ func TestFloodLimit(t *testing.T) {
 		if err != nil || c.Flooded {
 			t.Fatalf("group input %d = %+v, %v; want it handled", id, c, err)
 		}
-		if err := s.Commit(ctx, -100, c.Fence, &flows.Session{}, []int{id}); err != nil {
+		if _, err := s.Commit(ctx, -100, c.Fence, &flows.Session{}, []int{id}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,62 +245,6 @@ func TestOwnershipLockout(t *testing.T) {
 	}
 }
 
-// countingPrebooker books by counting in Redis, so the test sees that the
-// booking ran on the server in Begin's round trip.
-type countingPrebooker struct{ key string }
-
-func (p countingPrebooker) QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) func() ([]time.Duration, error) {
-	cmd := pipe.IncrBy(ctx, p.key, int64(n))
-	return func() ([]time.Duration, error) { return []time.Duration{time.Duration(cmd.Val())}, cmd.Err() }
-}
-
-// roundTrips counts what a client sends to Redis: a pipeline is one.
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
-}
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
-}
-
-// TestPrebookInBeginsRoundTrip: a private chat's first reply is booked in
-// the one round trip that begins its turn; a group's never is.
-func TestPrebookInBeginsRoundTrip(t *testing.T) {
-	t.Parallel()
-	rdb, prefix := redistest.Open(t)
-	ctx := context.Background()
-	var booked []int64
-	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{
-		Prebook: countingPrebooker{key: prefix + "booked"},
-		Booked:  func(chatID int64, waits []time.Duration) { booked = append(booked, chatID) },
-	})
-	// Load the script first: a fresh Redis answers the pipelined EVALSHA
-	// with NOSCRIPT, which Begin survives with one more trip.
-	if _, err := s.Begin(ctx, 1, []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	rt := &roundTrips{}
-	rdb.AddHook(rt)
-	c, err := s.Begin(ctx, 2, []int{2})
-	if err != nil || c.Fence == 0 {
-		t.Fatalf("Begin = %+v, %v", c, err)
-	}
-	if got := rt.n.Load(); got != 1 {
-		t.Fatalf("Begin with a prebooking took %d round trips, want 1", got)
-	}
-	if _, err := s.Begin(ctx, -100, []int{3}); err != nil {
-		t.Fatal(err)
-	}
-	if want := []int64{1, 2}; !slices.Equal(booked, want) {
-		t.Fatalf("booked for chats %v, want %v (private chats only)", booked, want)
-	}
-	if n, _ := rdb.Get(ctx, prefix+"booked").Int(); n != 2 {
-		t.Fatalf("bookings made on the server: %d, want 2", n)
-	}
-}
-
 // When the Bot API's ids start again, the marks of the old ids must not
 // swallow the new updates; a redelivery within the new era is still a
 // duplicate, and one that comes a little late is no restart.
@@ -320,7 +260,7 @@ func TestUpdateIDsStartingAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !c.Duplicate && !c.Flooded {
-			if err := s.Commit(ctx, chat, c.Fence, &flows.Session{State: stateA}, []int{id}); err != nil {
+			if _, err := s.Commit(ctx, chat, c.Fence, &flows.Session{State: stateA}, []int{id}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

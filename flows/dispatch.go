@@ -1,0 +1,405 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/refundbot/refundbot/refund"
+)
+
+// DispatcherConfig wires a Dispatcher.
+type DispatcherConfig struct {
+	Queue  SendQueue
+	Sender Sender
+	// Linker records links of sent messages (Envelope.Link); nil is a bot
+	// without a desk, whose messages carry none.
+	Linker Linker
+	// Retryable reports whether a failed send may succeed later (network,
+	// Telegram's 5xx and 429). Any other failure drops the message, logged
+	// and counted: a message Telegram refuses (a blocked bot, a deleted
+	// chat) must not hold up the chat's queue for ever.
+	Retryable func(error) bool
+	// MaxChats bounds the chats delivered to at once by this replica.
+	MaxChats int
+	// Poll is how often the queue is looked at for messages no one
+	// delivers: queued by another replica's background work, left by a
+	// replica that died, or waiting out a failure.
+	Poll time.Duration
+	// RetryAfter is how long a chat whose send failed (after the Sender's
+	// own retries) waits before any replica tries it again.
+	RetryAfter time.Duration
+	// KeepClaims is how often the claims of the chats being delivered are
+	// renewed: well within the queue's claim TTL.
+	KeepClaims time.Duration
+	// Grace is how long a message in flight may take to finish once the
+	// dispatcher stops, so that a shutdown does not cut a send in half
+	// and send it again after the restart.
+	Grace    time.Duration
+	Observer DispatchObserver
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// DispatchObserver is told of every delivered and dropped message, for
+// metrics.
+type DispatchObserver interface {
+	// MessageSent reports a message out, waited the time since it was
+	// queued.
+	MessageSent(waited time.Duration)
+	MessageDropped()
+}
+
+// Dispatcher delivers the send queues: one goroutine per chat that has
+// messages, sending them in order at the pace the Sender keeps, while the
+// turns that queued them have long moved on.
+type Dispatcher struct {
+	cfg DispatcherConfig
+
+	mu     sync.Mutex
+	active map[int64]Batch // chats being delivered, with their claims
+	// handoff holds a chat's new claim taken while its drainer was ending
+	// (it had just emptied the queue): the drainer goes on with it.
+	handoff map[int64]Batch
+	// early holds what was claimed before Run started.
+	early []Batch
+	stop  bool
+	wg     sync.WaitGroup
+	wake   chan struct{}
+	// run is the context of Run, which drainers outlive by Grace at most.
+	run context.Context
+}
+
+// Defaults of DispatcherConfig.
+const (
+	DefaultDispatchChats = 1000
+	DefaultDispatchPoll  = 200 * time.Millisecond
+	DefaultSendRetry     = time.Second
+	DefaultSendGrace     = 2 * time.Second
+	DefaultClaimKeep     = 3 * time.Second
+)
+
+// NewDispatcher checks cfg and returns a Dispatcher; a missing part is
+// named.
+func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
+	switch {
+	case cfg.Queue == nil:
+		return nil, errors.New("flows: the dispatcher needs a Queue")
+	case cfg.Sender == nil:
+		return nil, errors.New("flows: the dispatcher needs a Sender")
+	case cfg.Retryable == nil:
+		return nil, errors.New("flows: the dispatcher needs Retryable")
+	}
+	if cfg.MaxChats <= 0 {
+		cfg.MaxChats = DefaultDispatchChats
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultDispatchPoll
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = DefaultSendRetry
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultSendGrace
+	}
+	if cfg.KeepClaims <= 0 {
+		cfg.KeepClaims = DefaultClaimKeep
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, wake: make(chan struct{}, 1)}, nil
+}
+
+// Run delivers until ctx ends, then lets each chat's message in flight
+// finish and gives the claims back, so that the next replica (or this one
+// restarted) goes on at once. Batches handed to Start before Run are
+// delivered once it runs.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	d.run = ctx
+	early := d.early
+	d.early = nil
+	d.mu.Unlock()
+	d.Start(early)
+	poll := time.NewTicker(d.cfg.Poll)
+	defer poll.Stop()
+	keep := time.NewTicker(d.cfg.KeepClaims)
+	defer keep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.mu.Lock()
+			d.stop = true
+			d.mu.Unlock()
+			d.wg.Wait()
+			return nil
+		case <-poll.C:
+		case <-d.wake:
+		case <-keep.C:
+			d.extend(ctx)
+			continue
+		}
+		d.claim(ctx)
+	}
+}
+
+// Start delivers batches this replica claimed as it queued them (a turn's
+// commit, Enqueue): no poll stands between a reply and its send.
+func (d *Dispatcher) Start(bs []Batch) {
+	for _, b := range bs {
+		d.spawn(b)
+	}
+}
+
+// Enqueue queues messages sent outside a turn and starts delivering those
+// whose chats it claimed.
+func (d *Dispatcher) Enqueue(ctx context.Context, envs ...Envelope) error {
+	now := d.cfg.Now().UTC()
+	for i := range envs {
+		if envs[i].QueuedAt.IsZero() {
+			envs[i].QueuedAt = now
+		}
+	}
+	bs, err := d.cfg.Queue.Enqueue(ctx, envs)
+	if err != nil {
+		return err
+	}
+	d.Start(bs)
+	return nil
+}
+
+// Busy reports how many chats are being delivered to now.
+func (d *Dispatcher) Busy() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.active)
+}
+
+func (d *Dispatcher) claim(ctx context.Context) {
+	d.mu.Lock()
+	room := d.cfg.MaxChats - len(d.active)
+	d.mu.Unlock()
+	if room <= 0 {
+		return
+	}
+	bs, err := d.cfg.Queue.Claim(ctx, room)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logger.WarnContext(ctx, "claim send queues", "err", err)
+		}
+		return
+	}
+	d.Start(bs)
+	if len(bs) == room {
+		// More may be due than there was room for this time.
+		d.poke()
+	}
+}
+
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) extend(ctx context.Context) {
+	d.mu.Lock()
+	bs := make([]Batch, 0, len(d.active)+len(d.handoff))
+	for _, b := range d.active {
+		bs = append(bs, b)
+	}
+	for _, b := range d.handoff {
+		bs = append(bs, b)
+	}
+	d.mu.Unlock()
+	if len(bs) == 0 {
+		return
+	}
+	if err := d.cfg.Queue.KeepClaims(ctx, bs); err != nil && ctx.Err() == nil {
+		d.cfg.Logger.WarnContext(ctx, "extend send queue claims", "chats", len(bs), "err", err)
+	}
+}
+
+// spawn starts a chat's drainer, or hands the batch to the one that is
+// ending: a drainer gives its claim up when the queue is empty, and a turn
+// may claim the chat again before the drainer is gone.
+func (d *Dispatcher) spawn(b Batch) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch _, running := d.active[b.ChatID]; {
+	case d.run == nil:
+		d.early = append(d.early, b)
+	case running:
+		d.handoff[b.ChatID] = b
+	case d.stop:
+		// Given back at once rather than left to run out.
+		go d.giveBack(b)
+	default:
+		d.active[b.ChatID] = b
+		d.wg.Add(1)
+		go d.drain(b)
+	}
+}
+
+// drain sends a chat's messages in order until its queue is empty, a send
+// fails for now, or the dispatcher stops.
+func (d *Dispatcher) drain(b Batch) {
+	defer d.wg.Done()
+	ctx := context.WithoutCancel(d.run)
+	for ok := true; ok; b, ok = d.release(b) {
+		for d.step(ctx, &b) {
+		}
+	}
+}
+
+// step sends the batch's head and moves b on to the chat's next message;
+// false means this claim is done with: the queue is empty, or given back.
+func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
+	if d.stopping() {
+		d.giveBack(*b)
+		return false
+	}
+	err := d.deliver(ctx, b.Head)
+	switch {
+	case err == nil:
+	case d.stopping():
+		// Cut short by the stop: sent again after the restart, perhaps
+		// twice, rather than dropped.
+		d.giveBack(*b)
+		return false
+	case d.cfg.Retryable(err):
+		d.cfg.Logger.WarnContext(ctx, "send failed; the chat's queue is tried again later", "chat_id", b.ChatID,
+			"retry_in", d.cfg.RetryAfter, "err", err)
+		d.later(*b, d.cfg.RetryAfter)
+		return false
+	default:
+		d.cfg.Logger.ErrorContext(ctx, "message dropped: Telegram refuses it", "chat_id", b.ChatID, "err", err)
+		if d.cfg.Observer != nil {
+			d.cfg.Observer.MessageDropped()
+		}
+	}
+	next, more, err := d.cfg.Queue.Done(ctx, *b)
+	if err != nil {
+		// The claim runs out and another replica goes on; the message
+		// just sent may then go out twice, which beats losing one.
+		d.cfg.Logger.WarnContext(ctx, "mark message sent", "chat_id", b.ChatID, "err", err)
+		return false
+	}
+	if !more {
+		return false
+	}
+	*b = next
+	d.mu.Lock()
+	d.active[b.ChatID] = next
+	d.mu.Unlock()
+	return true
+}
+
+// release ends b's claim in this dispatcher's books and returns the batch
+// handed over meanwhile, if any.
+func (d *Dispatcher) release(b Batch) (Batch, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n, ok := d.handoff[b.ChatID]; ok {
+		delete(d.handoff, b.ChatID)
+		d.active[b.ChatID] = n
+		return n, true
+	}
+	delete(d.active, b.ChatID)
+	return Batch{}, false
+}
+
+func (d *Dispatcher) stopping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stop || d.run.Err() != nil
+}
+
+// giveBack lets any replica deliver the chat's queue at once.
+func (d *Dispatcher) giveBack(b Batch) { d.later(b, 0) }
+
+// later gives the chat's queue back to be tried again after wait.
+func (d *Dispatcher) later(b Batch, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.run), time.Second)
+	defer cancel()
+	if err := d.cfg.Queue.Later(ctx, b, wait); err != nil {
+		d.cfg.Logger.WarnContext(ctx, "give back send queue", "chat_id", b.ChatID, "err", err)
+	}
+}
+
+// deliver sends one envelope, within Grace of a stop.
+func (d *Dispatcher) deliver(parent context.Context, env Envelope) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	defer context.AfterFunc(d.run, func() { time.AfterFunc(d.cfg.Grace, cancel) })()
+	if env.Unbutton != 0 {
+		return d.cfg.Sender.RemoveKeyboard(ctx, env.ChatID, env.Unbutton)
+	}
+	id, err := d.cfg.Sender.Post(ctx, env.ChatID, env.Msg)
+	if err != nil {
+		return fmt.Errorf("send to chat %d: %w", env.ChatID, err)
+	}
+	if d.cfg.Observer != nil && !env.QueuedAt.IsZero() {
+		d.cfg.Observer.MessageSent(d.cfg.Now().Sub(env.QueuedAt))
+	}
+	if env.Link != nil && d.cfg.Linker != nil {
+		// A lost link only means a reply to that message is not
+		// recognised; the message itself is out, so it is not sent again.
+		if err := d.cfg.Linker.Link(ctx, env.Link.Escalation, id, env.Link.Card); err != nil {
+			d.cfg.Logger.ErrorContext(ctx, "link message to escalation", "chat_id", env.ChatID, "message_id", id, "err", err)
+		}
+	}
+	return nil
+}
+
+// Queued is the Sender of work outside a turn: Send queues the message
+// behind the chat's others, so that a notice neither overtakes the replies
+// queued before it nor waits for the chat's budget; the calls that need
+// Telegram's answer (a message ID to keep, an edit) go to Direct.
+type Queued struct {
+	Dispatcher *Dispatcher
+	Direct     Sender
+}
+
+var _ Sender = Queued{}
+
+// Send implements Sender by queueing m.
+func (q Queued) Send(ctx context.Context, chatID int64, m Message) error {
+	if err := q.Dispatcher.Enqueue(ctx, Envelope{ChatID: chatID, Msg: m}); err != nil {
+		return fmt.Errorf("queue a message to chat %d: %w", chatID, err)
+	}
+	return nil
+}
+
+// Post implements Sender directly.
+func (q Queued) Post(ctx context.Context, chatID int64, m Message) (int, error) {
+	return q.Direct.Post(ctx, chatID, m)
+}
+
+// PostAlbum implements Sender directly.
+func (q Queued) PostAlbum(ctx context.Context, chatID int64, files []refund.Evidence, base Message) ([]int, error) {
+	return q.Direct.PostAlbum(ctx, chatID, files, base)
+}
+
+// Edit implements Sender directly.
+func (q Queued) Edit(ctx context.Context, chatID int64, messageID int, m Message) error {
+	return q.Direct.Edit(ctx, chatID, messageID, m)
+}
+
+// AnswerCallback implements Sender directly.
+func (q Queued) AnswerCallback(ctx context.Context, callbackID, text string) error {
+	return q.Direct.AnswerCallback(ctx, callbackID, text)
+}
+
+// RemoveKeyboard implements Sender directly.
+func (q Queued) RemoveKeyboard(ctx context.Context, chatID int64, messageID int) error {
+	return q.Direct.RemoveKeyboard(ctx, chatID, messageID)
+}

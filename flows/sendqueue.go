@@ -1,0 +1,77 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// A turn never waits for Telegram's limits: it queues its messages with its
+// commit, in the same atomic step that saves the session, and a Dispatcher
+// delivers them, each chat's in order, paced by the Sender. A chat whose
+// budget is spent (a group's 20 a minute, a buyer's one a second) holds up
+// only its own queue, never the handling of the next update.
+
+// Envelope is one message waiting in a chat's send queue.
+type Envelope struct {
+	ChatID int64   `json:"chat"`
+	Msg    Message `json:"msg"`
+	// Unbutton, when set, takes the buttons off that message of the chat
+	// instead of sending Msg: a pressed menu loses its buttons in order
+	// with the replies to the press.
+	Unbutton int `json:"unbutton,omitempty"`
+	// Link, when set, records the sent message's ID with an escalation,
+	// so that a reply to it is traced back to its case.
+	Link *Link `json:"link,omitempty"`
+	// QueuedAt is when the turn queued the message, for the wait metric.
+	QueuedAt time.Time `json:"at"`
+}
+
+// Link ties a sent message to an escalation: its card (Card), or a relayed
+// message an agent may answer by replying to it.
+type Link struct {
+	Escalation int64 `json:"esc"`
+	Card       bool  `json:"card,omitempty"`
+}
+
+// Linker records the links of sent messages; the escalation service
+// implements it.
+type Linker interface {
+	Link(ctx context.Context, escalationID int64, messageID int, card bool) error
+}
+
+// Batch is a chat's send queue claimed by one dispatcher: Head is its
+// first message, Token the claim. While the claim lasts no other replica
+// sends to the chat, which keeps its messages in order.
+type Batch struct {
+	ChatID int64
+	Token  int64
+	Head   Envelope
+}
+
+// ErrClaimLost means another dispatcher took a chat's queue over (this
+// one's claim ran out): it must stop sending to that chat.
+var ErrClaimLost = errors.New("send queue claim lost")
+
+// SendQueue keeps the messages waiting for delivery, per chat and in order,
+// where every replica sees them, so that they survive a restart and a
+// replica's death. The session store implements it, because a turn's
+// messages are queued in its Commit.
+type SendQueue interface {
+	// Enqueue queues messages sent outside a turn (notices, the desk's
+	// background work). It returns the chats whose queues it claimed for
+	// this replica, those that were empty and idle.
+	Enqueue(ctx context.Context, envs []Envelope) ([]Batch, error)
+	// Claim takes up to max chats whose messages are due and which no one
+	// delivers, each with its first message.
+	Claim(ctx context.Context, max int) ([]Batch, error)
+	// Done removes the batch's head, sent, and returns the chat's next
+	// message; more is false when the queue is empty, and then the claim
+	// is given up.
+	Done(ctx context.Context, b Batch) (next Batch, more bool, err error)
+	// Later gives the claim up until after d: the head could not be sent
+	// for now and any replica may try again then.
+	Later(ctx context.Context, b Batch, d time.Duration) error
+	// KeepClaims renews the claims of chats still being delivered.
+	KeepClaims(ctx context.Context, bs []Batch) error
+}
