@@ -228,14 +228,8 @@ func retryWait(err error, failures int) time.Duration {
 	return min(wait, 30*time.Second)
 }
 
-func (p *Poller) sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
+// sleep waits d, or until ctx ends.
+func (p *Poller) sleep(ctx context.Context, d time.Duration) { _ = sleepCtx(ctx, d) }
 
 // handleBatch handles a batch, chats concurrently and each chat's inputs
 // in order. When some chat's input must be handled again (its replies

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -37,6 +39,17 @@ type WebhookConfig struct {
 	// request's: a turn that has begun is finished even when Telegram
 	// hangs up, and it ends only after the shutdown grace.
 	HandleContext context.Context
+	// Albums keeps the items of albums where every replica sees them, so
+	// that an album, which Telegram posts one item per request and a
+	// balancer spreads over the replicas, is handled as one input (see
+	// webhookalbum.go). Nil handles each item alone.
+	Albums AlbumStore
+	// AlbumWait is how long an album must be quiet (no item coming) before
+	// it is handled; 300 ms if zero, as the poller waits.
+	AlbumWait time.Duration
+	// AlbumSweep is how often the replica looks for albums whose claimer
+	// died; 1 s if zero.
+	AlbumSweep time.Duration
 }
 
 // WebhookObserver is told of each webhook answer and each update handled.
@@ -47,13 +60,16 @@ type WebhookObserver interface {
 
 // Webhook receives updates from Telegram's webhook. An update is answered
 // 200 only once it was handled and its session saved (or it was a
-// duplicate), so that Telegram delivers again whatever a crash interrupted;
+// duplicate; an album's item once it is stored, see webhookalbum.go), so
+// that Telegram delivers again whatever a crash interrupted;
 // Telegram sends one chat's next update only after that answer, which keeps
 // each chat in order across replicas, and the chat's lease in Redis keeps
 // a redelivery from running beside a slow first attempt.
 type Webhook struct {
 	cfg        WebhookConfig
 	secretHash [sha256.Size]byte
+	// albums tracks the albums this replica is seeing through, for Wait.
+	albums sync.WaitGroup
 }
 
 // NewWebhook checks cfg and returns the handler.
@@ -66,6 +82,12 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AlbumWait <= 0 {
+		cfg.AlbumWait = 300 * time.Millisecond
+	}
+	if cfg.AlbumSweep <= 0 {
+		cfg.AlbumSweep = time.Second
 	}
 	return &Webhook{cfg: cfg, secretHash: sha256.Sum256([]byte(cfg.Secret))}, nil
 }
@@ -118,6 +140,9 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 		// Shutting down: another replica takes it.
 		rw.Header().Set("Retry-After", "1")
 		return answer(rw, http.StatusServiceUnavailable, "shutting down")
+	}
+	if it.mediaGroupID != "" && w.cfg.Albums != nil {
+		return w.storeAlbumItem(ctx, rw, it, body)
 	}
 	err = handleObserved(ctx, w.cfg.Handler, it.in, w.cfg.Sender, w.cfg.Observer)
 	switch {

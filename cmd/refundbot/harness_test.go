@@ -34,6 +34,8 @@ type env struct {
 	// bot as a process (startProcess); proc is that process.
 	vars map[string]string
 	proc *replica
+	// others are more replicas of the deployment (newReplicasEnv).
+	others []*replica
 	// logs holds every line the bot logged, at every level, so that each
 	// test can check that no secret reached them (checkLogs).
 	logs *lockedBuffer
@@ -61,6 +63,16 @@ func newEnvWith(t *testing.T, overrides map[string]string) *env {
 // newEnvSetup is newEnvWith with a chance to prepare the fake Telegram
 // (chats that must exist when the bot starts) before the bot starts.
 func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegramfake.Server)) *env {
+	t.Helper()
+	e := prepareEnv(t, overrides, setup)
+	e.start()
+	t.Cleanup(e.checkLogs)
+	t.Cleanup(e.stop)
+	return e
+}
+
+// prepareEnv is newEnvSetup without starting a bot.
+func prepareEnv(t *testing.T, overrides map[string]string, setup func(*telegramfake.Server)) *env {
 	t.Helper()
 	t.Parallel()
 	fake, err := telegramfake.Start(testToken)
@@ -91,11 +103,7 @@ func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegram
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fake: fake, config: cfg, vars: vars, logs: &lockedBuffer{}}
-	e.start()
-	t.Cleanup(e.checkLogs)
-	t.Cleanup(e.stop)
-	return e
+	return &env{t: t, fake: fake, config: cfg, vars: vars, logs: &lockedBuffer{}}
 }
 
 // checkLogs fails the test when the bot token or an order's contact phone
@@ -103,8 +111,10 @@ func newEnvSetup(t *testing.T, overrides map[string]string, setup func(*telegram
 // token's owner, and a phone number is the buyer's ownership proof.
 func (e *env) checkLogs() {
 	logs := e.logs.String()
-	if e.proc != nil {
-		logs += e.proc.logs.String()
+	for _, p := range append([]*replica{e.proc}, e.others...) {
+		if p != nil {
+			logs += p.logs.String()
+		}
 	}
 	secrets := append([]string{testToken}, e.phones...)
 	for _, line := range strings.Split(logs, "\n") {
@@ -169,6 +179,16 @@ func (e *env) httpAddr() string {
 func (e *env) startProcess() *replica {
 	e.t.Helper()
 	e.stop()
+	if e.proc != nil {
+		_, _ = e.logs.Write([]byte(e.proc.logs.String()))
+	}
+	e.proc = startReplica(e.t, e.processVars())
+	return e.proc
+}
+
+// processVars is the environment of a bot process of the env: its
+// settings, and every other setting blank.
+func (e *env) processVars() []string {
 	var vars []string
 	for k, v := range e.vars {
 		if k != "HTTP_ADDR" {
@@ -183,11 +203,7 @@ func (e *env) startProcess() *replica {
 			vars = append(vars, k+"=")
 		}
 	}
-	if e.proc != nil {
-		_, _ = e.logs.Write([]byte(e.proc.logs.String()))
-	}
-	e.proc = startReplica(e.t, vars)
-	return e.proc
+	return vars
 }
 
 // restart is a deploy in the middle of whatever the buyers are doing.

@@ -229,8 +229,10 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		}}))
 	var webhook *bot.Webhook
 	if m.Config.WebhookURL != "" {
+		// Albums are collected in Redis: their items come one request at
+		// a time, to any replica.
 		webhook, err = bot.NewWebhook(bot.WebhookConfig{Handler: runtime, Sender: sender, Secret: m.Config.WebhookSecret,
-			Logger: m.Logger, Observer: stats, HandleContext: handleCtx})
+			Logger: m.Logger, Observer: stats, HandleContext: handleCtx, Albums: sessions})
 		if err != nil {
 			return err
 		}
@@ -256,7 +258,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 			m.Logger.InfoContext(ctx, "refundbot started in webhook mode", "bot", conn.API.Self.UserName,
 				"http_addr", ln.Addr().String(), "webhook_path", m.Config.webhookPath())
 			close(m.readyChan())
-			<-ctx.Done()
+			webhook.Run(ctx)
 		}
 	} else {
 		poller, err := bot.NewPoller(bot.Config{
@@ -279,6 +281,10 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	httpErr := srv.Shutdown(shutdownCtx)
 	if err := <-httpDone; !errors.Is(err, http.ErrServerClosed) {
 		httpErr = errors.Join(httpErr, err)
+	}
+	if webhook != nil {
+		// Albums in hand finish within the grace, like requests.
+		webhook.Wait()
 	}
 	m.Logger.InfoContext(context.WithoutCancel(ctx), "refundbot stopped")
 	return errors.Join(runErr, httpErr)

@@ -103,16 +103,24 @@ func (s *Store) fenceKey() string { return s.prefix + "fence" }
 
 // beginScript takes a chat's lease and reads its session in one round trip.
 // KEYS: lease, fence counter, session, flood counter, epoch, top id,
-// escalation mark, then the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
-// mark TTL ms, the input's highest update id (-1: none), RestartGap.
+// escalation mark, the chat's album order, then the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
+// mark TTL ms, the input's highest update id (-1: none), RestartGap, its
+// lowest update id (-1: none).
 // Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence,
 // restarted (0/1), escalation mark (0/1)[, session]}. An id far below the highest seen starts a new
 // era of ids first (restarted 1). A duplicate is not counted against the
 // flood limit, and an input over the limit is marked handled at once, so
-// that it costs nothing more and a redelivery is dropped too.
+// that it costs nothing more and a redelivery is dropped too. An input
+// that came after an album item of the chat not yet handled (album.go) is
+// busy (ms left -1) until that album's turn is over: a "done" pressed
+// right after an album must see the album's files.
 var beginScript = redis.NewScript(`
 local left = redis.call('PTTL', KEYS[1])
 if left ~= -2 then return {'busy', left} end
+local low = tonumber(ARGV[7])
+if low >= 0 and #redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', '(' .. low, 'LIMIT', 0, 1) > 0 then
+  return {'busy', -1}
+end
 local epoch = redis.call('GET', KEYS[5]) or '1'
 local id = tonumber(ARGV[5])
 local top = tonumber(redis.call('GET', KEYS[6]) or '0')
@@ -125,7 +133,7 @@ if id >= 0 and id < top - tonumber(ARGV[6]) then
 elseif id > top then
   redis.call('SET', KEYS[6], id)
 end
-for i = 8, #KEYS do
+for i = 9, #KEYS do
   if redis.call('GET', KEYS[i]) == epoch then return {'dup'} end
 end
 local limit = tonumber(ARGV[3])
@@ -133,7 +141,7 @@ local n = 0
 if limit > 0 then n = redis.call('INCR', KEYS[4]) end
 if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
 if limit > 0 and n > limit then
-  for i = 8, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
+  for i = 9, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
   return {'flood', n}
 end
 local fence = redis.call('INCR', KEYS[2])
@@ -145,16 +153,19 @@ return {'ok', fence, restarted, marked}`)
 
 // Begin implements flows.SessionStore.
 func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Claim, error) {
-	keys := make([]string, 7, 7+len(updateIDs))
+	keys := make([]string, 8, 8+len(updateIDs))
 	keys[0], keys[1], keys[2], keys[3] = s.leaseKey(chatID), s.fenceKey(), s.sessionKey(chatID), s.floodKey(chatID)
-	keys[4], keys[5], keys[6] = s.epochKey(), s.topKey(), s.escalatedKey(chatID)
-	top := -1 // no ids: nothing to compare
-	for _, id := range updateIDs {
+	keys[4], keys[5], keys[6], keys[7] = s.epochKey(), s.topKey(), s.escalatedKey(chatID), s.albumOrderKey(chatID)
+	top, low := -1, -1 // no ids: nothing to compare
+	for i, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
 		top = max(top, id)
+		if i == 0 || id < low {
+			low = id
+		}
 	}
 	for {
-		res, err := s.begin(ctx, chatID, keys, top)
+		res, err := s.begin(ctx, chatID, keys, top, low)
 		if err != nil {
 			return flows.Claim{}, fmt.Errorf("begin chat %d: %w", chatID, err)
 		}
@@ -189,7 +200,7 @@ func (s *Store) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows
 }
 
 // begin runs beginScript.
-func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID int) ([]any, error) {
+func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID, lowID int) ([]any, error) {
 	// Only private chats have a flood limit: a group's inputs are many
 	// people's, and in the agents' team chat a dropped message would be
 	// an agent's answer to a buyer.
@@ -198,7 +209,7 @@ func (s *Store) begin(ctx context.Context, chatID int64, keys []string, topID in
 		limit = 0
 	}
 	return beginScript.Run(ctx, s.rdb, keys, s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit,
-		s.markTTL.Milliseconds(), topID, RestartGap).Slice()
+		s.markTTL.Milliseconds(), topID, RestartGap, lowID).Slice()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
