@@ -303,14 +303,28 @@ func (t *Terminal) Run(ctx context.Context) error {
 				continue // nothing went to the bot: no answer to wait for
 			}
 			t.answeredAll()
-			if err := t.typed(line); err != nil {
+			answered := len(t.Server.CallbackAnswers())
+			pressed, err := t.typed(line)
+			if err != nil {
 				fmt.Fprintf(t.Out, "   (%v)\n", err)
 				continue
 			}
 			t.settle(ctx)
+			if pressed {
+				t.awaitPopup(ctx, answered)
+			}
 			t.showPopups()
 		}
 	}
+}
+
+// awaitPopup waits a moment for the bot's answer to a button press, past
+// the answer's messages: the bot answers every press, and the popup
+// belongs to the press, not to whatever is typed next.
+func (t *Terminal) awaitPopup(ctx context.Context, answered int) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_ = t.Server.WaitFor(ctx, func(s *telegramfake.Server) bool { return len(s.CallbackAnswers()) > answered })
 }
 
 // showPopups prints the answers to button presses that came since the
@@ -389,10 +403,10 @@ func (t *Terminal) printShop() {
 	}
 }
 
-// typed sends a line to the bot as the current role: a button press, a
-// sticker or voice note, a file, or text. As the agent, text and photos
-// reply to the chat's latest message about a case.
-func (t *Terminal) typed(line string) error {
+// typed sends a line to the bot as the current role: a button press
+// (pressed), a sticker or voice note, a file, or text. As the agent, text
+// and photos reply to the chat's latest message about a case.
+func (t *Terminal) typed(line string) (pressed bool, err error) {
 	t.mu.Lock()
 	r := t.role
 	chat, user := r.chat(), r.user()
@@ -405,16 +419,16 @@ func (t *Terminal) typed(line string) error {
 		}
 		switch {
 		case n <= len(buttons) && buttons[n-1].url != "":
-			return fmt.Errorf("that button opens %s", buttons[n-1].url)
+			return false, fmt.Errorf("that button opens %s", buttons[n-1].url)
 		case n <= len(buttons) && buttons[n-1].gone:
-			return fmt.Errorf("button %d is gone: the bot took that message's buttons off", n)
+			return false, fmt.Errorf("button %d is gone: the bot took that message's buttons off", n)
 		case n <= len(buttons):
 			t.Server.PressButton(chat, user, buttons[n-1].messageID, buttons[n-1].data)
-			return nil
+			return true, nil
 		case len(line) <= maxButtonDigits && len(buttons) == 0:
-			return fmt.Errorf("no button %d: the latest message has no buttons (type text to send it)", n)
+			return false, fmt.Errorf("no button %d: the latest message has no buttons (type text to send it)", n)
 		case len(line) <= maxButtonDigits:
-			return fmt.Errorf("no button %d: the latest message has buttons 1-%d", n, len(buttons))
+			return false, fmt.Errorf("no button %d: the latest message has buttons 1-%d", n, len(buttons))
 		}
 		// Longer numbers (phone digits, say) are text.
 	}
@@ -422,29 +436,29 @@ func (t *Terminal) typed(line string) error {
 	case ":sticker":
 		t.echo(r, line, nil)
 		t.Server.SendSticker(chat, user)
-		return nil
+		return false, nil
 	case ":voice":
 		t.echo(r, line, nil)
 		t.Server.SendVoice(chat, user)
-		return nil
+		return false, nil
 	}
 	var replyTo *telegramfake.SentMessage
 	if replying {
 		replyTo = &target
 	}
 	if line == ":photo" {
-		return t.sendFile(r, line, "screenshot.png", func() ([]byte, error) { return []byte(demoScreenshot), nil }, replyTo)
+		return false, t.sendFile(r, line, "screenshot.png", func() ([]byte, error) { return []byte(demoScreenshot), nil }, replyTo)
 	}
 	if path, ok := filePath(line); ok {
-		return t.sendFile(r, line, filepath.Base(path), func() ([]byte, error) { return readTyped(line, path) }, replyTo)
+		return false, t.sendFile(r, line, filepath.Base(path), func() ([]byte, error) { return readTyped(line, path) }, replyTo)
 	}
 	t.echo(r, line, replyTo)
 	if replyTo != nil {
 		t.Server.ReplyText(chat, user, replyTo.MessageID, line)
-		return nil
+		return false, nil
 	}
 	t.Server.SendText(chat, user, line)
-	return nil
+	return false, nil
 }
 
 // sendFile sends a file named name, typed as line; images go as photos,

@@ -43,11 +43,11 @@ func TestSandboxButtonsNumberedOnWithinAnAnswer(t *testing.T) {
 		t.Errorf("the buyer's own buttons got a hint to switch roles:\n%s", out)
 	}
 	term.Show(telegramfake.SentMessage{MessageID: 10, ChatID: BuyerID, Text: "请选择退款方式", Edits: 1})
-	if err := term.typed("1"); err == nil || !strings.Contains(err.Error(), "button 1 is gone") {
+	if _, err := term.typed("1"); err == nil || !strings.Contains(err.Error(), "button 1 is gone") {
 		t.Errorf("pressing a button taken off: %v", err)
 	}
-	if err := term.typed("4"); err != nil {
-		t.Errorf("pressing 5⭐: %v", err)
+	if pressed, err := term.typed("4"); err != nil || !pressed {
+		t.Errorf("pressing 5⭐: pressed %v, %v", pressed, err)
 	}
 	if n := term.Server.Pending(); n != 1 {
 		t.Errorf("%d updates queued, want the one press", n)
@@ -87,7 +87,7 @@ func TestSandboxAgentRepliesToTheLatestCaseMessage(t *testing.T) {
 			t.Fatalf("%s is no role switch", tt.role)
 		}
 		before := out.Len()
-		if err := term.typed(tt.line); err != nil {
+		if _, err := term.typed(tt.line); err != nil {
 			t.Fatalf("%s %s: %v", tt.role, tt.line, err)
 		}
 		echo := out.String()[before:]

@@ -177,13 +177,25 @@ func TestSandboxDeskRoles(t *testing.T) {
 	s.say("/approve", "[buyer] 【", "已通过审核，可退 ¥300.00", "[agent private] R-000001 → 已通过审核（张三 K017）",
 		"[team chat] R-000001 → 已通过审核（张三 K017）", "请为客服 张三 的服务打分")
 
-	// The rating request came after the route choice: its buttons are
-	// numbered on, so 1 is still the route.
+	// The route choice (a notice of the decision) and the rating request
+	// (the end of the talk) come in either order; the buttons of both are
+	// numbered on from each other, so either can be pressed.
 	s.say(":buyer", "you are the buyer")
-	s.say("1", "[buyer] 【", "¥300.00 将在 1-2 个工作日内原路退回支付宝")
-	s.say("7", "感谢您的评价（5 分）")
+	s.say(s.button("5⭐"), "感谢您的评价（5 分）")
+	s.say(s.button("原路退回支付宝"), "[buyer] 【", "¥300.00 将在 1-2 个工作日内原路退回支付宝")
 	s.expect("¥300.00 已原路退回支付宝") // the pretend shop confirmed the payout
-	s.say(":shop", "payout    R-000001  300.00 CNY  alipay  order KM20261120005", "confirmed R-000001")
+	// The shop logs its confirmation once the bot answered it, which may
+	// be just after the buyer's notice: look again until it is there.
+	for i := 0; ; i++ {
+		s.say(":shop", "payout    R-000001  300.00 CNY  alipay  order KM20261120005")
+		if s.shows("confirmed R-000001  payout P000001-1") {
+			break
+		}
+		if i == 50 {
+			s.t.Fatal("the shop's confirmation never showed in :shop")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	out := s.quit()
 	if regexp.MustCompile(`(?i)error|panic|goroutine`).MatchString(out) {
 		t.Errorf("transcript shows an error:\n%s", out)
@@ -268,6 +280,27 @@ func (s *sandboxSession) expect(wants ...string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// shows reports whether the terminal showed want since the last line
+// typed.
+func (s *sandboxSession) shows(want string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Contains(s.out.String()[s.seen:], want)
+}
+
+// button is the number the terminal last gave the button labelled label.
+func (s *sandboxSession) button(label string) string {
+	s.t.Helper()
+	s.mu.Lock()
+	out := s.out.String()
+	s.mu.Unlock()
+	m := regexp.MustCompile(`\[([0-9]+)\] `+regexp.QuoteMeta(label)).FindAllStringSubmatch(out, -1)
+	if len(m) == 0 {
+		s.t.Fatalf("no button %q shown; transcript:\n%s", label, out)
+	}
+	return m[len(m)-1][1]
 }
 
 // quit leaves the sandbox and returns the whole transcript.
