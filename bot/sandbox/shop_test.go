@@ -67,4 +67,23 @@ func TestShopConfirmsSignedPayouts(t *testing.T) {
 		t.Fatalf("a forged webhook was confirmed too: %s", path)
 	case <-time.After(50 * time.Millisecond):
 	}
+	// :shop lists them; the confirmation is recorded once the API took it.
+	deadline := time.Now().Add(5 * time.Second)
+	var kinds []string
+	for time.Now().Before(deadline) {
+		kinds = kinds[:0]
+		for _, ev := range shop.Events() {
+			kinds = append(kinds, ev.Kind)
+		}
+		if len(kinds) == 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := strings.Join(kinds, ","); got != "refused,payout,confirmed" {
+		t.Fatalf("shop events = %s, want refused,payout,confirmed", got)
+	}
+	if line := shop.Events()[1].Format(nil); !strings.Contains(line, "payout    R-000001  95.00") {
+		t.Errorf("payout shown as %q", line)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/refundbot/refundbot/bot/sandbox"
 	"github.com/refundbot/refundbot/bot/telegramfake"
+	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/inmem"
 )
 
@@ -20,7 +21,8 @@ const sandboxToken = "sandbox:token"
 
 // runSandbox runs the real bot against an embedded Redis, an in-memory
 // store of demo orders and an in-process fake of the Bot API, with the
-// terminal as the buyer's Telegram client.
+// terminal as the Telegram client of the buyer and of the desk's one
+// agent, in their team chat and in their private chat with the bot.
 func (m *Main) runSandbox(ctx context.Context) error {
 	mr, err := miniredis.Run()
 	if err != nil {
@@ -42,7 +44,13 @@ func (m *Main) runSandbox(ctx context.Context) error {
 		return fmt.Errorf("start the sandbox's Bot API: %w", err)
 	}
 	defer fake.Close()
-	term := &sandbox.Terminal{Server: fake, In: m.Stdin, Out: m.Stdout}
+	// The desk is the real one, with the team chat and the agent in the
+	// fake: Telegram reports the agent's name there (getChatMember), which
+	// signs their replies to the buyer.
+	fake.AddChat(sandbox.TeamChat())
+	fake.SetMember(sandbox.TeamChatID, telegramfake.Member{User: sandbox.Agent()})
+	m.Config.AgentChatID, m.Config.Agents = sandbox.TeamChatID, []refund.Agent{sandbox.DeskAgent()}
+	term := &sandbox.Terminal{Server: fake, In: m.Stdin, Out: m.Stdout, Location: m.Config.Location}
 	fake.Subscribe(term.Show)
 	term.PrintIntro(orders)
 
@@ -54,7 +62,8 @@ func (m *Main) runSandbox(ctx context.Context) error {
 		m.Config.ShopAPIToken = rand.Text()
 	}
 	shop := &sandbox.Shop{Secret: []byte(rand.Text()), Token: m.Config.ShopAPIToken, API: m.HTTPAddr,
-		Delay: 2 * time.Second, Logger: m.Logger}
+		Delay: 2 * time.Second, Logger: m.Logger, Notify: term.ShopNotified}
+	term.Shop = shop
 	hookURL, err := shop.Start(ctx)
 	if err != nil {
 		return err
@@ -77,6 +86,9 @@ func (m *Main) runSandbox(ctx context.Context) error {
 	}
 	if busy != "" {
 		fmt.Fprintf(m.Stdout, "HTTP_ADDR %s is in use; the shop API listens on %s instead.\n", busy, m.HTTPAddr())
+	}
+	if !m.Config.DeskRelayTeam {
+		term.OpenAgentChat(ctx)
 	}
 	termErr := term.Run(ctx)
 	cancel()
