@@ -106,3 +106,38 @@ func (e *env) relaysIn() int {
 	}
 	return n
 }
+
+// TestAReplyToARelayNotYetLinkedReachesTheBuyer: a relayed message is tied
+// to its case only once Telegram answered its send; an agent who replies
+// to it before that (Telegram is slow to answer, the message is already on
+// screen) still reaches the buyer, by the number the relay starts with.
+func TestAReplyToARelayNotYetLinkedReachesTheBuyer(t *testing.T) {
+	e := newEnvSetup(t, map[string]string{
+		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017", "DESK_RELAY": "team",
+	}, func(f *telegramfake.Server) { f.AddChat(team) })
+	zhang := &agent{e: e, user: telegramfake.User{ID: 9017, FirstName: "张三"}}
+	seen := 0
+	// 张三 holds two chats, so a reply must name which one it answers.
+	b := e.buyer(1711, "zh-hans")
+	other := e.buyer(1712, "zh-hans")
+	for i, buyer := range []*buyer{b, other} {
+		buyer.say("转人工")
+		buyer.expect("您前面还有")
+		card := e.teamExpect(&seen, fmt.Sprintf("🆕 #%d", i+1))
+		e.answer(zhang.press(card, "接手"))
+		buyer.expect("张三")
+	}
+
+	e.fake.DelayNext("sendMessage", 1, 3*time.Second)
+	b.say("卡密 ABCD-1234 提示已被使用")
+	relayed := e.teamExpect(&seen, "ABCD-1234")
+	if !strings.HasPrefix(relayed.Text, "#1 ") {
+		t.Fatalf("relay %q does not start with its escalation's number", relayed.Text)
+	}
+	zhang.reply(relayed, "马上为您查看")
+	got := b.expect("马上为您查看")
+	if !strings.Contains(got.Text, "张三") {
+		t.Errorf("reply reached the buyer unsigned: %q", got.Text)
+	}
+	other.quiet()
+}

@@ -3,6 +3,7 @@ package desk
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/refundbot/refundbot/flows"
@@ -106,7 +107,16 @@ func (t *turn) escalationOf(ctx context.Context) (refund.Escalation, error) {
 		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "not about an escalation")
 	}
 	e, err := t.d.cfg.Escalations.ByMessage(ctx, t.In.ReplyToMessageID)
-	if err != nil && refund.ErrorCode(err) != refund.ENOTFOUND {
+	switch {
+	case refund.ErrorCode(err) == refund.ENOTFOUND:
+		// A card or relay is linked to its escalation once the dispatcher
+		// has sent it; an agent quick enough to answer before that is
+		// understood by the number the message starts with.
+		if m := relayedID.FindStringSubmatch(t.In.ReplyToText); m != nil {
+			id, _ := strconv.ParseInt(m[1], 10, 64)
+			return t.d.cfg.Escalations.Escalation(ctx, id)
+		}
+	case err != nil:
 		return e, fmt.Errorf("escalation of message %d: %w", t.In.ReplyToMessageID, err)
 	}
 	return e, err

@@ -48,8 +48,9 @@ func (d *Desk) Private(next flows.Handler) flows.Handler {
 	})
 }
 
-// relayedID finds the escalation a relayed message names ("#12 …").
-var relayedID = regexp.MustCompile(`^#([0-9]{1,18}) `)
+// relayedID finds the escalation a relayed message or a card names
+// ("#12 …", "🆕 #12 …").
+var relayedID = regexp.MustCompile(`^(?:🆕 )?#([0-9]{1,18}) `)
 
 // agentPrivate serves an agent in their private chat: the queue commands,
 // and replies to a held chat's relayed messages, which go to its buyer.

@@ -72,7 +72,9 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 		return err
 	}
 	base := flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
-	header := t.team(locales.DeskFromBuyer, map[string]any{"Buyer": buyerName(t.In)}) + "\n"
+	// The number lets a reply find its case even before the relayed
+	// message's link is recorded (the dispatcher does so once it is sent).
+	header := t.team(locales.DeskFromBuyer, map[string]any{"ID": e.ID, "Buyer": buyerName(t.In)}) + "\n"
 	if private {
 		// The agent answers by replying to it; the number routes the reply.
 		base, link = flows.Message{}, nil
