@@ -16,7 +16,7 @@ import (
 
 // pace waits until a message to chatID may go.
 func (s *Sender) pace(ctx context.Context, chatID int64) error {
-	if s.pacer == nil {
+	if s.pacer == nil || s.unpaced {
 		return nil
 	}
 	waits, err := s.pacer.Reserve(ctx, chatID, 1)

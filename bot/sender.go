@@ -31,6 +31,9 @@ type Sender struct {
 	backoff  time.Duration
 	pacer    Pacer
 	observer Observer
+	// unpaced sends at once: its caller booked the time (the
+	// dispatcher); a 429 still holds the chat for every replica.
+	unpaced bool
 }
 
 // Pacer books messages within Telegram's limits, shared by all replicas;
@@ -69,6 +72,16 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *S
 	}
 	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond,
 		pacer: opts.Pacer, observer: opts.Observer}
+}
+
+// Unpaced returns a Sender like s that does not book sends with the
+// limiter, for a caller that paces them itself (flows.Dispatcher, with
+// its bookings made as turns commit). A 429 still holds the chat for
+// every replica.
+func (s *Sender) Unpaced() *Sender {
+	u := *s
+	u.unpaced = true
+	return &u
 }
 
 // Telegram's limits, in UTF-16 code units as Telegram counts them.

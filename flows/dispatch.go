@@ -18,6 +18,10 @@ type DispatcherConfig struct {
 	// Linker records links of sent messages (Envelope.Link); nil is a bot
 	// without a desk, whose messages carry none.
 	Linker Linker
+	// Pacer books each message within the messenger's limits before it is
+	// sent, unless the commit booked it (Batch.Booked); Sender must then
+	// not pace again. Nil sends unpaced.
+	Pacer Pacer
 	// Retryable reports whether a failed send may succeed later (network,
 	// Telegram's 5xx and 429). Any other failure drops the message, logged
 	// and counted: a message Telegram refuses (a blocked bot, a deleted
@@ -51,7 +55,20 @@ type DispatchObserver interface {
 	// queued.
 	MessageSent(waited time.Duration)
 	MessageDropped()
+	// SendThrottled reports a message held for the limits; scope is chat
+	// or group.
+	SendThrottled(scope string, waited time.Duration)
 }
+
+// Pacer books messages within the messenger's limits, shared by every
+// replica; sendlimit.Limiter implements it.
+type Pacer interface {
+	Reserve(ctx context.Context, chatID int64, n int) ([]time.Duration, error)
+}
+
+// lateBooking is how far past its booked time a message may still use it:
+// a time left unused must not let a later message skip its own wait.
+const lateBooking = 50 * time.Millisecond
 
 // Dispatcher delivers the send queues: one goroutine per chat that has
 // messages, sending them in order at the pace the Sender keeps, while the
@@ -71,7 +88,18 @@ type Dispatcher struct {
 	wake   chan struct{}
 	// run is the context of Run, which drainers outlive by Grace at most.
 	run context.Context
+	// dones gathers the drainers' sent heads for one Done round trip.
+	dones chan doneRequest
 }
+
+// doneRequest is a drainer waiting for its sent head to be marked.
+type doneRequest struct {
+	b     Batch
+	reply chan Sent
+}
+
+// maxDoneBatch bounds the heads marked in one round trip.
+const maxDoneBatch = 256
 
 // Defaults of DispatcherConfig.
 const (
@@ -114,7 +142,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, wake: make(chan struct{}, 1)}, nil
+	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, wake: make(chan struct{}, 1),
+		dones: make(chan doneRequest, maxDoneBatch)}, nil
 }
 
 // Run delivers until ctx ends, then lets each chat's message in flight
@@ -127,6 +156,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	early := d.early
 	d.early = nil
 	d.mu.Unlock()
+	// The marker outlives the drainers, which mark their last sends after
+	// the stop.
+	stopMarking := make(chan struct{})
+	marked := make(chan struct{})
+	go func() { defer close(marked); d.markSent(stopMarking) }()
+	defer func() { close(stopMarking); <-marked }()
 	d.Start(early)
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
@@ -267,7 +302,7 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 		d.giveBack(*b)
 		return false
 	}
-	err := d.deliver(ctx, b.Head)
+	err := d.deliver(ctx, *b)
 	switch {
 	case err == nil:
 	case d.stopping():
@@ -286,7 +321,8 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 			d.cfg.Observer.MessageDropped()
 		}
 	}
-	next, more, err := d.cfg.Queue.Done(ctx, *b)
+	sent := d.done(*b)
+	next, more, err := sent.Next, sent.More, sent.Err
 	if err != nil {
 		// The claim runs out and another replica goes on; the message
 		// just sent may then go out twice, which beats losing one.
@@ -296,11 +332,61 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 	if !more {
 		return false
 	}
+	if len(b.Booked) > 0 && b.Head.Unbutton == 0 {
+		next.Booked = b.Booked[1:]
+	} else {
+		next.Booked = b.Booked
+	}
 	*b = next
 	d.mu.Lock()
 	d.active[b.ChatID] = next
 	d.mu.Unlock()
 	return true
+}
+
+// done marks b's head sent, in the next round trip the marker makes.
+func (d *Dispatcher) done(b Batch) Sent {
+	reply := make(chan Sent, 1)
+	d.dones <- doneRequest{b: b, reply: reply}
+	return <-reply
+}
+
+// markSent marks the drainers' sent heads, all those waiting in one round
+// trip: at a thousand replies a second the queue costs a fraction of a
+// round trip per message, and at one a second nothing waits longer than a
+// round trip.
+func (d *Dispatcher) markSent(stop <-chan struct{}) {
+	ctx := context.WithoutCancel(d.run)
+	for {
+		var first doneRequest
+		select {
+		case first = <-d.dones:
+		case <-stop:
+			return
+		}
+		reqs := []doneRequest{first}
+	gather:
+		for len(reqs) < maxDoneBatch {
+			select {
+			case r := <-d.dones:
+				reqs = append(reqs, r)
+			default:
+				break gather
+			}
+		}
+		bs := make([]Batch, len(reqs))
+		for i, r := range reqs {
+			bs[i] = r.b
+		}
+		sent, err := d.cfg.Queue.Done(ctx, bs)
+		for i, r := range reqs {
+			if err != nil {
+				r.reply <- Sent{Err: err}
+				continue
+			}
+			r.reply <- sent[i]
+		}
+	}
 }
 
 // release ends b's claim in this dispatcher's books and returns the batch
@@ -335,13 +421,18 @@ func (d *Dispatcher) later(b Batch, wait time.Duration) {
 	}
 }
 
-// deliver sends one envelope, within Grace of a stop.
-func (d *Dispatcher) deliver(parent context.Context, env Envelope) error {
+// deliver sends the batch's head, at its time within the limits, within
+// Grace of a stop.
+func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer context.AfterFunc(d.run, func() { time.AfterFunc(d.cfg.Grace, cancel) })()
+	env := b.Head
 	if env.Unbutton != 0 {
 		return d.cfg.Sender.RemoveKeyboard(ctx, env.ChatID, env.Unbutton)
+	}
+	if err := d.pace(ctx, b); err != nil {
+		return err
 	}
 	id, err := d.cfg.Sender.Post(ctx, env.ChatID, env.Msg)
 	if err != nil {
@@ -358,6 +449,46 @@ func (d *Dispatcher) deliver(parent context.Context, env Envelope) error {
 		}
 	}
 	return nil
+}
+
+// pace waits for the head's turn within the limits: the time its commit
+// booked, or one booked now.
+func (d *Dispatcher) pace(ctx context.Context, b Batch) error {
+	if d.cfg.Pacer == nil {
+		return nil
+	}
+	var at time.Time
+	if len(b.Booked) > 0 && time.Since(b.Booked[0]) <= lateBooking {
+		at = b.Booked[0]
+	} else {
+		waits, err := d.cfg.Pacer.Reserve(ctx, b.ChatID, 1)
+		if err != nil {
+			// The limiter's store is down: sending unpaced risks a 429,
+			// which is waited out; not sending loses the message.
+			d.cfg.Logger.WarnContext(ctx, "send limiter unavailable; sending unpaced", "chat_id", b.ChatID, "err", err)
+			return nil
+		}
+		at = time.Now().Add(waits[0])
+	}
+	wait := time.Until(at)
+	if wait <= 0 {
+		return nil
+	}
+	if d.cfg.Observer != nil {
+		scope := "chat"
+		if b.ChatID < 0 {
+			scope = "group"
+		}
+		d.cfg.Observer.SendThrottled(scope, wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait %v to send to chat %d: %w", wait, b.ChatID, ctx.Err())
+	case <-t.C:
+		return nil
+	}
 }
 
 // Queued is the Sender of work outside a turn: Send queues the message

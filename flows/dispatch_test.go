@@ -211,3 +211,51 @@ func TestFailedSendsAreRetriedOrDropped(t *testing.T) {
 		t.Fatalf("links = %+v", s.links)
 	}
 }
+
+// countingPacer books every message for now and counts the messages it
+// was asked to book.
+type countingPacer struct {
+	mu     sync.Mutex
+	booked int
+}
+
+func (p *countingPacer) Reserve(_ context.Context, _ int64, n int) ([]time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.booked += n
+	return make([]time.Duration, n), nil
+}
+
+// TestMessagesBookedWithTheCommitAreNotBookedAgain: the dispatcher sends a
+// message at the time its commit booked and books only those without one,
+// so a reply costs the limiter no round trip of its own.
+func TestMessagesBookedWithTheCommitAreNotBookedAgain(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	q := redisstore.New(rdb, prefix, time.Hour)
+	s := newChatSender()
+	pacer := &countingPacer{}
+	d, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: q, Sender: s, Pacer: pacer,
+		Retryable: func(error) bool { return true }, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	bs, err := q.Enqueue(context.Background(), texts(4, "m", 3))
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	now := time.Now()
+	bs[0].Booked = []time.Time{now, now} // as a commit books two replies
+	d.Start(bs)
+	waitFor(t, "three messages out", func() bool { return len(s.texts(4)) == 3 })
+	pacer.mu.Lock()
+	defer pacer.mu.Unlock()
+	if pacer.booked != 1 {
+		t.Fatalf("the dispatcher booked %d messages; want 1, the one the commit did not", pacer.booked)
+	}
+}

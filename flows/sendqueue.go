@@ -47,6 +47,19 @@ type Batch struct {
 	ChatID int64
 	Token  int64
 	Head   Envelope
+	// Booked are send times booked with the commit that queued the
+	// chat's first messages, one per message sent (not per Unbutton), in
+	// order; a message past them is booked as it goes.
+	Booked []time.Time
+}
+
+// Sent is what Done found for one chat: its next message (More), or an
+// empty queue, whose claim is then given up, or Err (ErrClaimLost: another
+// dispatcher took the chat over).
+type Sent struct {
+	Next Batch
+	More bool
+	Err  error
 }
 
 // ErrClaimLost means another dispatcher took a chat's queue over (this
@@ -65,10 +78,11 @@ type SendQueue interface {
 	// Claim takes up to max chats whose messages are due and which no one
 	// delivers, each with its first message.
 	Claim(ctx context.Context, max int) ([]Batch, error)
-	// Done removes the batch's head, sent, and returns the chat's next
-	// message; more is false when the queue is empty, and then the claim
-	// is given up.
-	Done(ctx context.Context, b Batch) (next Batch, more bool, err error)
+	// Done removes each batch's head, sent, and answers each chat's next
+	// message, in one round trip however many chats: the dispatcher
+	// gathers the heads its chats sent meanwhile. An error means the
+	// round trip failed and nothing is known of any of them.
+	Done(ctx context.Context, bs []Batch) ([]Sent, error)
 	// Later gives the claim up until after d: the head could not be sent
 	// for now and any replica may try again then.
 	Later(ctx context.Context, b Batch, d time.Duration) error

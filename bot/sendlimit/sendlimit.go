@@ -190,3 +190,20 @@ func (l *Limiter) globalKey() string { return l.prefix + "send:all:" }
 func (l *Limiter) chatKey(chatID int64) string {
 	return l.prefix + "send:" + strconv.FormatInt(chatID, 10)
 }
+
+// QueueReserve queues on pipe the booking of n messages to chatID, for a
+// caller that books in a round trip it makes anyway (the session store, as
+// a turn commits). The returned read gives the waits once pipe has run. A
+// Redis that lost its scripts (a restart) answers NOSCRIPT here; the
+// messages are then booked one by one as they go, which loads the script
+// again.
+func (l *Limiter) QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) (read func() ([]time.Duration, error)) {
+	cmd := reserveScript.EvalSha(ctx, pipe, l.reserveKeys(chatID), l.reserveArgs(chatID, n)...)
+	return func() ([]time.Duration, error) {
+		res, err := cmd.Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("reserve %d sends to chat %d: %w", n, chatID, err)
+		}
+		return microseconds(res), nil
+	}
+}

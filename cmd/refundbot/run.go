@@ -138,12 +138,18 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		return err
 	}
 	sessionOpts := redisstore.Options{LeaseTTL: m.Config.LeaseTTL, FloodLimit: m.Config.FloodLimit}
+	dispatch := flows.DispatcherConfig{Sender: sender, Retryable: bot.Transient, Observer: stats, Logger: m.Logger}
+	if limiter != nil {
+		// The dispatcher paces, with the replies booked as turns commit.
+		sessionOpts.Booker = limiter
+		dispatch.Pacer, dispatch.Sender = limiter, sender.Unpaced()
+	}
 	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
 	// The escalations link sent messages to their cases; the desk is built
 	// after the dispatcher, which only sends once Run starts, below.
 	var links lateLinker
-	dispatcher, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: sessions, Sender: sender, Linker: &links,
-		Retryable: bot.Transient, KeepClaims: sessions.ClaimTTL() / 3, Observer: stats, Logger: m.Logger})
+	dispatch.Queue, dispatch.Linker, dispatch.KeepClaims = sessions, &links, sessions.ClaimTTL()/3
+	dispatcher, err := flows.NewDispatcher(dispatch)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,18 @@ type Options struct {
 	// ClaimTTL is how long a dispatcher's claim of a chat's send queue
 	// lasts unless renewed; zero takes LeaseTTL.
 	ClaimTTL time.Duration
+	// Booker, when set, books a private chat's replies with the send
+	// limiter in the round trip that commits its turn (Batch.Booked), so
+	// that the dispatcher sending them needs no round trip of its own.
+	// Groups are not booked so: the team chat's queue is often busy, and
+	// a booking its messages do not use in time is wasted budget.
+	Booker Booker
+}
+
+// Booker queues a booking of sends on a pipeline; sendlimit.Limiter
+// implements it.
+type Booker interface {
+	QueueReserve(ctx context.Context, pipe redis.Pipeliner, chatID int64, n int) (read func() ([]time.Duration, error))
 }
 
 // New returns a store whose keys all start with prefix (e.g. "refundbot:"),
@@ -271,7 +283,7 @@ func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flo
 	if err != nil {
 		return nil, err
 	}
-	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Result()
+	res, booked, err := s.commit(ctx, chatID, keys, args, replies(chatID, out))
 	if err != nil {
 		return nil, fmt.Errorf("commit chat %d: %w", chatID, err)
 	}
@@ -279,7 +291,64 @@ func (s *Store) Commit(ctx context.Context, chatID int64, fence int64, sess *flo
 	if !ok {
 		return nil, fmt.Errorf("commit chat %d with fence %d: %w", chatID, fence, flows.ErrLeaseLost)
 	}
-	return claimedBatches(claims, out)
+	bs, err := claimedBatches(claims, out)
+	if err != nil {
+		return nil, err
+	}
+	for i := range bs {
+		if bs[i].ChatID == chatID {
+			bs[i].Booked = booked
+		}
+	}
+	return bs, nil
+}
+
+// replies counts the messages a turn sends to a private chat, those the
+// limiter counts: a menu losing its buttons is not one.
+func replies(chatID int64, out []flows.Envelope) int {
+	if chatID <= 0 {
+		return 0
+	}
+	n := 0
+	for _, env := range out {
+		if env.ChatID == chatID && env.Unbutton == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// commit runs commitScript and, with a Booker and replies to book, books
+// them in the same round trip. The booking is made whether or not the
+// commit claims the chat; it is used only when it does, which it does
+// unless the chat's queue was already busy (rarely, for a buyer): then the
+// slots go unused and the chat's later messages wait that much longer.
+func (s *Store) commit(ctx context.Context, chatID int64, keys []string, args []any, replies int) (any, []time.Time, error) {
+	if s.opts.Booker == nil || replies == 0 {
+		res, err := commitScript.Run(ctx, s.rdb, keys, args...).Result()
+		return res, nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmd := commitScript.EvalSha(ctx, pipe, keys, args...)
+	book := s.opts.Booker.QueueReserve(ctx, pipe, chatID, replies)
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	res, err := cmd.Result()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis lost its scripts (a restart): Run loads it again, and the
+		// replies are booked as they go.
+		res, err = commitScript.Run(ctx, s.rdb, keys, args...).Result()
+		return res, nil, err
+	}
+	waits, berr := book()
+	if err != nil || berr != nil {
+		return res, nil, err
+	}
+	now := time.Now()
+	booked := make([]time.Time, len(waits))
+	for i, w := range waits {
+		booked[i] = now.Add(w)
+	}
+	return res, booked, nil
 }
 
 // releaseScript drops a lease only if it is still the caller's; extendScript

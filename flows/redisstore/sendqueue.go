@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -192,27 +193,59 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
 return head`)
 
-// Done implements flows.SendQueue.
-func (s *Store) Done(ctx context.Context, b flows.Batch) (flows.Batch, bool, error) {
-	res, err := doneScript.Run(ctx, s.rdb, []string{s.queueKey(b.ChatID), s.claimKey(b.ChatID), s.dueKey()},
-		b.ChatID, b.Token, s.ClaimTTL().Milliseconds()).Result()
+// Done implements flows.SendQueue: one pipeline of doneScript calls.
+func (s *Store) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
+	if len(bs) == 0 {
+		return nil, nil
+	}
+	cmds, err := s.runDone(ctx, bs)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis lost its scripts (a restart): load it, and go again.
+		if err = doneScript.Load(ctx, s.rdb).Err(); err == nil {
+			cmds, err = s.runDone(ctx, bs)
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("mark %d sent messages: %w", len(bs), err)
+	}
+	out := make([]flows.Sent, len(bs))
+	for i, b := range bs {
+		out[i] = doneAnswer(b, cmds[i])
+	}
+	return out, nil
+}
+
+func (s *Store) runDone(ctx context.Context, bs []flows.Batch) ([]*redis.Cmd, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(bs))
+	for i, b := range bs {
+		cmds[i] = doneScript.EvalSha(ctx, pipe, []string{s.queueKey(b.ChatID), s.claimKey(b.ChatID), s.dueKey()},
+			b.ChatID, b.Token, s.ClaimTTL().Milliseconds())
+	}
+	_, err := pipe.Exec(ctx)
+	return cmds, err
+}
+
+// doneAnswer reads one doneScript answer.
+func doneAnswer(b flows.Batch, cmd *redis.Cmd) flows.Sent {
+	res, err := cmd.Result()
 	if err != nil {
-		return flows.Batch{}, false, fmt.Errorf("mark message to chat %d sent: %w", b.ChatID, err)
+		return flows.Sent{Err: fmt.Errorf("mark message to chat %d sent: %w", b.ChatID, err)}
 	}
 	switch v := res.(type) {
 	case int64:
 		if v < 0 {
-			return flows.Batch{}, false, fmt.Errorf("mark message to chat %d sent: %w", b.ChatID, flows.ErrClaimLost)
+			return flows.Sent{Err: fmt.Errorf("mark message to chat %d sent: %w", b.ChatID, flows.ErrClaimLost)}
 		}
-		return flows.Batch{}, false, nil
+		return flows.Sent{}
 	case string:
 		next := flows.Batch{ChatID: b.ChatID, Token: b.Token}
 		if err := json.Unmarshal([]byte(v), &next.Head); err != nil {
-			return flows.Batch{}, false, fmt.Errorf("decode queued message to chat %d: %w", b.ChatID, err)
+			return flows.Sent{Err: fmt.Errorf("decode queued message to chat %d: %w", b.ChatID, err)}
 		}
-		return next, true, nil
+		return flows.Sent{Next: next, More: true}
 	}
-	return flows.Batch{}, false, fmt.Errorf("mark message to chat %d sent: unexpected answer %v", b.ChatID, res)
+	return flows.Sent{Err: fmt.Errorf("mark message to chat %d sent: unexpected answer %v", b.ChatID, res)}
 }
 
 // laterScript gives a claim up, making the chat due after a wait.

@@ -7,10 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/flows/redisstore"
 	"github.com/refundbot/refundbot/flows/redisstore/redistest"
 )
+
+// done1 marks one chat's head sent.
+func done1(ctx context.Context, s *redisstore.Store, b flows.Batch) (flows.Batch, bool, error) {
+	sent, err := s.Done(ctx, []flows.Batch{b})
+	if err != nil {
+		return flows.Batch{}, false, err
+	}
+	return sent[0].Next, sent[0].More, sent[0].Err
+}
 
 func text(chat int64, s string) flows.Envelope {
 	return flows.Envelope{ChatID: chat, Msg: flows.Message{Text: s}}
@@ -50,14 +61,14 @@ func TestCommitQueuesTheTurnsMessagesAndClaimsIdleChats(t *testing.T) {
 	b := claimed[0]
 	for more := true; more; {
 		got = append(got, b.Head.Msg.Text)
-		if b, more, err = s.Done(ctx, b); err != nil {
+		if b, more, err = done1(ctx, s, b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if want := "a1 a2 a3"; strings.Join(got, " ") != want {
 		t.Fatalf("chat 1 delivered %q, want %q", strings.Join(got, " "), want)
 	}
-	if _, more, err := s.Done(ctx, claimed[1]); err != nil || more {
+	if _, more, err := done1(ctx, s, claimed[1]); err != nil || more {
 		t.Fatalf("Done of chat 2's only message = more %v, %v", more, err)
 	}
 	if n, err := s.Queued(ctx); err != nil || n != 0 {
@@ -113,7 +124,7 @@ func TestADeadDispatchersChatsAreTakenOverAfterTheClaimTTL(t *testing.T) {
 		taken[0].Token == dead[0].Token {
 		t.Fatalf("Claim after the TTL = %+v, %v; want chat 7 again from m1 under a new token", taken, err)
 	}
-	if _, _, err := s.Done(ctx, dead[0]); !errors.Is(err, flows.ErrClaimLost) {
+	if _, _, err := done1(ctx, s, dead[0]); !errors.Is(err, flows.ErrClaimLost) {
 		t.Fatalf("the dead claim's Done = %v, want ErrClaimLost", err)
 	}
 	if err := s.Later(ctx, taken[0], 400*time.Millisecond); err != nil {
@@ -130,5 +141,81 @@ func TestADeadDispatchersChatsAreTakenOverAfterTheClaimTTL(t *testing.T) {
 	late, err := s.Claim(ctx, 10)
 	if err != nil || len(late) != 1 || late[0].Head.Msg.Text != "m1" {
 		t.Fatalf("Claim after the wait = %+v, %v; want chat 7 from m1", late, err)
+	}
+}
+
+// TestDoneMarksManyChatsInOneRoundTrip: the heads of several chats are
+// marked together, each answered on its own: the next message, an empty
+// queue, or a lost claim.
+func TestDoneMarksManyChatsInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.New(rdb, prefix, time.Hour)
+	ctx := context.Background()
+	bs, err := s.Enqueue(ctx, []flows.Envelope{text(1, "a1"), text(1, "a2"), text(2, "b1"), text(3, "c1")})
+	if err != nil || len(bs) != 3 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	bs[2].Token++ // a claim that is not this dispatcher's
+	sent, err := s.Done(ctx, bs)
+	if err != nil || len(sent) != 3 {
+		t.Fatalf("Done = %+v, %v", sent, err)
+	}
+	if !sent[0].More || sent[0].Next.Head.Msg.Text != "a2" || sent[0].Err != nil {
+		t.Errorf("chat 1: %+v, want its next message a2", sent[0])
+	}
+	if sent[1].More || sent[1].Err != nil {
+		t.Errorf("chat 2: %+v, want an empty queue", sent[1])
+	}
+	if !errors.Is(sent[2].Err, flows.ErrClaimLost) {
+		t.Errorf("chat 3: %+v, want ErrClaimLost", sent[2])
+	}
+}
+
+// countingBooker books every message for now and counts, in Redis, the
+// messages it was asked to book.
+type countingBooker struct{ key string }
+
+func (b countingBooker) QueueReserve(ctx context.Context, pipe redis.Pipeliner, _ int64, n int) func() ([]time.Duration, error) {
+	pipe.IncrBy(ctx, b.key, int64(n))
+	return func() ([]time.Duration, error) { return make([]time.Duration, n), nil }
+}
+
+// TestCommitBooksAPrivateChatsReplies: a turn's replies to its private
+// chat are booked in the commit's round trip and handed to the batch it
+// claims; a menu losing its buttons is not booked, nor a group's replies.
+func TestCommitBooksAPrivateChatsReplies(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{Booker: countingBooker{key: prefix + "booked"}})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		chat   int64
+		out    []flows.Envelope
+		booked int
+	}{
+		{chat: 11, out: []flows.Envelope{{ChatID: 11, Unbutton: 5}, text(11, "r1"), text(11, "r2"), text(-200, "card")}, booked: 2},
+		{chat: -300, out: []flows.Envelope{text(-300, "team")}, booked: 0},
+	} {
+		c, err := s.Begin(ctx, tc.chat, []int{int(-tc.chat) + 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := s.Commit(ctx, tc.chat, c.Fence, &flows.Session{}, []int{int(-tc.chat) + 7}, tc.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			want := 0
+			if b.ChatID == tc.chat {
+				want = tc.booked
+			}
+			if len(b.Booked) != want {
+				t.Errorf("chat %d's batch of a turn in %d has %d booked times, want %d", b.ChatID, tc.chat, len(b.Booked), want)
+			}
+		}
+	}
+	if n, _ := rdb.Get(ctx, prefix+"booked").Int(); n != 2 {
+		t.Fatalf("booked %d messages in all, want 2", n)
 	}
 }
