@@ -1,0 +1,218 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// A chat's drainer: it sends the chat's queue in order, each message at
+// its time within the limits, and has it marked sent with the other
+// chats' in one round trip.
+
+// drain sends a chat's messages in order until its queue is empty, a send
+// fails for now, or the dispatcher stops.
+func (d *Dispatcher) drain(b Batch) {
+	defer d.wg.Done()
+	ctx := context.WithoutCancel(d.run)
+	for ok := true; ok; b, ok = d.release(b) {
+		for d.step(ctx, &b) {
+		}
+	}
+}
+
+// step sends the batch's head and moves b on to the chat's next message;
+// false means this claim is done with: the queue is empty, or given back.
+func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
+	if d.stopping() {
+		d.giveBack(*b)
+		return false
+	}
+	err := d.deliver(ctx, *b)
+	switch {
+	case err == nil:
+	case d.stopping():
+		// Cut short by the stop: sent again after the restart, perhaps
+		// twice, rather than dropped.
+		d.giveBack(*b)
+		return false
+	case d.cfg.Retryable(err):
+		d.cfg.Logger.WarnContext(ctx, "send failed; the chat's queue is tried again later", "chat_id", b.ChatID,
+			"retry_in", d.cfg.RetryAfter, "err", err)
+		d.later(*b, d.cfg.RetryAfter)
+		return false
+	default:
+		d.cfg.Logger.ErrorContext(ctx, "message dropped: Telegram refuses it", "chat_id", b.ChatID, "err", err)
+		if d.cfg.Observer != nil {
+			d.cfg.Observer.MessageDropped()
+		}
+	}
+	sent := d.done(*b)
+	next, more, err := sent.Next, sent.More, sent.Err
+	if err != nil {
+		// The claim runs out and another replica goes on; the message
+		// just sent may then go out twice, which beats losing one.
+		d.cfg.Logger.WarnContext(ctx, "mark message sent", "chat_id", b.ChatID, "err", err)
+		return false
+	}
+	if !more {
+		return false
+	}
+	if len(b.Booked) > 0 && b.Head.Unbutton == 0 {
+		next.Booked = b.Booked[1:]
+	} else {
+		next.Booked = b.Booked
+	}
+	*b = next
+	d.mu.Lock()
+	d.active[b.ChatID] = next
+	d.mu.Unlock()
+	return true
+}
+
+// done marks b's head sent, in the next round trip the marker makes.
+func (d *Dispatcher) done(b Batch) Sent {
+	reply := make(chan Sent, 1)
+	d.dones <- doneRequest{b: b, reply: reply}
+	return <-reply
+}
+
+// markSent marks the drainers' sent heads, all those waiting in one round
+// trip: at a thousand replies a second the queue costs a fraction of a
+// round trip per message, and at one a second nothing waits longer than a
+// round trip.
+func (d *Dispatcher) markSent(stop <-chan struct{}) {
+	ctx := context.WithoutCancel(d.run)
+	for {
+		var first doneRequest
+		select {
+		case first = <-d.dones:
+		case <-stop:
+			return
+		}
+		reqs := []doneRequest{first}
+	gather:
+		for len(reqs) < maxDoneBatch {
+			select {
+			case r := <-d.dones:
+				reqs = append(reqs, r)
+			default:
+				break gather
+			}
+		}
+		bs := make([]Batch, len(reqs))
+		for i, r := range reqs {
+			bs[i] = r.b
+		}
+		sent, err := d.cfg.Queue.Done(ctx, bs)
+		for i, r := range reqs {
+			if err != nil {
+				r.reply <- Sent{Err: err}
+				continue
+			}
+			r.reply <- sent[i]
+		}
+	}
+}
+
+// release ends b's claim in this dispatcher's books and returns the batch
+// handed over meanwhile, if any.
+func (d *Dispatcher) release(b Batch) (Batch, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n, ok := d.handoff[b.ChatID]; ok {
+		delete(d.handoff, b.ChatID)
+		d.active[b.ChatID] = n
+		return n, true
+	}
+	delete(d.active, b.ChatID)
+	return Batch{}, false
+}
+
+func (d *Dispatcher) stopping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stop || d.run.Err() != nil
+}
+
+// giveBack lets any replica deliver the chat's queue at once.
+func (d *Dispatcher) giveBack(b Batch) { d.later(b, 0) }
+
+// later gives the chat's queue back to be tried again after wait.
+func (d *Dispatcher) later(b Batch, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.run), time.Second)
+	defer cancel()
+	if err := d.cfg.Queue.Later(ctx, b, wait); err != nil {
+		d.cfg.Logger.WarnContext(ctx, "give back send queue", "chat_id", b.ChatID, "err", err)
+	}
+}
+
+// deliver sends the batch's head, at its time within the limits, within
+// Grace of a stop.
+func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	defer context.AfterFunc(d.run, func() { time.AfterFunc(d.cfg.Grace, cancel) })()
+	env := b.Head
+	if env.Unbutton != 0 {
+		return d.cfg.Sender.RemoveKeyboard(ctx, env.ChatID, env.Unbutton)
+	}
+	if err := d.pace(ctx, b); err != nil {
+		return err
+	}
+	id, err := d.cfg.Sender.Post(ctx, env.ChatID, env.Msg)
+	if err != nil {
+		return fmt.Errorf("send to chat %d: %w", env.ChatID, err)
+	}
+	if d.cfg.Observer != nil && !env.QueuedAt.IsZero() {
+		d.cfg.Observer.MessageSent(d.cfg.Now().Sub(env.QueuedAt))
+	}
+	if env.Link != nil && d.cfg.Linker != nil {
+		// A lost link only means a reply to that message is not
+		// recognised; the message itself is out, so it is not sent again.
+		if err := d.cfg.Linker.Link(ctx, env.Link.Escalation, id, env.Link.Card); err != nil {
+			d.cfg.Logger.ErrorContext(ctx, "link message to escalation", "chat_id", env.ChatID, "message_id", id, "err", err)
+		}
+	}
+	return nil
+}
+
+// pace waits for the head's turn within the limits: the time its commit
+// booked, or one booked now.
+func (d *Dispatcher) pace(ctx context.Context, b Batch) error {
+	if d.cfg.Pacer == nil {
+		return nil
+	}
+	var at time.Time
+	if len(b.Booked) > 0 && time.Since(b.Booked[0]) <= lateBooking {
+		at = b.Booked[0]
+	} else {
+		waits, err := d.cfg.Pacer.Reserve(ctx, b.ChatID, 1)
+		if err != nil {
+			// The limiter's store is down: sending unpaced risks a 429,
+			// which is waited out; not sending loses the message.
+			d.cfg.Logger.WarnContext(ctx, "send limiter unavailable; sending unpaced", "chat_id", b.ChatID, "err", err)
+			return nil
+		}
+		at = time.Now().Add(waits[0])
+	}
+	wait := time.Until(at)
+	if wait <= 0 {
+		return nil
+	}
+	if d.cfg.Observer != nil {
+		scope := "chat"
+		if b.ChatID < 0 {
+			scope = "group"
+		}
+		d.cfg.Observer.SendThrottled(scope, wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait %v to send to chat %d: %w", wait, b.ChatID, ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
