@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -42,10 +43,7 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 		d.later(*b, d.cfg.RetryAfter)
 		return false
 	default:
-		d.cfg.Logger.ErrorContext(ctx, "message dropped: Telegram refuses it", "chat_id", b.ChatID, "err", err)
-		if d.cfg.Observer != nil {
-			d.cfg.Observer.MessageDropped()
-		}
+		d.refused(ctx, b.Head, err)
 	}
 	sent := d.done(*b)
 	next, more, err := sent.Next, sent.More, sent.Err
@@ -112,6 +110,28 @@ func (d *Dispatcher) markSent(stop <-chan struct{}) {
 			}
 			r.reply <- sent[i]
 		}
+	}
+}
+
+// refused deals with a message Telegram will never take: its fallback,
+// if it has one, is queued instead; otherwise it is dropped, logged and
+// counted. OnRefused hears of it either way.
+func (d *Dispatcher) refused(ctx context.Context, env Envelope, err error) {
+	if d.cfg.OnRefused != nil {
+		d.cfg.OnRefused(ctx, env, err)
+	}
+	if env.Fallback != nil {
+		d.cfg.Logger.WarnContext(ctx, "message refused; its fallback goes instead", "chat_id", env.ChatID,
+			"fallback_chat_id", env.Fallback.ChatID, "err", err)
+		qerr := d.Enqueue(ctx, *env.Fallback)
+		if qerr == nil {
+			return
+		}
+		err = errors.Join(err, qerr)
+	}
+	d.cfg.Logger.ErrorContext(ctx, "message dropped: Telegram refuses it", "chat_id", env.ChatID, "err", err)
+	if d.cfg.Observer != nil {
+		d.cfg.Observer.MessageDropped()
 	}
 }
 

@@ -25,6 +25,11 @@ type Envelope struct {
 	Link *Link `json:"link,omitempty"`
 	// QueuedAt is when the turn queued the message, for the wait metric.
 	QueuedAt time.Time `json:"at"`
+	// Fallback, when set, is queued instead if Telegram refuses this
+	// message for good: a relay to an agent who blocked the bot goes to
+	// the team chat, an agent's words a buyer cannot receive come back to
+	// the agent as a notice, rather than vanishing.
+	Fallback *Envelope `json:"fallback,omitempty"`
 }
 
 // Link ties a sent message to an escalation: its card (Card), or a relayed

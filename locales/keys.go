@@ -142,6 +142,7 @@ const (
 	DeskHeldBack         Key = "desk.held_back"
 	AgentSays            Key = "agent_says"
 	DeskCannotRelay      Key = "desk.cannot_relay"
+	DeskBuyerUnreachable Key = "desk.buyer_unreachable"
 	DeskNoCase           Key = "desk.no_case"
 	DeskCaseMoved        Key = "desk.case_moved"
 	DeskInvalid          Key = "desk.invalid"
@@ -251,7 +252,7 @@ func AllKeys() []Key {
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,
 		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader,
-		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
+		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskBuyerUnreachable, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
 		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam,
 		DeskFromBuyerPrivate, DeskPrivateHello, DeskPrivateWhich, DeskPrivateTook, DeskBoard, DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready}
 	keys = append(keys, OrderIDLooksLikePhone, AskEvidenceOptional, NoticeShortfall, NoticeShortfallOther)

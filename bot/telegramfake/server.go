@@ -151,8 +151,10 @@ type Server struct {
 	delays     map[string][]delay
 	commands   map[string][]tgbotapi.BotCommand
 
-	// limiter, when set, refuses sends past Telegram's limits (limits.go).
+	// limiter, when set, refuses sends past Telegram's limits; blocked
+	// chats refuse every send (limits.go).
 	limiter *limiter
+	blocked map[int64]bool
 
 	webhookURL, webhookSecret string
 	hook                      webhookState
