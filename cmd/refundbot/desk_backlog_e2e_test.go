@@ -17,9 +17,9 @@ import (
 // the bot's group pace scaled alike). With every held chat relayed in the
 // team chat, a buyer's 30 messages wait there for the group's budget; an
 // agent's /release and /approve, in that same chat, still act at once,
-// and so does the buyer's /status: each buyer hears within a second. The backlog then drains in order,
-// through a restart of the bot, with nothing lost or doubled and no
-// message refused.
+// and so does the buyer's /status: each buyer hears within a second. The
+// backlog then drains in order, through a restart of the bot, with nothing
+// lost or doubled and no message refused.
 func TestDeskActsAtOnceWhileRelaysWaitForTheGroupBudget(t *testing.T) {
 	e := newEnvSetup(t, map[string]string{
 		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017,9018:李四:K018",
