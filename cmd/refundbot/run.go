@@ -329,11 +329,11 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 type lateLinker struct{ flows.Linker }
 
 // Link implements flows.Linker.
-func (l *lateLinker) Link(ctx context.Context, escalationID int64, messageID int, card bool) error {
+func (l *lateLinker) Link(ctx context.Context, escalationID int64, messageID int, kind flows.LinkKind) error {
 	if l.Linker == nil {
 		return fmt.Errorf("link message %d to escalation %d: the bot has no desk", messageID, escalationID)
 	}
-	return l.Linker.Link(ctx, escalationID, messageID, card)
+	return l.Linker.Link(ctx, escalationID, messageID, kind)
 }
 
 // agentChats is where the desk learns which agents have a private chat
