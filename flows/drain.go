@@ -190,7 +190,7 @@ func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
 	if env.Link != nil && d.cfg.Linker != nil {
 		// A lost link only means a reply to that message is not
 		// recognised; the message itself is out, so it is not sent again.
-		if err := d.cfg.Linker.Link(ctx, env.Link.Escalation, id, env.Link.Card); err != nil {
+		if err := d.cfg.Linker.Link(ctx, env.Link.Escalation, id, env.Link.Kind); err != nil {
 			d.cfg.Logger.ErrorContext(ctx, "link message to escalation", "chat_id", env.ChatID, "message_id", id, "err", err)
 		}
 	}

@@ -60,6 +60,10 @@ type Turn struct {
 	// MaybeEscalated is the session store's hint that the chat may have an
 	// open escalation (Claim.MaybeEscalated).
 	MaybeEscalated bool
+	// Rated is the escalation the turn's button press rated, set by the
+	// desk before the dialog runs, so that the dialog may ask for a
+	// comment on the rating.
+	Rated int64
 
 	texts *locales.Bundle
 }

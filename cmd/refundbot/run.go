@@ -341,11 +341,11 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 type lateDesk struct{ desk *desk.Desk }
 
 // Link implements flows.Linker.
-func (l *lateDesk) Link(ctx context.Context, escalationID int64, messageID int, card bool) error {
+func (l *lateDesk) Link(ctx context.Context, escalationID int64, messageID int, kind flows.LinkKind) error {
 	if l.desk == nil {
 		return fmt.Errorf("link message %d to escalation %d: the bot has no desk", messageID, escalationID)
 	}
-	return l.desk.Link(ctx, escalationID, messageID, card)
+	return l.desk.Link(ctx, escalationID, messageID, kind)
 }
 
 func (l *lateDesk) refused(ctx context.Context, env flows.Envelope, err error) {

@@ -28,7 +28,14 @@ func (d *Desk) Hold(next flows.Handler) flows.Handler {
 				ft.Answer = ft.Text(locales.InvalidButton, nil)
 				return nil
 			}
-			return (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
+			rated, err := (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
+			if err != nil || !rated {
+				return err
+			}
+			// The dialog asks for a comment, when the buyer is free to
+			// give one.
+			ft.Rated = id
+			return next.Serve(ctx, ft)
 		}
 		if !ft.MaybeEscalated {
 			return next.Serve(ctx, ft)
