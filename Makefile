@@ -27,14 +27,19 @@ build:
 	$(GO) build -o bin/refundbot ./cmd/refundbot
 
 # bench runs the benchmarks one family at a time, keeps the raw output in
-# bin/bench.txt (benchstat reads it) and prints it as tables. The defaults
-# take two to three minutes on two cores; docs/performance.md has the
-# figures. Sizes, from the environment or the command line:
+# bin/bench.txt (benchstat reads it), prints it as tables, and then the
+# performance issue's targets with this run's figures and met / not met
+# (cmd/benchtable). The defaults take four to five minutes on two cores;
+# docs/performance.md has the figures. Every benchmark runs the bot with a
+# shop's production settings (desk on, flood limit, leases, paced sends);
+# only BenchmarkDialog, which divides by the echo bot's rate, sends unpaced.
+# Sizes, from the environment or the command line:
 #   BENCH_CHATS=100,1000,10000   chats at once in BenchmarkDialog (default 100,1000)
-#   BENCH_PROCESS_CHATS=10000    open dialogs in BenchmarkDialogProcess
+#   BENCH_PROCESS_CHATS=100,10000  open dialogs in BenchmarkDialogProcess (the default)
 #   BENCH_RATES=200,1000         paced rates of BenchmarkDialogLatency, updates/s
 #   BENCH_UPDATES=20000 BENCH_PACED=3000 BENCH_CASES=2000 BENCH_TIME=1s
 #                                operations per run (updates, paced updates, cases; Assess's time)
+#   BENCH_BOT_PROFILE=DIR        the bot process writes DIR/chats=N/{cpu,heap}.pprof
 bench:
 	@mkdir -p bin; out=bin/bench.txt; : > $$out; \
 	run() { echo "go test -run '^\$$' -count 1 $$*"; \
@@ -44,7 +49,7 @@ bench:
 	run -bench 'BenchmarkDialogLatency$$' -benchtime $${BENCH_PACED:-3000}x ./cmd/refundbot; \
 	run -bench . -benchtime $${BENCH_CASES:-2000}x ./refund/postgres; \
 	run -bench . -benchtime $${BENCH_TIME:-1s} ./refund; \
-	awk 'BEGIN { n = split("updates/s p50_ms p99_ms max_ms redis_rt/upd redis_rt_max redis_cmds/upd echo_upd/s x_echo floor_pairs/s x_floor http_dials/upd redis_dials bot_cpu_us/upd rss_start_MiB rss_open_MiB rss_after_MiB rss_peak_MiB cases/s rules/case ns/op B/op allocs/op", order, " "); \
+	awk 'BEGIN { n = split("updates/s p50_ms p99_ms max_ms redis_rt/upd redis_rt_max redis_cmds/upd redis_dials pg_q/upd pg_rt/upd pg_q_noorder pg_q_order http_dials/upd echo_upd/s x_echo floor_pairs/s x_floor bot_cpu_us/upd echo_cpu_us/upd x_echo_cpu allocs/upd alloc_B/upd gc/kupd rss_start_MiB rss_open_MiB rss_after_MiB rss_peak_MiB echo_rss_MiB cases/s rules/case ns/op B/op allocs/op", order, " "); \
 		for (i = 1; i <= n; i++) rank[order[i]] = i } \
 	function cell(s, w) { return sprintf(" %" w "s", s) } \
 	/^Benchmark/ { name = $$1; sub(/-[0-9]+$$/, "", name); sub(/^Benchmark/, "", name); fam = name; run = name; \
@@ -67,6 +72,7 @@ bench:
 		for (s = 1; s <= nruns[fam]; s++) { printf "%-" w "s %9s", runs[fam, s], ops[fam, runs[fam, s]]; \
 			for (c = 1; c <= cols; c++) { k = fam SUBSEP runs[fam, s] SUBSEP col[c]; printf cell((k in val) ? val[k] : "-", length(col[c]) < 9 ? 9 : length(col[c])) }; \
 			printf "\n" } } }' $$out; \
+	echo; $(GO) run ./cmd/benchtable $$out; \
 	echo; echo "raw output: $$out"; \
 	if grep -q '^FAIL' $$out; then grep -B5 -A20 -e '^--- FAIL' -e '^FAIL' -e '^panic' $$out | head -60; exit 1; fi
 

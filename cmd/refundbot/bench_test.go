@@ -1,22 +1,26 @@
 package main
 
 // Benchmarks of the whole bot: the fake Bot API on loopback, the update
-// loop, the Redis session, the dialog and the reply, with many buyer chats
-// at once. docs/performance.md has the figures and `make bench` the
-// commands. Nothing here runs without -bench.
+// loop, the Redis session, the dialog, the dispatcher and the reply, with
+// many buyer chats at once. docs/performance.md has the figures, `make
+// bench` the commands, and cmd/benchtable checks a run against the
+// performance issue's targets. Nothing here runs without -bench.
+//
+// Every benchmark runs the bot with the settings a shop runs in production
+// (benchSettings): the agents' desk on, the flood limit and the chat leases
+// on, and each send booked with the shared limiter. The exception is where
+// the bot's rate is divided by the echo bot's, which paces nothing: there
+// the bot's sends are unpaced too, and the benchmark says so in its name
+// (pacing=off).
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,11 +29,11 @@ import (
 	"testing"
 	"time"
 
-	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refundbot/refundbot/bot/telegramfake"
 	"github.com/refundbot/refundbot/flows/redisstore/redistest"
+	"github.com/refundbot/refundbot/internal/echobot"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/postgres"
 	"github.com/refundbot/refundbot/refund/postgres/pgtest"
@@ -45,13 +49,46 @@ var benchSteps = []string{"/refund", benchOrderID, "/cancel"}
 // The reply each step gets, to check that the bot did what was measured.
 var benchReplies = []string{"请发送需要退款的订单号", "预留手机号的后 4 位", "已取消本次申请"}
 
+// benchAgent is the desk's agent, a member of the team chat, so that the
+// staff refresher reads a profile as it does in a shop.
+var benchAgent = telegramfake.User{ID: 9017, FirstName: "张三", Username: "cs_zhang"}
+
 const (
 	benchOrderID = "KM20261120999"
+	// benchOrderStep is the step of benchSteps that reads the order; the
+	// others read nothing from PostgreSQL, or should not.
+	benchOrderStep = 1
 	// benchChatBase keeps benchmark chats clear of any other IDs.
 	benchChatBase = 7_000_000
 	// echoWorkers is what the update loop allows by default (bot.Config.Workers).
 	echoWorkers = 64
 )
+
+// benchSettings is the bot's environment in the benchmarks beyond the
+// servers it talks to: a shop's production settings. pacing false turns
+// pacing off (SEND_RATE_GLOBAL=off), for the ratio to the echo bot only.
+func benchSettings(pacing bool) map[string]string {
+	vars := map[string]string{
+		// The desk on, with one agent: the team chat's middleware (the
+		// hold check, agents' private chats) runs in front of every turn.
+		"AGENT_CHAT_ID": strconv.FormatInt(teamChatID, 10), "AGENT_USER_IDS": "9017:张三:K017:@cs_zhang",
+		// A benchmark chat types hundreds of messages a minute, which no
+		// buyer does; the limit is above that, and the flood counter is
+		// still incremented in every Begin, so its cost counts.
+		"FLOOD_LIMIT": "100000000",
+		// CHAT_LEASE_TTL is left at its default: every turn takes and
+		// gives back its chat's lease, as in production.
+	}
+	if pacing {
+		// Every send is booked with the shared limiter, as in production,
+		// at limits the benchmark never reaches: its cost is measured, its
+		// waits are not.
+		vars["SEND_RATE_GLOBAL"], vars["SEND_RATE_CHAT"], vars["SEND_RATE_GROUP"] = "1000000", "1000000", "1000000"
+	} else {
+		vars["SEND_RATE_GLOBAL"] = "off"
+	}
+	return vars
+}
 
 // benchList reads a comma-separated list of positive numbers from the
 // environment variable name, e.g. BENCH_CHATS=100,1000,10000; def when
@@ -75,38 +112,36 @@ func benchList(b *testing.B, name string, def ...int) []int {
 // BenchmarkDialog measures dialog turns through the whole bot with N buyer
 // chats, each with one update in flight at a time (a closed loop): one op
 // is one update handled and answered. Before the bot it measures, for the
-// same chats, a bare tgbotapi echo bot on the same fake API (the
-// transport's ceiling) and a GET+SET pair per update on the same Redis
-// (the state floor), and reports the bot against both.
+// same chats, the echo bot (internal/echobot) on the same fake API, the
+// transport's ceiling, and a GET+SET pair per update on the same Redis,
+// the state floor, and reports the bot against both. The bot's sends are
+// not paced here, since the echo bot's are not (pacing=off); everything
+// else is as in production.
 //
 // Latency is from the update being queued at the fake to the reply
 // arriving there. With every chat waiting on the bot it is mostly queueing
 // (chats / rate); BenchmarkDialogLatency measures it at a set rate.
 func BenchmarkDialog(b *testing.B) {
 	for _, chats := range benchList(b, "BENCH_CHATS", 100, 1000) {
-		b.Run(fmt.Sprintf("chats=%d", chats), func(b *testing.B) {
-			ctx := context.Background()
+		b.Run(fmt.Sprintf("pacing=off/chats=%d", chats), func(b *testing.B) {
 			echo := benchEcho(b, chats, 2*time.Second)
 			floor := benchFloor(b, chats, echoWorkers, 2*time.Second)
 
-			bb := startBenchBot(b, false)
-			maxRT := bb.probe(b)
+			bb := startBenchBot(b, benchOptions{})
+			probe := bb.probe(b)
 			d := newBenchDriver(bb.fake, chats, benchSteps, benchReplies)
 			d.warmUp(b) // every chat has a dialog open
 			d.latencies()
 
-			cmds0 := benchRedisCommands(b, bb.rdbInfo)
-			rt0, dials0 := bb.rt.calls.Load(), bb.rt.dials.Load()
-			tcp0 := benchTCPDials.Load()
+			c0 := bb.counters(b)
 			d.startAll()
 			for b.Loop() {
 				d.next(b)
 			}
 			elapsed := b.Elapsed()
 			handled := d.drain(b) // the updates still in flight finish uncounted by the timer
-			bb.settle(ctx)
-			rt := bb.rt.calls.Load() - rt0
-			cmds := benchRedisCommands(b, bb.rdbInfo) - cmds0
+			bb.quiet(b)
+			c := bb.counters(b)
 			lat := d.latencies()
 			d.check(b)
 
@@ -114,11 +149,12 @@ func BenchmarkDialog(b *testing.B) {
 			b.ReportMetric(rate, "updates/s")
 			b.ReportMetric(benchMillis(benchPercentile(lat, 0.50)), "p50_ms")
 			b.ReportMetric(benchMillis(benchPercentile(lat, 0.99)), "p99_ms")
-			b.ReportMetric(float64(rt)/float64(handled), "redis_rt/upd")
-			b.ReportMetric(float64(maxRT), "redis_rt_max")
-			b.ReportMetric(float64(cmds)/float64(handled), "redis_cmds/upd")
-			b.ReportMetric(float64(bb.rt.dials.Load()-dials0), "redis_dials")
-			b.ReportMetric(float64(benchTCPDials.Load()-tcp0)/float64(handled), "http_dials/upd")
+			bb.report(b, c0, c, handled)
+			// Only here: in webhook mode the fake's own posts of the
+			// updates would count too, its client being this process's
+			// default transport.
+			b.ReportMetric(float64(c.httpDials-c0.httpDials)/float64(handled), "http_dials/upd")
+			probe.report(b)
 			b.ReportMetric(echo, "echo_upd/s")
 			b.ReportMetric(rate/echo, "x_echo")
 			b.ReportMetric(floor, "floor_pairs/s")
@@ -132,6 +168,8 @@ func BenchmarkDialog(b *testing.B) {
 // at once to one chat, and reports the latency from queueing an update at
 // the fake to its reply arriving there: the bot's handling time without
 // network, at loads it keeps up with. ns/op is the pacing, not a cost.
+// The bot runs as in production, sends paced, so that its Redis round
+// trips per update are the production figure.
 //
 // mode=poll is long polling, where an update that arrives while a batch
 // is handled waits for the batch and the next getUpdates; mode=webhook has
@@ -149,11 +187,13 @@ func BenchmarkDialogLatency(b *testing.B) {
 }
 
 func benchLatency(b *testing.B, webhook bool, chats, rate int) {
-	bb := startBenchBot(b, webhook)
+	bb := startBenchBot(b, benchOptions{webhook: webhook, pacing: true})
+	probe := bb.probe(b)
 	d := newBenchDriver(bb.fake, chats, benchSteps, benchReplies)
 	d.warmUp(b)
 	d.latencies()
 	interval := time.Second / time.Duration(rate)
+	c0 := bb.counters(b)
 	start := time.Now()
 	sent := 0
 	for b.Loop() {
@@ -162,32 +202,53 @@ func benchLatency(b *testing.B, webhook bool, chats, rate int) {
 		sent++
 	}
 	elapsed := b.Elapsed()
-	d.drain(b)
+	handled := d.drain(b)
+	bb.quiet(b)
+	c := bb.counters(b)
 	lat := d.latencies()
 	d.check(b)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "updates/s")
 	b.ReportMetric(benchMillis(benchPercentile(lat, 0.50)), "p50_ms")
 	b.ReportMetric(benchMillis(benchPercentile(lat, 0.99)), "p99_ms")
 	b.ReportMetric(benchMillis(benchPercentile(lat, 1)), "max_ms")
+	bb.report(b, c0, c, handled)
+	probe.report(b)
 }
 
 // BenchmarkDialogProcess runs the refundbot binary as its own process, the
-// way it is deployed, with N chats (BENCH_PROCESS_CHATS, default 10,000).
-// It reports the process's resident memory (VmRSS in /proc/PID/status)
-// once started, once every chat has a dialog open, and after the run, its
-// peak (VmHWM), and the CPU time it spends per update, which the fake and
-// the chats driving it (in this process) do not add to.
+// way it is deployed, with production settings (sends paced) and N chats
+// (BENCH_PROCESS_CHATS, default 100 and 10,000). It reports the process's
+// resident memory (VmRSS in /proc/PID/status) once started, once every
+// chat has a dialog open, and after the run, its peak (VmHWM); the CPU
+// time it spends per update, which the fake and the chats driving it (in
+// this process) do not add to; its allocations and collections per update
+// (its /metrics); and the CPU time per update of the echo bot run the same
+// way (cmd/benchecho), with the ratio of the two.
+//
+// With BENCH_BOT_PROFILE=DIR the bot is built with -tags benchprofile
+// and writes DIR/chats=N/cpu.pprof and heap.pprof (allocations) covering
+// the measured updates only.
 func BenchmarkDialogProcess(b *testing.B) {
-	for _, chats := range benchList(b, "BENCH_PROCESS_CHATS", 10000) {
+	bins := buildBenchBinaries(b)
+	for _, chats := range benchList(b, "BENCH_PROCESS_CHATS", 100, 10000) {
 		b.Run(fmt.Sprintf("chats=%d", chats), func(b *testing.B) {
-			fake, child := startBenchProcess(b)
-			pid := child.Process.Pid
+			bins := bins
+			if bins.profile != "" {
+				bins.profile = filepath.Join(bins.profile, fmt.Sprintf("chats=%d", chats))
+				if err := os.MkdirAll(bins.profile, 0o755); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fake, p := startBenchBotProcess(b, bins, benchSettings(true))
+			pid := p.cmd.Process.Pid
 			started := benchProcMemory(b, pid)
 			d := newBenchDriver(fake, chats, benchSteps, benchReplies)
 			d.warmUp(b)
 			open := benchProcMemory(b, pid)
 			d.latencies()
+			gc0 := p.goStats(b)
 			cpu0 := benchProcCPU(b, pid)
+			p.profile(b, bins.profile, true)
 			d.startAll()
 			for b.Loop() {
 				d.next(b)
@@ -195,55 +256,71 @@ func BenchmarkDialogProcess(b *testing.B) {
 			elapsed := b.Elapsed()
 			handled := d.drain(b)
 			cpu := benchProcCPU(b, pid) - cpu0
+			p.profile(b, bins.profile, false)
+			gc := p.goStats(b)
 			after := benchProcMemory(b, pid)
 			lat := d.latencies()
 			d.check(b)
+			echoCPU, echoRSS := benchEchoProcess(b, bins.echo, chats, handled)
+
+			perUpdate := func(v float64) float64 { return v / float64(handled) }
+			botCPU := float64(cpu.Microseconds()) / float64(handled)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "updates/s")
 			b.ReportMetric(benchMillis(benchPercentile(lat, 0.99)), "p99_ms")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(handled), "bot_cpu_us/upd")
+			b.ReportMetric(botCPU, "bot_cpu_us/upd")
+			b.ReportMetric(float64(echoCPU.Nanoseconds())/1e3, "echo_cpu_us/upd")
+			b.ReportMetric(botCPU/(float64(echoCPU.Nanoseconds())/1e3), "x_echo_cpu")
+			b.ReportMetric(perUpdate(gc.mallocs-gc0.mallocs), "allocs/upd")
+			b.ReportMetric(perUpdate(gc.allocBytes-gc0.allocBytes), "alloc_B/upd")
+			b.ReportMetric(1000*perUpdate(gc.gcs-gc0.gcs), "gc/kupd")
 			b.ReportMetric(started.rss, "rss_start_MiB")
 			b.ReportMetric(open.rss, "rss_open_MiB")
 			b.ReportMetric(after.rss, "rss_after_MiB")
 			b.ReportMetric(after.hwm, "rss_peak_MiB")
+			b.ReportMetric(echoRSS, "echo_rss_MiB")
 		})
 	}
 }
 
-// benchBot is a running deployment: the fake Bot API it polls, the count
-// of its Redis round trips, and a client of the same Redis for INFO.
+// benchOptions are what differ between the benchmarks' deployments.
+type benchOptions struct {
+	webhook bool
+	// pacing books every send with the shared limiter (benchSettings).
+	pacing bool
+}
+
+// benchBot is a running deployment: the fake Bot API it polls, the
+// counters of its Redis round trips and its PostgreSQL statements, and a
+// client of the same Redis for INFO.
 type benchBot struct {
 	fake    *telegramfake.Server
 	rt      *benchRoundTrips
+	pg      *benchPostgres
 	rdbInfo *redis.Client
 }
 
 // startBenchBot starts a deployment as Run does (openRedis, openPostgres,
-// serve), with a hook on the Redis client that counts round trips, and the
-// unbound order that benchSteps name.
-func startBenchBot(b *testing.B, webhook bool) *benchBot {
+// serve) with benchSettings, a hook on the Redis client that counts round
+// trips, PostgreSQL behind the counting proxy, and the unbound order that
+// benchSteps name. The bot's goroutines carry the profiler label
+// side=bot, so that `go tool pprof -tagfocus side=bot` shows its share of
+// a profile of this process apart from the fake's and the buyers'.
+func startBenchBot(b *testing.B, o benchOptions) *benchBot {
 	b.Helper()
 	countBenchTCPDials()
-	fake, err := telegramfake.Start(testToken)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fake.AllowHTTPWebhooks()
-	b.Cleanup(func() { fake.Close() })
+	fake := startBenchFake(b)
 	rdbInfo, prefix := openBenchRedis(b)
 	schema := pgtest.NewSchema(b)
-	vars := map[string]string{
+	pg, dbURL := startBenchPostgres(b, pgtest.DatabaseURL())
+	vars := benchSettings(o.pacing)
+	for k, v := range map[string]string{
 		"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_ENDPOINT": fake.Endpoint(),
-		"REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix, "DATABASE_URL": pgtest.DatabaseURL(),
+		"REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix, "DATABASE_URL": dbURL,
 		"DATABASE_SCHEMA": schema, "HTTP_ADDR": "127.0.0.1:0",
-		// Every reply is booked with the shared limiter, as in production,
-		// at limits the benchmark never reaches: its cost is measured, its
-		// waits are not.
-		"SEND_RATE_GLOBAL": "1000000", "SEND_RATE_CHAT": "1000000", "SEND_RATE_GROUP": "1000000",
-		// A benchmark chat types hundreds of messages a minute; the flood
-		// counter is still incremented on every update, so its cost counts.
-		"FLOOD_LIMIT": "100000000",
+	} {
+		vars[k] = v
 	}
-	if webhook {
+	if o.webhook {
 		addr := freeAddr(b)
 		vars["HTTP_ADDR"], vars["WEBHOOK_URL"], vars["WEBHOOK_SECRET"] = addr, "http://"+addr+"/telegram/webhook", "bench-secret"
 	}
@@ -258,7 +335,7 @@ func startBenchBot(b *testing.B, webhook bool) *benchBot {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rdb.Close() })
-	rt := &benchRoundTrips{}
+	rt := &benchRoundTrips{prefix: prefix}
 	rdb.AddHook(rt)
 	db, err := openPostgres(ctx, cfg)
 	if err != nil {
@@ -269,9 +346,9 @@ func startBenchBot(b *testing.B, webhook bool) *benchBot {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := &Main{Config: cfg, Logger: logger, PollTimeout: time.Second}
 	done := make(chan error, 1)
-	go func() {
+	go pprof.Do(ctx, pprof.Labels("side", "bot"), func(ctx context.Context) {
 		done <- m.serve(ctx, db, rdb, cfg.Token, cfg.Endpoint, func(context.Context) error { return nil })
-	}()
+	})
 	b.Cleanup(func() { // before the clients close
 		cancel()
 		if err := <-done; err != nil {
@@ -285,7 +362,7 @@ func startBenchBot(b *testing.B, webhook bool) *benchBot {
 	case <-time.After(waitFor):
 		b.Fatal("bot did not start in time")
 	}
-	return &benchBot{fake: fake, rt: rt, rdbInfo: rdbInfo}
+	return &benchBot{fake: fake, rt: rt, pg: pg, rdbInfo: rdbInfo}
 }
 
 // openBenchRedis is redistest.Open for the hundreds of thousands of keys
@@ -336,295 +413,122 @@ func putBenchOrder(b *testing.B, db *postgres.DB) {
 	}
 }
 
-// probe runs one chat through the steps alone and returns the most Redis
-// round trips one step took, session save included.
-func (bb *benchBot) probe(b *testing.B) int64 {
+// benchProbe is what each step of benchSteps costs one chat alone, from
+// its update to the dispatcher's bookkeeping after the reply: Redis round
+// trips and PostgreSQL statements. Each is the least of several passes:
+// the bot's background work (the dispatcher's poll of the send queues,
+// the outbox workers) may fall into a step, and a step's own cost is the
+// same every time.
+type benchProbe struct{ redis, pg []int64 }
+
+// probe runs one chat through the steps alone.
+func (bb *benchBot) probe(b *testing.B) benchProbe {
 	b.Helper()
+	// The first pass opens the pools' connections and loads the scripts,
+	// and is not counted.
+	const passes = 6
 	ctx := context.Background()
 	chat := telegramfake.Chat{ID: benchChatBase - 1, Type: "private"}
 	user := telegramfake.User{ID: chat.ID, FirstName: "Probe", LanguageCode: "zh-hans"}
-	var most int64
-	// Twice: the first pass also opens the client's pooled connections,
-	// whose handshakes (HELLO, CLIENT SETINFO) go through the hook too.
-	for i, text := range append(slices.Clone(benchSteps), benchSteps...) {
-		before := bb.rt.calls.Load()
-		bb.fake.SendText(chat, user, text)
-		wctx, cancel := context.WithTimeout(ctx, waitFor)
-		msgs, err := bb.fake.WaitMessages(wctx, chat.ID, i+1)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if want := benchReplies[i%len(benchReplies)]; !strings.Contains(msgs[i].Text, want) {
-			b.Fatalf("step %q: reply %q, want one containing %q", text, msgs[i].Text, want)
-		}
-		bb.settle(ctx)
-		if i >= len(benchSteps) {
-			most = max(most, bb.rt.calls.Load()-before)
-		}
-	}
-	return most
-}
-
-// settle waits until the bot polls again, which it does only once every
-// update of the batch in hand was handled and its session saved.
-func (bb *benchBot) settle(ctx context.Context) {
-	polls := bb.fake.Calls("getUpdates")
-	wctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	_ = bb.fake.WaitFor(wctx, func(s *telegramfake.Server) bool { return s.Calls("getUpdates") > polls })
-}
-
-// benchRoundTrips is a go-redis hook counting what the client sends: one
-// per command, one per pipeline or MULTI/EXEC block, and new connections.
-type benchRoundTrips struct {
-	calls atomic.Int64
-	dials atomic.Int64
-}
-
-func (r *benchRoundTrips) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		r.dials.Add(1)
-		return next(ctx, network, addr)
-	}
-}
-
-func (r *benchRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.calls.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (r *benchRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.calls.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-// benchRedisCommands is the server's total_commands_processed (INFO stats): it
-// counts every client's commands, MULTI and EXEC included, and this call.
-func benchRedisCommands(b *testing.B, rdb *redis.Client) int64 {
-	b.Helper()
-	info, err := rdb.Info(context.Background(), "stats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
+	pr := benchProbe{redis: make([]int64, len(benchSteps)), pg: make([]int64, len(benchSteps))}
+	sent := 0
+	for pass := range passes {
+		for i, text := range benchSteps {
+			bb.quiet(b)
+			// A pass takes about as long as the dispatcher's poll period, so
+			// a poll would fall into the same step of every pass; each step
+			// starts at another offset in each pass instead.
+			time.Sleep(time.Duration((pass*7+i*3)%10) * 20 * time.Millisecond)
+			r0, q0 := bb.rt.calls.Load(), bb.pg.queries.Load()
+			bb.fake.SendText(chat, user, text)
+			sent++
+			wctx, cancel := context.WithTimeout(ctx, waitFor)
+			msgs, err := bb.fake.WaitMessages(wctx, chat.ID, sent)
+			cancel()
 			if err != nil {
 				b.Fatal(err)
 			}
-			return n
-		}
-	}
-	b.Fatal("INFO stats has no total_commands_processed")
-	return 0
-}
-
-// benchTCPDials counts the TCP connections http.DefaultTransport opens, which
-// is what tgbotapi's clients (the bot's and the echo bot's) use. Setting
-// BENCH_MAX_IDLE_CONNS_PER_HOST changes how many idle connections that
-// transport keeps per host (Go's default is 2), to see what connection
-// reuse would change.
-var (
-	benchTCPDials     atomic.Int64
-	benchTCPDialsOnce sync.Once
-)
-
-func countBenchTCPDials() {
-	benchTCPDialsOnce.Do(func() {
-		t := http.DefaultTransport.(*http.Transport)
-		if n, err := strconv.Atoi(os.Getenv("BENCH_MAX_IDLE_CONNS_PER_HOST")); err == nil && n > 0 {
-			t.MaxIdleConnsPerHost = n
-		}
-		dial := t.DialContext
-		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			benchTCPDials.Add(1)
-			return dial(ctx, network, addr)
-		}
-	})
-}
-
-// benchDriver plays the buyers: each chat sends its next step once the
-// reply to the last one arrived, and the latency of every update is
-// recorded.
-type benchDriver struct {
-	fake  *telegramfake.Server
-	chats int
-	steps []string
-	// want is what each step's reply contains; nil checks nothing.
-	want []string
-	done chan int // chats whose reply arrived
-
-	mu       sync.Mutex
-	step     []int
-	sentAt   []time.Time
-	inflight []bool
-	lat      []time.Duration
-	extra    int // replies nobody was waiting for
-	wrong    string
-	rr       int // where sendIdle looks next
-}
-
-func newBenchDriver(fake *telegramfake.Server, chats int, steps, want []string) *benchDriver {
-	d := &benchDriver{fake: fake, chats: chats, steps: steps, want: want, done: make(chan int, chats+1),
-		step: make([]int, chats), sentAt: make([]time.Time, chats), inflight: make([]bool, chats)}
-	fake.Subscribe(d.replied)
-	return d
-}
-
-func (d *benchDriver) replied(m telegramfake.SentMessage) {
-	i := int(m.ChatID - benchChatBase)
-	if i < 0 || i >= d.chats || m.Edits > 0 || m.Deleted {
-		return
-	}
-	d.mu.Lock()
-	if !d.inflight[i] {
-		d.extra++
-		d.mu.Unlock()
-		return
-	}
-	if d.want != nil && d.wrong == "" {
-		if want := d.want[(d.step[i]-1)%len(d.want)]; !strings.Contains(m.Text, want) {
-			d.wrong = fmt.Sprintf("chat %d: reply %q, want one containing %q", m.ChatID, m.Text, want)
-		}
-	}
-	d.inflight[i] = false
-	d.lat = append(d.lat, m.At.Sub(d.sentAt[i]))
-	d.mu.Unlock()
-	d.done <- i
-}
-
-// send queues chat i's next step.
-func (d *benchDriver) send(i int) {
-	id := int64(benchChatBase + i)
-	d.mu.Lock()
-	text := d.steps[d.step[i]%len(d.steps)]
-	d.step[i]++
-	d.inflight[i] = true
-	d.sentAt[i] = time.Now()
-	d.mu.Unlock()
-	d.fake.SendText(telegramfake.Chat{ID: id, Type: "private"},
-		telegramfake.User{ID: id, FirstName: "Buyer", LanguageCode: "zh-hans"}, text)
-}
-
-// wait returns the next chat whose reply arrived.
-func (d *benchDriver) wait(b *testing.B) int {
-	select {
-	case i := <-d.done:
-		return i
-	case <-time.After(waitFor):
-		b.Fatalf("no reply for %s", waitFor)
-		return 0
-	}
-}
-
-// warmUp gives every chat one turn and waits for the answers.
-func (d *benchDriver) warmUp(b *testing.B) {
-	b.Helper()
-	d.startAll()
-	d.drain(b)
-}
-
-func (d *benchDriver) startAll() {
-	for i := range d.chats {
-		d.send(i)
-	}
-}
-
-// next waits for one reply and sends that chat its next step.
-func (d *benchDriver) next(b *testing.B) { d.send(d.wait(b)) }
-
-// sendIdle sends the next step to the next chat with nothing in flight,
-// collecting the replies that arrived meanwhile.
-func (d *benchDriver) sendIdle(b *testing.B) {
-	for {
-		select {
-		case <-d.done:
-			continue
-		default:
-		}
-		d.mu.Lock()
-		found := -1
-		for k := range d.chats {
-			if i := (d.rr + k) % d.chats; !d.inflight[i] {
-				found = i
-				break
+			if want := benchReplies[i]; !strings.Contains(msgs[sent-1].Text, want) {
+				b.Fatalf("step %q: reply %q, want one containing %q", text, msgs[sent-1].Text, want)
+			}
+			bb.quiet(b)
+			r, q := bb.rt.calls.Load()-r0, bb.pg.queries.Load()-q0
+			if pass == 1 || pass > 1 && r < pr.redis[i] {
+				pr.redis[i] = r
+			}
+			if pass == 1 || pass > 1 && q < pr.pg[i] {
+				pr.pg[i] = q
 			}
 		}
-		d.mu.Unlock()
-		if found >= 0 {
-			d.rr = found + 1
-			d.send(found)
+	}
+	b.Logf("one chat alone, steps %q: Redis round trips %v, PostgreSQL statements %v (the least of %d passes)",
+		benchSteps, pr.redis, pr.pg, passes-1)
+	return pr
+}
+
+// report reports the most round trips one step took, and the statements
+// of the steps that read no order and of the one that does.
+func (pr benchProbe) report(b *testing.B) {
+	var noOrder int64
+	for i, n := range pr.pg {
+		if i != benchOrderStep {
+			noOrder = max(noOrder, n)
+		}
+	}
+	b.ReportMetric(float64(slices.Max(pr.redis)), "redis_rt_max")
+	b.ReportMetric(float64(noOrder), "pg_q_noorder")
+	b.ReportMetric(float64(pr.pg[benchOrderStep]), "pg_q_order")
+}
+
+// quiet waits until the bot has sent nothing to Redis or PostgreSQL for
+// 20 ms: a turn's last round trip, the dispatcher's Done, comes after the
+// reply arrived.
+func (bb *benchBot) quiet(b *testing.B) {
+	b.Helper()
+	last := [2]int64{-1, -1}
+	for start := time.Now(); time.Since(start) < waitFor; time.Sleep(20 * time.Millisecond) {
+		now := [2]int64{bb.rt.calls.Load(), bb.pg.trips.Load()}
+		if now == last {
 			return
 		}
-		select {
-		case <-d.done:
-		case <-time.After(waitFor):
-			b.Fatal("every chat waits for a reply")
-		}
+		last = now
 	}
+	b.Fatalf("the bot kept talking to Redis or PostgreSQL for %s", waitFor)
 }
 
-// drain waits for every update in flight and returns how many updates were
-// answered since the last call to latencies.
-func (d *benchDriver) drain(b *testing.B) int {
+// benchCounts are the deployment's counters at one moment.
+type benchCounts struct {
+	redisCalls, redisDials, redisCmds int64
+	redisKinds                        map[string]int64
+	pgQueries, pgTrips                int64
+	pgSQL                             map[string]int64
+	httpDials                         int64
+}
+
+func (bb *benchBot) counters(b *testing.B) benchCounts {
 	b.Helper()
-	for {
-		d.mu.Lock()
-		busy := slices.Contains(d.inflight, true)
-		n := len(d.lat)
-		d.mu.Unlock()
-		if !busy {
-			for len(d.done) > 0 {
-				<-d.done
-			}
-			return n
-		}
-		d.wait(b)
-	}
+	return benchCounts{redisCalls: bb.rt.calls.Load(), redisDials: bb.rt.dials.Load(), redisCmds: benchRedisCommands(b, bb.rdbInfo),
+		redisKinds: bb.rt.snapshot(), pgQueries: bb.pg.queries.Load(), pgTrips: bb.pg.trips.Load(), pgSQL: bb.pg.snapshot(),
+		httpDials: benchTCPDials.Load()}
 }
 
-// latencies returns the latencies recorded so far and starts afresh.
-func (d *benchDriver) latencies() []time.Duration {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	lat := d.lat
-	d.lat = nil
-	return lat
-}
-
-// check fails the benchmark if the bot did not answer as measured.
-func (d *benchDriver) check(b *testing.B) {
+// report reports what the updates between two counts cost on average,
+// everything the bot did meanwhile included, and logs of what.
+func (bb *benchBot) report(b *testing.B, c0, c benchCounts, updates int) {
 	b.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.wrong != "" {
-		b.Fatal(d.wrong)
-	}
-	if d.extra > 0 {
-		b.Fatalf("%d replies more than one per update", d.extra)
-	}
+	per := func(d int64) float64 { return float64(d) / float64(updates) }
+	b.ReportMetric(per(c.redisCalls-c0.redisCalls), "redis_rt/upd")
+	b.ReportMetric(per(c.redisCmds-c0.redisCmds), "redis_cmds/upd")
+	b.ReportMetric(float64(c.redisDials-c0.redisDials), "redis_dials")
+	b.ReportMetric(per(c.pgQueries-c0.pgQueries), "pg_q/upd")
+	b.ReportMetric(per(c.pgTrips-c0.pgTrips), "pg_rt/upd")
+	logBenchBreakdown(b, "Redis round trips", c0.redisKinds, c.redisKinds, updates, benchRedisName)
+	logBenchBreakdown(b, "PostgreSQL statements", c0.pgSQL, c.pgSQL, updates, func(s string) string { return s })
 }
 
-func benchPercentile(lat []time.Duration, p float64) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
-func benchMillis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// benchEcho runs a bare echo bot on the real tgbotapi client against a
+// benchEcho runs the echo bot (internal/echobot) in this process against a
 // fresh fake with the same chats and returns the updates it answers per
-// second. Like the bot's update loop it handles a batch's updates
-// concurrently, echoWorkers at a time, before polling again.
+// second. Its goroutines carry the profiler label side=echo.
 func benchEcho(b *testing.B, chats int, d time.Duration) float64 {
 	b.Helper()
 	countBenchTCPDials()
@@ -633,36 +537,16 @@ func benchEcho(b *testing.B, chats int, d time.Duration) float64 {
 		b.Fatal(err)
 	}
 	defer fake.Close()
-	api, err := tgbotapi.NewBotAPIWithAPIEndpoint(testToken, fake.Endpoint())
+	api, err := echobot.New(testToken, fake.Endpoint(), echoWorkers)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
-	go func() {
+	go pprof.Do(ctx, pprof.Labels("side", "echo"), func(ctx context.Context) {
 		defer close(stopped)
-		offset := 0
-		slots := make(chan struct{}, echoWorkers)
-		for ctx.Err() == nil {
-			updates, err := api.GetUpdates(tgbotapi.UpdateConfig{Offset: offset, Limit: 100, Timeout: 1})
-			if err != nil {
-				continue
-			}
-			var wg sync.WaitGroup
-			for _, u := range updates {
-				offset = u.UpdateID + 1
-				if u.Message == nil {
-					continue
-				}
-				slots <- struct{}{}
-				wg.Go(func() {
-					defer func() { <-slots }()
-					_, _ = api.Send(tgbotapi.NewMessage(u.Message.Chat.ID, u.Message.Text))
-				})
-			}
-			wg.Wait()
-		}
-	}()
+		echobot.Run(ctx, api, echoWorkers)
+	})
 	defer func() {
 		cancel()
 		fake.Close() // ends the long poll in flight
@@ -718,112 +602,4 @@ func benchFloor(b *testing.B, chats, workers int, d time.Duration) float64 {
 	}
 	wg.Wait()
 	return float64(pairs.Load()) / time.Since(start).Seconds()
-}
-
-// startBenchProcess builds refundbot and starts it against a fresh fake,
-// Redis prefix and schema, as a deployment would run it.
-func startBenchProcess(b *testing.B) (*telegramfake.Server, *exec.Cmd) {
-	b.Helper()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "refundbot")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	fake, err := telegramfake.Start(testToken)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { fake.Close() })
-	_, prefix := openBenchRedis(b)
-	schema := pgtest.NewSchema(b)
-	// The order goes in before the bot starts; the bot's own Open then
-	// finds the schema migrated.
-	db, err := postgres.Open(context.Background(), pgtest.DatabaseURL(), postgres.WithSchema(schema))
-	if err != nil {
-		b.Fatal(err)
-	}
-	putBenchOrder(b, db)
-	db.Close()
-
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"TELEGRAM_BOT_TOKEN="+testToken, "TELEGRAM_API_ENDPOINT="+fake.Endpoint(),
-		"REDIS_URL="+redistest.URL(), "REDIS_PREFIX="+prefix, "DATABASE_URL="+pgtest.DatabaseURL(),
-		"DATABASE_SCHEMA="+schema, "HTTP_ADDR=127.0.0.1:0",
-		// The rest as startBenchBot has them: the defaults.
-		"SHOP_API_TOKEN=", "SHOP_TIMEZONE=", "ORDER_ID_PATTERN=", "SESSION_IDLE_TTL=", "POLICY_FILE=",
-		"SHOP_WEBHOOK_URL=", "SHOP_WEBHOOK_SECRET=", "SWEEP_INTERVAL=", "AGENT_CHAT_ID=", "AGENT_USER_IDS=",
-		"AGENT_HOLD_TIMEOUT=", "AGENT_REFRESH=", "WEBHOOK_URL=", "WEBHOOK_SECRET=", "CHAT_LEASE_TTL=", "FLOOD_LIMIT=100000000",
-		"SEND_RATE_GLOBAL=1000000", "SEND_RATE_CHAT=1000000", "SEND_RATE_GROUP=1000000")
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(waitFor):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if err := fake.WaitFor(ctx, func(s *telegramfake.Server) bool { return s.Calls("getUpdates") > 0 }); err != nil {
-		b.Fatalf("refundbot did not start polling: %v\n%s", err, logs.String())
-	}
-	return fake, cmd
-}
-
-// benchMemory is a process's resident set now and at its peak, from
-// /proc/PID/status (VmRSS, VmHWM), in MiB.
-type benchMemory struct{ rss, hwm float64 }
-
-func benchProcMemory(b *testing.B, pid int) benchMemory {
-	b.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	var m benchMemory
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "VmRSS:":
-			m.rss = kb / 1024
-		case "VmHWM:":
-			m.hwm = kb / 1024
-		}
-	}
-	return m
-}
-
-// benchProcCPU is the user+system CPU time a process used, from /proc/PID/stat
-// (clock ticks of 10 ms, the Linux default).
-func benchProcCPU(b *testing.B, pid int) time.Duration {
-	b.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The command name may hold spaces; the fields after it are fixed.
-	rest := string(raw[bytes.LastIndexByte(raw, ')')+2:])
-	fields := strings.Fields(rest)
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
