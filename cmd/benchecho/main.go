@@ -17,7 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/refundbot/refundbot/internal/echobot"
+	"github.com/refundbot/refundbot/bot/echobot"
 )
 
 // workers is what refundbot's update loop allows by default

@@ -33,7 +33,7 @@ import (
 
 	"github.com/refundbot/refundbot/bot/telegramfake"
 	"github.com/refundbot/refundbot/flows/redisstore/redistest"
-	"github.com/refundbot/refundbot/internal/echobot"
+	"github.com/refundbot/refundbot/bot/echobot"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/postgres"
 	"github.com/refundbot/refundbot/refund/postgres/pgtest"
@@ -112,7 +112,7 @@ func benchList(b *testing.B, name string, def ...int) []int {
 // BenchmarkDialog measures dialog turns through the whole bot with N buyer
 // chats, each with one update in flight at a time (a closed loop): one op
 // is one update handled and answered. Before the bot it measures, for the
-// same chats, the echo bot (internal/echobot) on the same fake API, the
+// same chats, the echo bot (bot/echobot) on the same fake API, the
 // transport's ceiling, and a GET+SET pair per update on the same Redis,
 // the state floor, and reports the bot against both. The bot's sends are
 // not paced here, since the echo bot's are not (pacing=off); everything
@@ -526,7 +526,7 @@ func (bb *benchBot) report(b *testing.B, c0, c benchCounts, updates int) {
 	logBenchBreakdown(b, "PostgreSQL statements", c0.pgSQL, c.pgSQL, updates, func(s string) string { return s })
 }
 
-// benchEcho runs the echo bot (internal/echobot) in this process against a
+// benchEcho runs the echo bot (bot/echobot) in this process against a
 // fresh fake with the same chats and returns the updates it answers per
 // second. Its goroutines carry the profiler label side=echo.
 func benchEcho(b *testing.B, chats int, d time.Duration) float64 {
