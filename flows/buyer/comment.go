@@ -28,7 +28,7 @@ func (t *turn) comment() comment { return comment{t} }
 // id, with a button to skip it. A buyer in the middle of a request is not
 // asked: their next words belong to their step.
 func (t comment) ask(ctx context.Context, id int64) error {
-	if !can(t.Sess.State, EventAskComment) {
+	if !t.d.machines.can(t.Sess.State, EventAskComment) {
 		return nil
 	}
 	if err := t.move(ctx, EventAskComment); err != nil {

@@ -79,6 +79,7 @@ type Dialog struct {
 	// reasonWords maps each reason to the words, in every language, that
 	// name it in free text.
 	reasonWords map[refund.Reason][]string
+	machines    machines
 }
 
 // New checks the configuration and builds a Dialog; a missing part is
@@ -295,7 +296,7 @@ func (t *turn) reset() {
 // move fires ev and gives the new step a fresh nonce, which makes the
 // buttons of earlier steps stale.
 func (t *turn) move(ctx context.Context, ev Event) error {
-	next, err := fire(ctx, t.Sess.State, ev)
+	next, err := t.d.machines.fire(ctx, t.Sess.State, ev)
 	if err != nil {
 		return err
 	}

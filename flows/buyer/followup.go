@@ -73,7 +73,7 @@ func (t followUps) followUp(ctx context.Context, action, arg string) error {
 	if c.Status != want {
 		return t.caseMoved(c)
 	}
-	if !can(t.Sess.State, ev) {
+	if !t.d.machines.can(t.Sess.State, ev) {
 		t.Say(locales.FinishCurrentFirst, nil)
 		t.prompt()
 		return nil

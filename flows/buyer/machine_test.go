@@ -58,8 +58,11 @@ func TestTransitions(t *testing.T) {
 		{StateWritingStatement, EventAskComment, StateWritingStatement, true},
 		{StateRatingComment, EventStart, StateRatingComment, true},
 	}
+	// One set of machines for every row, as a Dialog lends them: a
+	// machine given back must not keep the last row's state.
+	var m machines
 	for _, tt := range tests {
-		got, err := fire(ctx, tt.from, tt.ev)
+		got, err := m.fire(ctx, tt.from, tt.ev)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("fire(%s, %s) = %s, %v; want %s, err %v", tt.from, tt.ev, got, err, tt.want, tt.err)
 		}

@@ -116,7 +116,7 @@ func (t press) invalid() {
 // advance fires a button's event and shows the next step. An event that
 // does not fit the step is answered like a forged button.
 func (t press) advance(ctx context.Context, ev Event) error {
-	if !can(t.Sess.State, ev) {
+	if !t.d.machines.can(t.Sess.State, ev) {
 		t.invalid()
 		return nil
 	}
@@ -131,7 +131,7 @@ func (t press) advance(ctx context.Context, ev Event) error {
 // the order waiting for its proof, or the proven order and its reason.
 func (t press) back(ctx context.Context) error {
 	from := t.Sess.State
-	if !can(from, EventBack) {
+	if !t.d.machines.can(from, EventBack) {
 		t.invalid()
 		return nil
 	}
