@@ -54,14 +54,14 @@ type limiter struct {
 
 // EnforceLimits makes every send, album and edit count against l from now
 // on; past a limit the call is refused with 429, as Telegram would.
-func (s *Server) EnforceLimits(l Limits) {
+func (s *injector) EnforceLimits(l Limits) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limiter = &limiter{limits: l, chats: map[int64][]time.Time{}}
 }
 
 // LimitRefusals counts the calls refused for a limit since EnforceLimits.
-func (s *Server) LimitRefusals() int {
+func (s *observer) LimitRefusals() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.limiter == nil {
@@ -89,7 +89,7 @@ func limitedMessages(method string, req *request) int {
 
 // overLimit books the call's messages, or refuses it with 429 when one of
 // the windows is full. A refused call books nothing.
-func (s *Server) overLimit(method string, req *request) *apiError {
+func (s *world) overLimit(method string, req *request) *apiError {
 	n := limitedMessages(method, req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
