@@ -135,7 +135,7 @@ func messageInput(u update) (item, bool) {
 		UpdateIDs: []int{u.UpdateID}, ChatID: m.Chat.ID, Chat: chatKind(m.Chat), UserID: m.From.ID,
 		FirstName: m.From.FirstName, LastName: m.From.LastName, Username: m.From.UserName,
 		LanguageCode: m.From.LanguageCode, At: time.Unix(int64(m.Date), 0),
-		Text: m.Text, Forward: forwardOf(m), ThreadID: u.forum.Message.threadID(),
+		Text: m.Text, Forward: forwardOf(m), ThreadID: u.forum.Message.threadID(), MessageID: m.MessageID,
 	}
 	if m.ReplyToMessage != nil && !u.forum.Message.repliesToTopicStart() {
 		in.ReplyToMessageID = m.ReplyToMessage.MessageID

@@ -39,10 +39,14 @@ type DispatcherConfig struct {
 	// Grace is how long a message in flight may take to finish once the
 	// dispatcher stops, so that a shutdown does not cut a send in half
 	// and send it again after the restart.
-	Grace    time.Duration
-	Observer DispatchObserver
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Grace time.Duration
+	// OnRefused, when set, hears of every message Telegram refused for
+	// good (the desk forgets an agent's private chat that blocked the
+	// bot).
+	OnRefused func(ctx context.Context, env Envelope, err error)
+	Observer  DispatchObserver
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // DispatchObserver is told of every delivered and dropped message, for

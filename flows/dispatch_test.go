@@ -65,10 +65,10 @@ func (s *chatSender) Edit(context.Context, int64, int, flows.Message) error { re
 func (s *chatSender) AnswerCallback(context.Context, string, string) error  { return nil }
 func (s *chatSender) RemoveKeyboard(context.Context, int64, int) error      { return nil }
 
-func (s *chatSender) Link(_ context.Context, esc int64, _ int, card bool) error {
+func (s *chatSender) Link(_ context.Context, esc int64, _ int, kind flows.LinkKind) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.links = append(s.links, flows.Link{Escalation: esc, Card: card})
+	s.links = append(s.links, flows.Link{Escalation: esc, Kind: kind})
 	return nil
 }
 
@@ -197,7 +197,7 @@ func TestFailedSendsAreRetriedOrDropped(t *testing.T) {
 	s.fail["m3"] = errPermanent
 	d, _, _ := startDispatcher(t, q, s)
 	envs := texts(9, "m", 4)
-	envs[0].Link = &flows.Link{Escalation: 12, Card: true}
+	envs[0].Link = &flows.Link{Escalation: 12, Kind: flows.LinkCard}
 	if err := d.Enqueue(context.Background(), envs...); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestFailedSendsAreRetriedOrDropped(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.links) != 1 || s.links[0] != (flows.Link{Escalation: 12, Card: true}) {
+	if len(s.links) != 1 || s.links[0] != (flows.Link{Escalation: 12, Kind: flows.LinkCard}) {
 		t.Fatalf("links = %+v", s.links)
 	}
 }

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -42,10 +43,7 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 		d.later(*b, d.cfg.RetryAfter)
 		return false
 	default:
-		d.cfg.Logger.ErrorContext(ctx, "message dropped: Telegram refuses it", "chat_id", b.ChatID, "err", err)
-		if d.cfg.Observer != nil {
-			d.cfg.Observer.MessageDropped()
-		}
+		d.refused(ctx, b.Head, err)
 	}
 	sent := d.done(*b)
 	next, more, err := sent.Next, sent.More, sent.Err
@@ -115,6 +113,28 @@ func (d *Dispatcher) markSent(stop <-chan struct{}) {
 	}
 }
 
+// refused deals with a message Telegram will never take: its fallback,
+// if it has one, is queued instead; otherwise it is dropped, logged and
+// counted. OnRefused hears of it either way.
+func (d *Dispatcher) refused(ctx context.Context, env Envelope, err error) {
+	if d.cfg.OnRefused != nil {
+		d.cfg.OnRefused(ctx, env, err)
+	}
+	if env.Fallback != nil {
+		d.cfg.Logger.WarnContext(ctx, "message refused; its fallback goes instead", "chat_id", env.ChatID,
+			"fallback_chat_id", env.Fallback.ChatID, "err", err)
+		qerr := d.Enqueue(ctx, *env.Fallback)
+		if qerr == nil {
+			return
+		}
+		err = errors.Join(err, qerr)
+	}
+	d.cfg.Logger.ErrorContext(ctx, "message dropped: Telegram refuses it", "chat_id", env.ChatID, "err", err)
+	if d.cfg.Observer != nil {
+		d.cfg.Observer.MessageDropped()
+	}
+}
+
 // release ends b's claim in this dispatcher's books and returns the batch
 // handed over meanwhile, if any.
 func (d *Dispatcher) release(b Batch) (Batch, bool) {
@@ -170,7 +190,7 @@ func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
 	if env.Link != nil && d.cfg.Linker != nil {
 		// A lost link only means a reply to that message is not
 		// recognised; the message itself is out, so it is not sent again.
-		if err := d.cfg.Linker.Link(ctx, env.Link.Escalation, id, env.Link.Card); err != nil {
+		if err := d.cfg.Linker.Link(ctx, env.Link.Escalation, id, env.Link.Kind); err != nil {
 			d.cfg.Logger.ErrorContext(ctx, "link message to escalation", "chat_id", env.ChatID, "message_id", id, "err", err)
 		}
 	}

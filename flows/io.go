@@ -30,6 +30,9 @@ type Input struct {
 	// Username is the sender's @username without the @, if they have one.
 	Username     string
 	LanguageCode string
+	// MessageID is the message itself (0 for a button press), for an
+	// answer that replies to it.
+	MessageID int
 	// ReplyToMessageID is the message this one answers, in the same chat.
 	ReplyToMessageID int
 	// ReplyToText is the text (or caption) of the message answered: an

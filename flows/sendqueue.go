@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -25,19 +26,69 @@ type Envelope struct {
 	Link *Link `json:"link,omitempty"`
 	// QueuedAt is when the turn queued the message, for the wait metric.
 	QueuedAt time.Time `json:"at"`
+	// Fallback, when set, is queued instead if Telegram refuses this
+	// message for good: a relay to an agent who blocked the bot goes to
+	// the team chat, an agent's words a buyer cannot receive come back to
+	// the agent as a notice, rather than vanishing.
+	Fallback *Envelope `json:"fallback,omitempty"`
 }
 
-// Link ties a sent message to an escalation: its card (Card), or a relayed
-// message an agent may answer by replying to it.
+// Link ties a sent message to an escalation; Kind says which of the
+// escalation's messages it is.
 type Link struct {
+	Escalation int64    `json:"esc"`
+	Kind       LinkKind `json:"-"`
+}
+
+// LinkKind is what a linked message is to its escalation.
+type LinkKind int8
+
+// The kinds of linked message.
+const (
+	// LinkRelay is a message in the team chat an agent may answer by
+	// replying to it.
+	LinkRelay LinkKind = iota
+	// LinkCard is the escalation's case card.
+	LinkCard
+	// LinkPlace is the buyer's message telling their place in the queue,
+	// edited in place as it moves.
+	LinkPlace
+)
+
+// linkJSON is a Link as queued: a flag per kind, so that a queue written
+// before kinds existed ("card":true) reads the same, and a replica that
+// knows no places (during a rolling deploy) reads one as a plain link
+// rather than failing on the whole queue.
+type linkJSON struct {
 	Escalation int64 `json:"esc"`
 	Card       bool  `json:"card,omitempty"`
+	Place      bool  `json:"place,omitempty"`
 }
 
-// Linker records the links of sent messages; the escalation service
-// implements it.
+// MarshalJSON implements json.Marshaler.
+func (l Link) MarshalJSON() ([]byte, error) {
+	return json.Marshal(linkJSON{Escalation: l.Escalation, Card: l.Kind == LinkCard, Place: l.Kind == LinkPlace})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *Link) UnmarshalJSON(b []byte) error {
+	var w linkJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*l = Link{Escalation: w.Escalation}
+	switch {
+	case w.Place:
+		l.Kind = LinkPlace
+	case w.Card:
+		l.Kind = LinkCard
+	}
+	return nil
+}
+
+// Linker records the links of sent messages; the desk implements it.
 type Linker interface {
-	Link(ctx context.Context, escalationID int64, messageID int, card bool) error
+	Link(ctx context.Context, escalationID int64, messageID int, kind LinkKind) error
 }
 
 // Batch is a chat's send queue claimed by one dispatcher: Head is its

@@ -48,6 +48,9 @@ type Session struct {
 	// understanding, to bring in a person.
 	RepeatText  string `json:"repeat_text,omitempty"`
 	RepeatCount int    `json:"repeat_count,omitempty"`
+	// CommentOn is the escalation whose rating the buyer's next text
+	// comments on, while the dialog waits for that comment.
+	CommentOn int64 `json:"comment_on,omitempty"`
 
 	UpdatedAt time.Time `json:"updated_at"`
 	// Version counts saves; stores use it to refuse a lost update.

@@ -60,6 +60,10 @@ type Turn struct {
 	// MaybeEscalated is the session store's hint that the chat may have an
 	// open escalation (Claim.MaybeEscalated).
 	MaybeEscalated bool
+	// Rated is the escalation the turn's button press rated, set by the
+	// desk before the dialog runs, so that the dialog may ask for a
+	// comment on the rating.
+	Rated int64
 
 	texts *locales.Bundle
 }
@@ -70,6 +74,9 @@ type Posting struct {
 	ChatID int64
 	Msg    Message
 	Link   *Link
+	// Fallback is posted instead when Telegram refuses this one for good
+	// (Envelope.Fallback).
+	Fallback *Posting
 }
 
 // NewTurn starts a turn for in with the chat's session. A session without
@@ -105,6 +112,13 @@ func (t *Turn) Post(chatID int64, m Message, link *Link) {
 	t.Postings = append(t.Postings, Posting{ChatID: chatID, Msg: m, Link: link})
 }
 
+// PostOr is Post with a fallback, posted instead if Telegram refuses the
+// message for good.
+func (t *Turn) PostOr(p, fallback Posting) {
+	p.Fallback = &fallback
+	t.Postings = append(t.Postings, p)
+}
+
 // answerCallback answers the pressed button at once: Telegram shows a
 // spinner until then, and the answer is not a message the limits count.
 // A failed answer only leaves the spinner, so it is logged, not retried.
@@ -127,9 +141,18 @@ func (t *Turn) envelopes(now time.Time) []Envelope {
 		out = append(out, Envelope{ChatID: t.In.ChatID, Msg: m, QueuedAt: now})
 	}
 	for _, p := range t.Postings {
-		out = append(out, Envelope{ChatID: p.ChatID, Msg: p.Msg, Link: p.Link, QueuedAt: now})
+		out = append(out, p.envelope(now))
 	}
 	return out
+}
+
+func (p Posting) envelope(now time.Time) Envelope {
+	env := Envelope{ChatID: p.ChatID, Msg: p.Msg, Link: p.Link, QueuedAt: now}
+	if p.Fallback != nil {
+		fb := p.Fallback.envelope(now)
+		env.Fallback = &fb
+	}
+	return env
 }
 
 // deliver sends the turn's answer and replies itself, waiting for each: for

@@ -142,6 +142,7 @@ const (
 	DeskHeldBack         Key = "desk.held_back"
 	AgentSays            Key = "agent_says"
 	DeskCannotRelay      Key = "desk.cannot_relay"
+	DeskBuyerUnreachable Key = "desk.buyer_unreachable"
 	DeskNoCase           Key = "desk.no_case"
 	DeskCaseMoved        Key = "desk.case_moved"
 	DeskInvalid          Key = "desk.invalid"
@@ -174,6 +175,14 @@ const (
 	RateAsk              Key = "rate.ask"
 	RateThanks           Key = "rate.thanks"
 	RateAlready          Key = "rate.already"
+	RateCommentAsk       Key = "rate.comment_ask"
+	RateCommentThanks    Key = "rate.comment_thanks"
+	RateCommentTooLong   Key = "rate.comment_too_long"
+	RateCommentSkipped   Key = "rate.comment_skipped"
+	BtnSkip              Key = "btn.skip"
+	WaitingKept          Key = "waiting.kept"
+	WaitingFull          Key = "waiting.full"
+	DeskWaiting          Key = "desk.waiting"
 )
 
 // ReasonLabel is the button text of a reason.
@@ -251,9 +260,10 @@ func AllKeys() []Key {
 		BtnAddInfo, BtnAppeal, BtnNewAccount, BtnRouteOriginal, BtnRouteBalance, BtnSubmitAppeal, RouteChosen,
 		FinishCurrentFirst, CaseMoved, ActionClosed, FollowUpInvalid, FollowUpSent, AppealNoted, AppealEmpty,
 		AskMoreEvidence, AskAppeal, AskAccount, TimelineHeader, DecisionHeader,
-		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
+		DeskUnsupported, DeskFromBuyer, NoAgents, QueuedForAgent, DeskScamFlag, VerifyNotStaff, VerifyHidden, VerifyUsage, VerifyStaff, DeskCardHeader, DeskCardCase, DeskCardSaid, DeskCardDue, BtnDeskTake, BtnDeskApprove, BtnDeskReject, BtnDeskInfo, DeskNotAgent, DeskReplyToCard, DeskApproveUsage, DeskNeedsReason, DeskUnknownCommand, DeskTaken, DeskTookOver, AgentJoined, DeskClosed, DeskTakenBy, DeskNotHolder, DeskReleased, AgentLeft, DeskTakeFirst, DeskHeldBack, AgentSays, DeskCannotRelay, DeskBuyerUnreachable, DeskNoCase, DeskCaseMoved, DeskInvalid, DeskDecided, DeskNoted, DeskQueueHeader, DeskQueued, DeskHeldBy, DeskQueueEmpty, DeskOverdue, DeskHoldExpired,
 		VerifyImitation, DeskAgentLeftTeam, DeskAgentBack, DeskTakeLeftTeam,
-		DeskFromBuyerPrivate, DeskPrivateHello, DeskPrivateWhich, DeskPrivateTook, DeskBoard, DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready}
+		DeskFromBuyerPrivate, DeskPrivateHello, DeskPrivateWhich, DeskPrivateTook, DeskBoard, DeskOnline, DeskOffline, DeskNextNone, DeskAssigned, OutsideHours, OpensToday, OpensTomorrow, OpensLater, Weekdays, RateAsk, RateThanks, RateAlready,
+		RateCommentAsk, RateCommentThanks, RateCommentTooLong, RateCommentSkipped, BtnSkip, WaitingKept, WaitingFull, DeskWaiting}
 	keys = append(keys, OrderIDLooksLikePhone, AskEvidenceOptional, NoticeShortfall, NoticeShortfallOther)
 	for _, r := range refund.AllReasons() {
 		keys = append(keys, ReasonLabel(r), ReasonEvent(r), ReasonKeywords(r), EvidenceHint(r))

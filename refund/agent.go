@@ -232,14 +232,28 @@ type Escalation struct {
 	// which they are told whether or not the team side went through.
 	BuyerTold bool
 	// Rating is the buyer's 1-5 for how the escalation went, once it is
-	// closed; 0 while unrated.
-	Rating int
+	// closed; 0 while unrated. RatingComment is what the buyer added to
+	// it, if anything: their own words, kept as data.
+	Rating        int
+	RatingComment string
+	// PlaceMessageID is the buyer's message telling their place in the
+	// queue, edited as the place moves; 0 until it is sent. PlaceText is
+	// what it shows, so that an unchanged place is never edited, and
+	// PlaceEditedAt when it was last edited, so that one buyer's message
+	// is edited at most so often.
+	PlaceMessageID int
+	PlaceText      string
+	PlaceEditedAt  time.Time
 	// Due is when the buyer should have an answer, for the queue's order.
 	Due              time.Time
 	CreatedAt        time.Time
 	TakenAt          time.Time
 	LastAgentReplyAt time.Time
 	ClosedAt         time.Time
+	// FirstTakenAt is when an agent first took the chat. Unlike TakenAt it
+	// outlives a release back to the queue: how long buyers waited for a
+	// person, which the queue's estimates are made from, is read from it.
+	FirstTakenAt time.Time
 }
 
 // Valid reports whether r is a known reason.
@@ -348,4 +362,51 @@ type EscalationStore interface {
 	// held (with AgentUserID), longest silent first. A reply that lands
 	// first keeps its hold.
 	ReleaseSilentHolds(ctx context.Context, before time.Time) ([]Escalation, error)
+
+	// CommentRating records the buyer's comment on their rating, once: a
+	// second comment is an ECONFLICT error, an unrated escalation an
+	// EINVALID one, another user's or an unknown one ENOTFOUND.
+	CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (Escalation, error)
+
+	// RecordPlace records the text of the place message on its way to the
+	// buyer, before its message ID is known (LinkPlace).
+	RecordPlace(ctx context.Context, id int64, text string) error
+	// LinkPlace records the buyer's place message once it is sent; a
+	// newer one replaces the old, which is then left as it is.
+	LinkPlace(ctx context.Context, id int64, messageID int) error
+	// SwapPlace changes the recorded place text from from to to, and the
+	// edit time to editedAt unless it is zero, only while the escalation
+	// is queued and has a place message showing from: of two sweeps about
+	// to make the same edit, one gets true and makes it.
+	SwapPlace(ctx context.Context, id int64, from, to string, editedAt time.Time) (bool, error)
+	// RecentWaits lists, most recent first, up to limit escalations first
+	// taken at or after since: when each was opened and first taken.
+	RecentWaits(ctx context.Context, since time.Time, limit int) ([]QueueWait, error)
+
+	// KeepWaiting keeps a message the buyer wrote while queued, for the
+	// agent who takes the chat. kept is false when the escalation is not
+	// queued or holds limit messages already; an unknown one is ENOTFOUND.
+	KeepWaiting(ctx context.Context, id int64, text string, at time.Time, limit int) (kept bool, err error)
+	// WaitingMessages lists the kept messages, oldest first.
+	WaitingMessages(ctx context.Context, id int64) ([]WaitingMessage, error)
+	// ClearWaiting forgets the kept messages up to and including
+	// throughSeq, once they reached an agent. Closing an escalation
+	// forgets all of them: the buyer's words are not kept past their use.
+	ClearWaiting(ctx context.Context, id int64, throughSeq int64) error
+}
+
+// QueueWait is how long one escalation waited in the queue before an
+// agent first took it.
+type QueueWait struct {
+	CreatedAt, TakenAt time.Time
+}
+
+// WaitingMessage is something a buyer wrote while their chat waited in
+// the queue, kept for the agent who takes it.
+type WaitingMessage struct {
+	// Seq orders the messages of an escalation; ClearWaiting names the
+	// last one handed on.
+	Seq  int64
+	Text string
+	At   time.Time
 }

@@ -214,6 +214,9 @@ const (
 	// EventRated records the buyer's 1-5 rating of how a talk with an
 	// agent went.
 	EventRated EventType = "rated"
+	// EventRatingComment holds what the buyer wrote with their rating,
+	// in their own words, as the note.
+	EventRatingComment EventType = "rating_comment"
 	// EventDeadlineDropped records a deadline that no longer fit the
 	// case's status and was removed.
 	EventDeadlineDropped EventType = "deadline_dropped"

@@ -18,8 +18,10 @@ type faults struct {
 	// misbehaviour: what other Bot API servers were seen to do (chaos.go).
 	pollQuirks []pollQuirk
 	chaos      *chaos
-	// limiter, when set, refuses sends past Telegram's limits (limits.go).
+	// limiter, when set, refuses sends past Telegram's limits; blocked
+	// chats refuse every send (limits.go).
 	limiter *limiter
+	blocked map[int64]bool
 }
 
 // failure is how the next calls of a method fail, for as many calls as left says.

@@ -176,7 +176,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.MultipartForm != nil {
 			defer func() { _ = r.MultipartForm.RemoveAll() }()
 		}
-		if aerr = s.overLimit(name, req); aerr == nil {
+		if aerr = s.refuse(name, req); aerr == nil {
 			res, aerr = fn(&s.api, req)
 		}
 	}

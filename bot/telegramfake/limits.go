@@ -87,19 +87,50 @@ func limitedMessages(method string, req *request) int {
 	return 0
 }
 
-// overLimit books the call's messages, or refuses it with 429 when one of
-// the windows is full. A refused call books nothing.
-func (s *world) overLimit(method string, req *request) *apiError {
-	n := limitedMessages(method, req)
+// Block makes the chat refuse everything the bot sends it, as a user who
+// blocked the bot does (403 "Forbidden: bot was blocked by the user"),
+// until Unblock.
+func (s *injector) Block(chatID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.limiter
-	if l == nil || n == 0 {
+	if s.blocked == nil {
+		s.blocked = map[int64]bool{}
+	}
+	s.blocked[chatID] = true
+}
+
+// Unblock lets the bot send to the chat again.
+func (s *injector) Unblock(chatID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.blocked, chatID)
+}
+
+// refuse answers what Telegram would refuse before doing a call: a send to
+// a chat that blocked the bot, or one past the limits.
+func (s *world) refuse(method string, req *request) *apiError {
+	n := limitedMessages(method, req)
+	if n == 0 {
 		return nil
 	}
 	chat, err := strconv.ParseInt(req.str("chat_id"), 10, 64)
 	if err != nil {
 		return nil // the method answers its own 400
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blocked[chat] {
+		return injectedError(http.StatusForbidden, 0)
+	}
+	return s.overLimitLocked(chat, n)
+}
+
+// overLimitLocked books the call's messages, or refuses it with 429 when
+// one of the windows is full. A refused call books nothing.
+func (s *faults) overLimitLocked(chat int64, n int) *apiError {
+	l := s.limiter
+	if l == nil {
+		return nil
 	}
 	w := l.limits.Chat
 	if chat < 0 {

@@ -12,8 +12,8 @@ import (
 // Its parts are embedded, each with the helpers that touch only it: chatStore, fileStore
 // (files.go), updateQueue (updates.go) and faults (faults.go). What crosses parts is world's own:
 // sending a message (methods.go, edits.go), telling waiters and subscribers (observe.go),
-// queueing an update (updates.go), refusing a send past the limits (limits.go), delivering
-// webhooks (webhook.go).
+// queueing an update (updates.go), refusing a send to a chat that blocked the bot or past the
+// limits (limits.go), delivering webhooks (webhook.go).
 type world struct {
 	done chan struct{} // closed by Close: ends long polls and delays
 

@@ -169,7 +169,8 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 }
 
 // sweep acts on passed deadlines every interval until ctx ends: the
-// cases' deadlines, and agents' holds gone silent.
+// cases' deadlines, and agents' holds gone silent; then it brings the
+// team's queue board and the queued buyers' place messages up to date.
 func (c *core) sweep(ctx context.Context, m *Main) error {
 	interval := c.interval
 	if interval <= 0 {
@@ -193,6 +194,13 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 			}
 			if err := c.desk.RefreshBoard(ctx, c.sender); err != nil && ctx.Err() == nil {
 				m.Logger.ErrorContext(ctx, "refresh the queue board", "err", err)
+			}
+			edited, err := c.desk.RefreshPlaces(ctx, c.sender)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.Logger.ErrorContext(ctx, "refresh the buyers' places in the queue", "err", err, "edited", edited)
+			case edited > 0:
+				m.Logger.DebugContext(ctx, "refresh the buyers' places in the queue", "edited", edited)
 			}
 		}
 	})

@@ -16,10 +16,10 @@ import (
 // minute, here 20 in 6 s so that the test takes seconds, not minutes, with
 // the bot's group pace scaled alike). With every held chat relayed in the
 // team chat, a buyer's 30 messages wait there for the group's budget; an
-// agent's /release and /approve, in that same chat, still act at once:
-// each buyer hears within a second. The backlog then drains in order,
-// through a restart of the bot, with nothing lost or doubled and no
-// message refused.
+// agent's /release and /approve, in that same chat, still act at once,
+// and so does the buyer's /status: each buyer hears within a second. The
+// backlog then drains in order, through a restart of the bot, with nothing
+// lost or doubled and no message refused.
 func TestDeskActsAtOnceWhileRelaysWaitForTheGroupBudget(t *testing.T) {
 	e := newEnvSetup(t, map[string]string{
 		"AGENT_CHAT_ID": fmt.Sprint(teamChatID), "AGENT_USER_IDS": "9017:张三:K017,9018:李四:K018",
@@ -54,9 +54,16 @@ func TestDeskActsAtOnceWhileRelaysWaitForTheGroupBudget(t *testing.T) {
 	}
 	e.teamExpect(&seen, "补充说明第 01 条")
 
+	// A buyer's /status is answered at once, held chat or not.
+	heard := len(e.fake.Messages(withCase.chat.ID))
+	withCase.say("/status " + number)
+	e.within(time.Second, "/status was not answered within a second", func() bool {
+		return len(e.fake.Messages(withCase.chat.ID)) > heard
+	})
+	withCase.expect("当前状态")
 	// Each agent's command acts at once: its buyer hears within a second
 	// (the rest of what they are told follows at their chat's own pace).
-	heard := len(e.fake.Messages(talker.chat.ID))
+	heard = len(e.fake.Messages(talker.chat.ID))
 	li.reply(talkCard, "/release")
 	e.within(time.Second, "/release did not reach its buyer within a second", func() bool {
 		return len(e.fake.Messages(talker.chat.ID)) > heard

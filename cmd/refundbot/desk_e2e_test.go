@@ -308,6 +308,8 @@ func TestQueueRepeatedComplaintScamFlagAndSilentHold(t *testing.T) {
 	// No answer to the buyer within the hold timeout: back to the queue.
 	e.teamExpect(&seen, "未回复买家，已退回队列")
 	c.say("还在吗")
+	c.expect("已记下您的留言") // kept for whoever takes the chat next
+	c.say("转人工")
 	c.expect("您前面还有 1 位") // queued again, behind the first buyer
 	b.say("还有人吗")
 	b.expect("您前面还有 0 位")

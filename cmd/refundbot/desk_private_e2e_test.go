@@ -47,3 +47,41 @@ func TestHeldChatRelayedInTheAgentsPrivateChat(t *testing.T) {
 	e.teamExpect(&seen, "已交还机器人")
 	private.expect("已交还机器人")
 }
+
+// TestRefusedRelaysTakeTheOtherWay: Telegram refuses a relay for good when
+// its reader blocked the bot. An agent's private chat that refuses one
+// gets it under the card instead, and later relays go there too; an agent's
+// reply a buyer cannot receive comes back to the agent as a notice. Nothing
+// the other side said just vanishes.
+func TestRefusedRelaysTakeTheOtherWay(t *testing.T) {
+	e, zhang, _ := newDeskEnv(t)
+	private := &buyer{e: e, chat: telegramfake.Chat{ID: zhang.user.ID, Type: "private"}, user: zhang.user}
+	private.say("/start")
+	private.expect("买家的消息会转到这里")
+	b := e.buyer(1721, "zh-hans")
+	b.say("转人工")
+	b.expect("您前面还有 0 位")
+	seen := 0
+	card := e.teamExpect(&seen, "买家要求人工")
+	zhang.press(card, "接手")
+	b.expect("已接入")
+	private.expect("由您接手")
+
+	e.fake.Block(zhang.user.ID)
+	b.say("卡密是 ABCD-1234")
+	if m := e.teamExpect(&seen, "卡密是 ABCD-1234"); m.ReplyToMessageID != card.MessageID {
+		t.Errorf("the refused relay reached the team chat unthreaded: %+v", m)
+	}
+	e.fake.Unblock(zhang.user.ID) // the bot does not know until 张三 writes to it
+	b.say("还是不行")
+	e.teamExpect(&seen, "还是不行")
+	private.quiet()
+
+	zhang.reply(card, "请稍等")
+	b.expect("请稍等")
+	e.fake.Block(b.chat.ID)
+	zhang.reply(card, "已为您处理")
+	if m := e.teamExpect(&seen, "买家收不到这条消息"); !strings.Contains(m.Text, "#1") {
+		t.Errorf("the agent's notice does not name the case: %q", m.Text)
+	}
+}

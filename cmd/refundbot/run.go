@@ -145,10 +145,12 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 		dispatch.Pacer, dispatch.Sender = limiter, sender.Unpaced()
 	}
 	sessions := redisstore.NewWithOptions(rdb, m.Config.RedisPrefix, m.Config.IdleTTL, sessionOpts)
-	// The escalations link sent messages to their cases; the desk is built
-	// after the dispatcher, which only sends once Run starts, below.
-	var links lateLinker
-	dispatch.Queue, dispatch.Linker, dispatch.KeepClaims = sessions, &links, sessions.ClaimTTL()/3
+	// The desk links sent messages to their cases and hears of refused
+	// ones; it is built after the dispatcher, which only sends once Run
+	// starts, below.
+	var links lateDesk
+	dispatch.Queue, dispatch.Linker, dispatch.OnRefused = sessions, &links, links.refused
+	dispatch.KeepClaims = sessions.ClaimTTL() / 3
 	dispatcher, err := flows.NewDispatcher(dispatch)
 	if err != nil {
 		return err
@@ -170,9 +172,7 @@ func (m *Main) serve(ctx context.Context, store store, rdb redis.UniversalClient
 	if err != nil {
 		return err
 	}
-	if agentDesk != nil {
-		links.Linker = agentDesk
-	}
+	links.desk = agentDesk
 	var buyerDesk buyerflow.Desk = buyerflow.NoDesk{}
 	if agentDesk != nil {
 		buyerDesk = agentDesk
@@ -336,16 +336,22 @@ func (m *Main) newDesk(ctx context.Context, conn *bot.Connection, store store, c
 	return d, nil
 }
 
-// lateLinker is the desk's link of sent messages to escalations, set once
-// the desk is built; a bot without a desk queues no links.
-type lateLinker struct{ flows.Linker }
+// lateDesk is the dispatcher's view of the desk, set once the desk is
+// built; a bot without a desk queues no links and ignores refusals.
+type lateDesk struct{ desk *desk.Desk }
 
 // Link implements flows.Linker.
-func (l *lateLinker) Link(ctx context.Context, escalationID int64, messageID int, card bool) error {
-	if l.Linker == nil {
+func (l *lateDesk) Link(ctx context.Context, escalationID int64, messageID int, kind flows.LinkKind) error {
+	if l.desk == nil {
 		return fmt.Errorf("link message %d to escalation %d: the bot has no desk", messageID, escalationID)
 	}
-	return l.Linker.Link(ctx, escalationID, messageID, card)
+	return l.desk.Link(ctx, escalationID, messageID, kind)
+}
+
+func (l *lateDesk) refused(ctx context.Context, env flows.Envelope, err error) {
+	if l.desk != nil {
+		l.desk.Refused(ctx, env, err)
+	}
 }
 
 // agentChats is where the desk learns which agents have a private chat

@@ -181,8 +181,9 @@ func TestSandboxDeskRoles(t *testing.T) {
 	// (the end of the talk) come in either order; the buttons of both are
 	// numbered on from each other, so either can be pressed.
 	s.say(":buyer", "you are the buyer")
-	s.say(s.button("5⭐"), "感谢您的评价（5 分）")
 	s.say(s.button("原路退回支付宝"), "[buyer] 【", "¥300.00 将在 1-2 个工作日内原路退回支付宝")
+	s.say(s.button("5⭐"), "感谢您的评价（5 分）", "想补充几句吗")
+	s.say("客服很快，谢谢", "已收到您的意见")
 	s.expect("¥300.00 已原路退回支付宝") // the pretend shop confirmed the payout
 	// The shop logs its confirmation once the bot answered it, which may
 	// be just after the buyer's notice: look again until it is there.

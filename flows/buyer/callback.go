@@ -33,6 +33,7 @@ const (
 	actEditEvidence   = "edit_evidence"
 	actBack           = "back"
 	actCancel         = "cancel"
+	actSkipComment    = "skip"
 	maxCallbackDataSz = 64
 )
 
@@ -102,7 +103,7 @@ func parseButton(data string) (buttonPress, bool) {
 				}
 			}
 		case actUseDraft, actKeepStatement, actEvidenceDone, actSubmit, actEdit, actEditReason,
-			actEditStatement, actEditEvidence, actBack, actCancel:
+			actEditStatement, actEditEvidence, actBack, actCancel, actSkipComment:
 			return p, p.arg == ""
 		}
 	}

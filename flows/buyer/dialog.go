@@ -8,7 +8,8 @@
 // steps: button presses (press.go, their data in callback.go), commands
 // (commands.go), idle free text (idle.go), scam warnings (scam.go), the
 // status view (status.go), the follow-ups a submitted case asks for
-// (followup.go), and the notices the refund core sends (notice.go). It
+// (followup.go), the comment on a rating (comment.go), and the notices
+// the refund core sends (notice.go). It
 // reaches a person through the Desk interface and the refund core through
 // Core, and runs inside the flows runtime.
 package buyer
@@ -62,6 +63,14 @@ type Desk interface {
 	// Verify answers "is this account really staff?", for a forwarded
 	// message or "/verify @name".
 	Verify(ctx context.Context, t *flows.Turn) error
+	// KeepForAgent keeps text the dialog cannot place, written while the
+	// buyer waits in the queue, for the agent who takes the chat, and
+	// tells the buyer so; false when the chat is not waiting there.
+	KeepForAgent(ctx context.Context, t *flows.Turn) (bool, error)
+	// Comment records the buyer's comment on the rating they gave an
+	// escalation and thanks them; done is false when the words do not fit
+	// and the buyer may send them again.
+	Comment(ctx context.Context, t *flows.Turn, escalationID int64, text string) (done bool, err error)
 }
 
 // Dialog is the buyer's refund dialog, a flows.Handler.
@@ -137,6 +146,12 @@ func (NoDesk) Escalate(_ context.Context, t *flows.Turn, _ int64, _ refund.Escal
 // Flag implements Desk: there is no team to tell.
 func (NoDesk) Flag(context.Context, *flows.Turn) {}
 
+// KeepForAgent implements Desk: nobody queues without agents.
+func (NoDesk) KeepForAgent(context.Context, *flows.Turn) (bool, error) { return false, nil }
+
+// Comment implements Desk: without agents nothing is rated.
+func (NoDesk) Comment(context.Context, *flows.Turn, int64, string) (bool, error) { return true, nil }
+
 // Verify implements Desk: without staff, nobody is staff.
 func (NoDesk) Verify(_ context.Context, t *flows.Turn) error {
 	who := strings.TrimSpace(t.In.Text)
@@ -175,6 +190,8 @@ func (d *Dialog) observeSteps(from State, t *turn, expired bool) {
 		obs.DialogEnded(string(from), "expired")
 	case t.submitted:
 		obs.DialogEnded(string(from), "submitted")
+	case from == StateRatingComment:
+		// A comment on a rating is no refund request to end.
 	case from != StateIdle && t.Sess.State == StateIdle:
 		obs.DialogEnded(string(from), "cancelled")
 	}
@@ -200,6 +217,11 @@ type turn struct {
 // goes where its kind says (a group, a button, a forward, a scam, a
 // command, a file, a call for a person) and plain text to the step.
 func (t *turn) run(ctx context.Context) error {
+	if t.Sess.State == StateRatingComment && !t.comment().awaited() {
+		if err := t.comment().end(ctx); err != nil {
+			return err
+		}
+	}
 	if t.d.expired(t.Sess) {
 		orderID := t.Sess.PendingOrderID
 		if t.Sess.Order != nil {
@@ -216,6 +238,9 @@ func (t *turn) run(ctx context.Context) error {
 	case t.In.Chat == flows.ChatGroup:
 		t.inGroup()
 		return nil
+	case t.Rated != 0:
+		// The desk took a rating button's press; a comment may follow.
+		return t.comment().ask(ctx, t.Rated)
 	case t.In.Callback != nil:
 		return t.press().handle(ctx, *t.In.Callback)
 	case t.In.Forward != nil && t.In.Chat == flows.ChatPrivate:
@@ -255,8 +280,11 @@ func (t *turn) askPerson(ctx context.Context, reason refund.EscalationReason) er
 	return nil
 }
 
+// expired reports a half-filled request left longer than IdleTTL; the
+// comment step ends on its own, sooner (commentWindow).
 func (d *Dialog) expired(s flows.Session) bool {
-	return s.State != StateIdle && !s.UpdatedAt.IsZero() && d.cfg.Now().Sub(s.UpdatedAt) > d.cfg.IdleTTL
+	return s.State != StateIdle && s.State != StateRatingComment && !s.UpdatedAt.IsZero() &&
+		d.cfg.Now().Sub(s.UpdatedAt) > d.cfg.IdleTTL
 }
 
 // reset ends the dialog, keeping only the buyer's language.
@@ -325,6 +353,8 @@ func (t *turn) typed(ctx context.Context) error {
 		return nil
 	case StateAddingEvidence, StateWritingAppeal, StateGivingAccount:
 		return t.followUps().followUpText(ctx, text)
+	case StateRatingComment:
+		return t.comment().given(ctx, text)
 	}
 	// Steps answered by buttons: show the step again.
 	t.prompt()

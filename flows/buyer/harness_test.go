@@ -26,6 +26,7 @@ type dialogEnv struct {
 	store    *inmem.Store
 	core     *refund.Service
 	runtime  *flows.Runtime
+	dialog   *Dialog
 	sessions *redisstore.Store
 	desk     *recordingDesk
 	send     *recordingSender
@@ -97,11 +98,20 @@ func newDialogEnv(t testing.TB) *dialogEnv {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = dispatcher.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
-	rt, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: d, Dispatcher: dispatcher})
+	// A rating button ("r:<escalation>:<n>") is the desk's, which records
+	// the rating and hands the turn on with Rated set, as desk.Hold does.
+	rated := flows.HandlerFunc(func(ctx context.Context, ft *flows.Turn) error {
+		if cb := ft.In.Callback; cb != nil && strings.HasPrefix(cb.Data, "r:") {
+			id, _, _ := strings.Cut(strings.TrimPrefix(cb.Data, "r:"), ":")
+			ft.Rated, _ = flows.ParseID(id)
+		}
+		return d.Serve(ctx, ft)
+	})
+	rt, err := flows.NewRuntime(flows.RuntimeConfig{Sessions: sessions, Texts: texts, Handler: rated, Dispatcher: dispatcher})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &dialogEnv{t: t, texts: texts, store: store, core: core, runtime: rt, sessions: sessions, desk: desk,
+	return &dialogEnv{t: t, texts: texts, store: store, core: core, runtime: rt, dialog: d, sessions: sessions, desk: desk,
 		send: send, dispatcher: dispatcher}
 }
 
@@ -127,7 +137,9 @@ type turnResult struct {
 	answer    string // the callback's toast
 	escalated bool
 	flagged   bool
-	state     State
+	// comments are the rating comments the turn handed the desk.
+	comments []string
+	state    State
 }
 
 func (r turnResult) text() string {
@@ -174,7 +186,8 @@ func (e *dialogEnv) handle(chat int64, in flows.Input) turnResult {
 		e.t.Fatalf("handle %q: %v", in.Text, err)
 	}
 	e.settle()
-	r := turnResult{replies: e.send.take(), answer: e.send.answer, escalated: e.desk.escalated, flagged: e.desk.flagged}
+	r := turnResult{replies: e.send.take(), answer: e.send.answer, escalated: e.desk.escalated, flagged: e.desk.flagged,
+		comments: e.desk.takeComments()}
 	r.state = e.sessionState(chat)
 	return r
 }
@@ -202,6 +215,8 @@ func (e *dialogEnv) sessionState(chat int64) State {
 type recordingDesk struct {
 	mu                 sync.Mutex
 	escalated, flagged bool
+	// comments are the rating comments the dialog handed on.
+	comments []string
 }
 
 func (d *recordingDesk) reset() {
@@ -224,6 +239,24 @@ func (d *recordingDesk) Flag(context.Context, *flows.Turn) {
 	d.mu.Lock()
 	d.flagged = true
 	d.mu.Unlock()
+}
+
+func (d *recordingDesk) takeComments() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.comments
+	d.comments = nil
+	return out
+}
+
+func (d *recordingDesk) KeepForAgent(context.Context, *flows.Turn) (bool, error) { return false, nil }
+
+func (d *recordingDesk) Comment(_ context.Context, t *flows.Turn, _ int64, text string) (bool, error) {
+	d.mu.Lock()
+	d.comments = append(d.comments, text)
+	d.mu.Unlock()
+	t.Say(locales.RateCommentThanks, nil)
+	return true, nil
 }
 
 func (d *recordingDesk) Verify(_ context.Context, t *flows.Turn) error {

@@ -20,12 +20,23 @@ func (t *turn) idle() idle { return idle{t} }
 // read answers idle free text: a case number is always a question about
 // that case; a question about progress or money is a status question even
 // when it says 退款, unless it asks for a new refund in so many words; an
-// order ID alone asks about that order.
+// order ID alone asks about that order. A buyer waiting in the queue for
+// a person is talking to that person, unless they quote a number or ask
+// for a new refund.
 func (t idle) read(ctx context.Context, text string) error {
 	_, hasCase := findCaseNumber(text)
 	_, hasOrder := findOrderID(t.d.cfg.OrderIDPattern, text)
 	refundWords := hasRefundIntent(text)
 	statusQuestion := asksStatus(text) && !asksNewRefund(text)
+	if e := t.Escalation; e != nil && e.Status == refund.EscalationQueued && !hasCase && !hasOrder && !asksNewRefund(text) {
+		// Waiting for a person, who is who the words are for ("还没处理吗",
+		// "卡密已被使用"): they are kept until one takes the chat. A number
+		// to look up, or a new request in so many words, the dialog still
+		// answers itself.
+		if kept, err := t.d.cfg.Desk.KeepForAgent(ctx, t.Turn); err != nil || kept {
+			return err
+		}
+	}
 	switch {
 	case hasCase, hasOrder && statusQuestion:
 		return t.lookup().status(ctx, text)

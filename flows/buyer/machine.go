@@ -27,6 +27,9 @@ const (
 	StateAddingEvidence State = "adding_evidence"
 	StateWritingAppeal  State = "writing_appeal"
 	StateGivingAccount  State = "giving_account"
+	// StateRatingComment waits, briefly, for the buyer's comment on the
+	// rating they just gave a talk with an agent.
+	StateRatingComment State = "rating_comment"
 )
 
 // Event moves the dialog from one state to another.
@@ -52,12 +55,15 @@ const (
 	EventStartAppeal     Event = "start_appeal"
 	EventGiveAccount     Event = "give_account"
 	EventFollowUpDone    Event = "follow_up_done"
+	EventAskComment      Event = "ask_comment"
+	EventCommentDone     Event = "comment_done"
 )
 
 // StepNames lists every state's name, for metrics labels.
 func StepNames() []string {
 	return states(StateIdle, StateAwaitingOrder, StateAwaitingPhone, StateChoosingReason, StateWritingStatement,
-		StateCollectingEvidence, StateConfirming, StateAddingEvidence, StateWritingAppeal, StateGivingAccount)
+		StateCollectingEvidence, StateConfirming, StateAddingEvidence, StateWritingAppeal, StateGivingAccount,
+		StateRatingComment)
 }
 
 func states(s ...State) []string {
@@ -99,6 +105,11 @@ func dialogEvents() fsm.Events {
 		{Name: string(EventBack), Src: states(StateCollectingEvidence), Dst: string(StateWritingStatement)},
 		{Name: string(EventBack), Src: states(StateConfirming), Dst: string(StateCollectingEvidence)},
 		{Name: string(EventCancel), Src: append(active, followUps...), Dst: string(StateIdle)},
+		// Only an idle buyer is asked for a comment: one in the middle of
+		// a request would lose their step to it. Anything but the comment
+		// itself ends the step before it is handled (comment.awaited).
+		{Name: string(EventAskComment), Src: states(StateIdle), Dst: string(StateRatingComment)},
+		{Name: string(EventCommentDone), Src: states(StateRatingComment), Dst: string(StateIdle)},
 	}
 }
 

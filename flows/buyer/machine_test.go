@@ -52,6 +52,11 @@ func TestTransitions(t *testing.T) {
 		{StateIdle, EventSubmitted, StateIdle, true},
 		{StateChoosingReason, EventEvidenceDone, StateChoosingReason, true},
 		{StateAwaitingOrder, EventBack, StateAwaitingOrder, true},
+		{StateIdle, EventAskComment, StateRatingComment, false},
+		{StateRatingComment, EventCommentDone, StateIdle, false},
+		// A half-filled request is never given up for a comment.
+		{StateWritingStatement, EventAskComment, StateWritingStatement, true},
+		{StateRatingComment, EventStart, StateRatingComment, true},
 	}
 	for _, tt := range tests {
 		got, err := fire(ctx, tt.from, tt.ev)

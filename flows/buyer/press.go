@@ -96,6 +96,11 @@ func (t press) handle(ctx context.Context, cb flows.Callback) error {
 		return t.back(ctx)
 	case actCancel:
 		return t.cancel(ctx)
+	case actSkipComment:
+		if t.Sess.State != StateRatingComment {
+			break
+		}
+		return t.comment().skip(ctx)
 	}
 	t.invalid()
 	return nil

@@ -116,6 +116,9 @@ func (t lookup) timelineLabel(e refund.Event, currency string) string {
 	case refund.EventDeadlineDropped, refund.EventAgentNote, refund.EventAgentTook, refund.EventAgentReleased:
 		// Internal: agents' notes and hand-overs are for the team's log.
 		return ""
+	case refund.EventRatingComment:
+		// The buyer's own words, which the rating before it stands for.
+		return ""
 	}
 	return t.Text(locales.TimelineEvent(e.Type), nil)
 }

@@ -251,7 +251,15 @@ func (t *turn) relayToBuyer(ctx context.Context, agent refund.Agent, e refund.Es
 		t.deskSay(locales.DeskCannotRelay, nil)
 		return nil
 	}
-	for _, m := range msgs {
+	// A buyer who blocked the bot cannot be reached; the agent hears so,
+	// once for the reply, where they wrote it.
+	unreachable := flows.Posting{ChatID: t.In.ChatID, Msg: flows.Message{Text: t.team(locales.DeskBuyerUnreachable,
+		map[string]any{"ID": e.ID}), ReplyTo: t.In.MessageID, ThreadID: t.In.ThreadID}}
+	for i, m := range msgs {
+		if i == 0 {
+			t.PostOr(flows.Posting{ChatID: e.BuyerChatID, Msg: m}, unreachable)
+			continue
+		}
 		t.Post(e.BuyerChatID, m, nil)
 	}
 	err := t.d.cfg.Escalations.Replied(ctx, e.ID, agent)

@@ -60,6 +60,12 @@ type Config struct {
 	Hours refund.DeskHours
 	// Ratings counts the buyers' ratings; nil counts nothing.
 	Ratings RatingObserver
+	// PlaceEditGap is the least time between two edits of one buyer's
+	// place message (DefaultPlaceEditGap if 0), and PlaceEdits the most
+	// edits one refresh makes (DefaultPlaceEdits if 0): every edit counts
+	// against Telegram's limits as a message does.
+	PlaceEditGap time.Duration
+	PlaceEdits   int
 	// Undeliverable reports whether a send error will never go away (the
 	// buyer blocked the bot, the chat is gone), so that it is not retried;
 	// nil takes every error for a passing one.
@@ -110,6 +116,12 @@ func New(cfg Config) (*Desk, error) {
 	if cfg.AgentCap <= 0 {
 		cfg.AgentCap = DefaultAgentCap
 	}
+	if cfg.PlaceEditGap <= 0 {
+		cfg.PlaceEditGap = DefaultPlaceEditGap
+	}
+	if cfg.PlaceEdits <= 0 {
+		cfg.PlaceEdits = DefaultPlaceEdits
+	}
 	if cfg.Undeliverable == nil {
 		cfg.Undeliverable = func(error) bool { return false }
 	}
@@ -156,9 +168,13 @@ func (d *Desk) closed(ctx context.Context, e refund.Escalation) {
 func (d *Desk) ChatID() int64 { return d.cfg.ChatID }
 
 // Link implements flows.Linker: a card or relayed message the dispatcher
-// sent is tied to its escalation, so that replies to it reach the buyer.
-func (d *Desk) Link(ctx context.Context, escalationID int64, messageID int, card bool) error {
-	return d.cfg.Escalations.Link(ctx, escalationID, messageID, card)
+// sent is tied to its escalation, so that replies to it reach the buyer,
+// and a buyer's place message is kept to be edited as the place moves.
+func (d *Desk) Link(ctx context.Context, escalationID int64, messageID int, kind flows.LinkKind) error {
+	if kind == flows.LinkPlace {
+		return d.cfg.Escalations.LinkPlace(ctx, escalationID, messageID)
+	}
+	return d.cfg.Escalations.Link(ctx, escalationID, messageID, kind == flows.LinkCard)
 }
 
 // Enabled implements buyer.Desk: a desk always has a team.
@@ -208,17 +224,10 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 			assigned = &agent
 		}
 	}
-	switch opening := d.openingText(t.Lang, d.cfg.Now()); {
-	case assigned != nil:
+	if assigned != nil {
 		t.Say(locales.AgentJoined, agentData(*assigned))
-	case opening != "":
-		t.Out = append(t.Out, flows.Message{Text: opening})
-	default:
-		pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
-		if err != nil {
-			return err
-		}
-		t.Say(locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
+	} else if err := d.tellPlaceIn(ctx, t, e); err != nil {
+		return err
 	}
 	if !created {
 		return nil
@@ -241,7 +250,7 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 			t.Post(assigned.UserID, m, nil)
 		}
 	}
-	t.Post(d.cfg.ChatID, card, &flows.Link{Escalation: e.ID, Card: true})
+	t.Post(d.cfg.ChatID, card, &flows.Link{Escalation: e.ID, Kind: flows.LinkCard})
 	return nil
 }
 

@@ -44,7 +44,7 @@ func (m *marks) has(chatID int64) bool {
 }
 
 // testDesk is a desk over store for the tests, its clock at now (nil:
-// the time of day), with its parts.
+// the time of day), with its parts; opts change its configuration.
 type testDesk struct {
 	desk        *desk.Desk
 	cases       *refund.Service
@@ -55,7 +55,7 @@ type testDesk struct {
 
 const testTeam = -100777
 
-func newTestDesk(t *testing.T, store storetest.DeskStore, now func() time.Time) testDesk {
+func newTestDesk(t *testing.T, store storetest.DeskStore, now func() time.Time, opts ...func(*desk.Config)) testDesk {
 	t.Helper()
 	svc, err := refund.NewService(refund.ServiceConfig{Store: store, Policy: refund.DefaultPolicy(), Now: now})
 	if err != nil {
@@ -71,8 +71,12 @@ func newTestDesk(t *testing.T, store storetest.DeskStore, now func() time.Time) 
 		t.Fatal(err)
 	}
 	m := newMarks()
-	d, err := desk.New(desk.Config{Escalations: escalations, Marks: m, Agents: store, Cases: svc, Texts: texts,
-		ChatID: testTeam, Lang: "zh-CN", Now: now})
+	cfg := desk.Config{Escalations: escalations, Marks: m, Agents: store, Cases: svc, Texts: texts,
+		ChatID: testTeam, Lang: "zh-CN", Now: now}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	d, err := desk.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

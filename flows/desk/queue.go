@@ -54,26 +54,30 @@ func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, s
 	return told
 }
 
-// tellPlace gives the buyer their place in the queue, once. A buyer who
-// can never be reached (they blocked the bot) counts as told: retrying
-// would hold the card's delivery for nothing.
+// tellPlace gives the buyer their place in the queue, once, in the
+// message the place refresh edits later: it is posted at once rather than
+// queued, as the card is, for its message ID. A buyer who can never be
+// reached (they blocked the bot) counts as told: retrying would hold the
+// card's delivery for nothing.
 func (d *Desk) tellPlace(ctx context.Context, e refund.Escalation, n refund.Notice, send flows.Sender) error {
-	pos, err := d.cfg.Escalations.QueuePosition(ctx, e.ID)
+	text, err := d.currentPlace(ctx, e, n.Language)
 	if err != nil {
-		return fmt.Errorf("queue position of escalation %d: %w", e.ID, err)
+		return fmt.Errorf("place of escalation %d: %w", e.ID, err)
 	}
-	buyer := d.cfg.Texts.Match(n.Language)
-	text := d.openingText(n.Language, d.cfg.Now())
-	if text == "" {
-		text = d.cfg.Texts.Text(buyer, locales.QueuedForAgent, map[string]any{"Ahead": max(pos-1, 0)})
-	}
-	err = send.Send(ctx, n.ChatID, flows.Message{Text: text})
+	id, err := send.Post(ctx, n.ChatID, flows.Message{Text: text})
 	switch {
 	case err != nil && ctx.Err() == nil && d.cfg.Undeliverable(err):
 		d.cfg.Logger.WarnContext(ctx, "buyer cannot be told their place in the queue", "escalation", e.ID,
 			"chat_id", n.ChatID, "err", err)
 	case err != nil:
 		return fmt.Errorf("tell chat %d its place in the queue: %w", n.ChatID, err)
+	default:
+		if err := d.cfg.Escalations.RecordPlace(ctx, e.ID, text); err != nil {
+			return err
+		}
+		if err := d.cfg.Escalations.LinkPlace(ctx, e.ID, id); err != nil {
+			return err
+		}
 	}
 	return d.cfg.Escalations.RecordDelivery(ctx, e.ID, e.EvidencePosted, true)
 }

@@ -28,7 +28,14 @@ func (d *Desk) Hold(next flows.Handler) flows.Handler {
 				ft.Answer = ft.Text(locales.InvalidButton, nil)
 				return nil
 			}
-			return (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
+			rated, err := (&turn{Turn: ft, d: d}).rate(ctx, id, rating)
+			if err != nil || !rated {
+				return err
+			}
+			// The dialog asks for a comment, when the buyer is free to
+			// give one.
+			ft.Rated = id
+			return next.Serve(ctx, ft)
 		}
 		if !ft.MaybeEscalated {
 			return next.Serve(ctx, ft)
@@ -71,18 +78,22 @@ func (t *turn) relayToAgent(ctx context.Context, e refund.Escalation) error {
 	if err != nil {
 		return err
 	}
-	base := flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}
 	// The number lets a reply find its case even before the relayed
 	// message's link is recorded (the dispatcher does so once it is sent).
 	header := t.team(locales.DeskFromBuyer, map[string]any{"ID": e.ID, "Buyer": buyerName(t.In)}) + "\n"
-	if private {
-		// The agent answers by replying to it; the number routes the reply.
-		base, link = flows.Message{}, nil
-		header = t.team(locales.DeskFromBuyerPrivate, map[string]any{"ID": e.ID, "Case": caseLabel(e),
-			"Buyer": buyerName(t.In)}) + "\n"
+	inTeam := relayed(header, text, t.In.Files, flows.Message{ReplyTo: e.CardMessageID, ThreadID: e.ThreadID})
+	if !private {
+		for _, m := range inTeam {
+			t.Post(to, m, link)
+		}
+		return nil
 	}
-	for _, m := range relayed(header, text, t.In.Files, base) {
-		t.Post(to, m, link)
+	// The agent answers by replying to it; the number routes the reply.
+	// An agent who blocked the bot since gets it under the card instead.
+	header = t.team(locales.DeskFromBuyerPrivate, map[string]any{"ID": e.ID, "Case": caseLabel(e),
+		"Buyer": buyerName(t.In)}) + "\n"
+	for i, m := range relayed(header, text, t.In.Files, flows.Message{}) {
+		t.PostOr(flows.Posting{ChatID: to, Msg: m}, flows.Posting{ChatID: t.d.cfg.ChatID, Msg: inTeam[i], Link: link})
 	}
 	return nil
 }

@@ -65,10 +65,13 @@ func (t *turn) joinedNow(ctx context.Context, e refund.Escalation, agent refund.
 	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": agent.Name(), "Staff": agent.StaffNumber}))
 	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(agent))}, nil)
 	m, ok, err := t.d.privateTook(ctx, e)
+	if err != nil {
+		return err
+	}
 	if ok && t.In.ChatID != e.AgentUserID {
 		t.Post(e.AgentUserID, m, nil)
 	}
-	return err
+	return t.handWaiting(ctx, e)
 }
 
 // onCard says text under the escalation's card in the team chat; said in
@@ -117,7 +120,7 @@ func (d *Desk) assign(ctx context.Context, e refund.Escalation, send flows.Sende
 	if ok {
 		perr = send.Send(ctx, agent.UserID, m)
 	}
-	return errors.Join(terr, berr, perr)
+	return errors.Join(terr, berr, perr, d.sendWaiting(ctx, e, send))
 }
 
 // openingText tells a buyer outside the desk's hours when a person will
@@ -177,9 +180,10 @@ func parseRating(data string) (escalationID int64, rating int, ok bool) {
 	return escalationID, int(n[0] - '0'), ok
 }
 
-// rate takes a buyer's press of a rating button.
-func (t *turn) rate(ctx context.Context, id int64, rating int) error {
-	_, err := t.d.cfg.Escalations.Rate(ctx, id, t.In.UserID, rating)
+// rate takes a buyer's press of a rating button; rated reports a rating
+// recorded by this press, which the dialog may ask a comment on.
+func (t *turn) rate(ctx context.Context, id int64, rating int) (rated bool, err error) {
+	_, err = t.d.cfg.Escalations.Rate(ctx, id, t.In.UserID, rating)
 	switch refund.ErrorCode(err) {
 	case "":
 		t.Answer = t.Text(locales.RateThanks, map[string]any{"Rating": rating})
@@ -187,15 +191,40 @@ func (t *turn) rate(ctx context.Context, id int64, rating int) error {
 		if t.d.cfg.Ratings != nil {
 			t.d.cfg.Ratings.DeskRated(rating)
 		}
+		return true, nil
 	case refund.ECONFLICT:
 		t.Answer = t.Text(locales.RateAlready, nil)
 		t.RemoveKeyboard = true
 	case refund.ENOTFOUND, refund.EINVALID:
 		t.Answer = t.Text(locales.InvalidButton, nil)
 	default:
-		return fmt.Errorf("rate escalation %d: %w", id, err)
+		return false, fmt.Errorf("rate escalation %d: %w", id, err)
 	}
-	return nil
+	return false, nil
+}
+
+// Comment implements buyer.Desk: the buyer's words on the rating they
+// gave escalationID go with the rating and into its case's log. done is
+// false when the words do not fit (too long, or nothing left of them),
+// and the buyer may try again.
+func (d *Desk) Comment(ctx context.Context, t *flows.Turn, escalationID int64, text string) (done bool, err error) {
+	_, err = d.cfg.Escalations.CommentRating(ctx, escalationID, t.In.UserID, text)
+	switch refund.ErrorCode(err) {
+	case "":
+		t.Say(locales.RateCommentThanks, nil)
+	case refund.EINVALID:
+		if refund.ErrorField(err) == "comment" {
+			t.Say(locales.RateCommentTooLong, map[string]any{"Max": refund.MaxRatingCommentRunes})
+			return false, nil
+		}
+		// Not rated: a forged or lost state, nothing to comment on.
+		t.Say(locales.RateCommentThanks, nil)
+	case refund.ECONFLICT, refund.ENOTFOUND:
+		t.Say(locales.RateCommentThanks, nil)
+	default:
+		return false, fmt.Errorf("comment on escalation %d: %w", escalationID, err)
+	}
+	return true, nil
 }
 
 // RefreshBoard keeps the team chat's one queue board current: posted once,

@@ -476,3 +476,71 @@ func TestListCasesCursorIsAPosition(t *testing.T) {
 		t.Errorf("after the change: %v, want %v", rest, want)
 	}
 }
+
+// TestGetCaseShowsTheBuyersRating: the rating of a talk with an agent
+// and the comment the buyer added are in the case's history as the
+// desk's service wrote them, the comment as the buyer's own words, not
+// internal (the buyer wrote it).
+func TestGetCaseShowsTheBuyersRating(t *testing.T) {
+	api, db := caseAPI(t)
+	ctx := t.Context()
+	c := submitCase(t, db, "KM20261120001", nil)
+	cases, err := refund.NewService(refund.ServiceConfig{Store: db, Policy: refund.DefaultPolicy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk, err := refund.NewEscalationService(refund.EscalationServiceConfig{Escalations: db, Agents: db, Cases: cases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutAgent(ctx, refund.Agent{UserID: 9017, DisplayName: "张三", StaffNumber: "K017"}); err != nil {
+		t.Fatal(err)
+	}
+	agent, err := db.Agent(ctx, 9017)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := desk.Escalate(ctx, refund.Escalation{CaseID: c.ID, BuyerChatID: 1001, BuyerUserID: 1001,
+		Language: "zh-CN", Reason: refund.EscalateAsked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Take(ctx, e.ID, agent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Release(ctx, e.ID, agent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Rate(ctx, e.ID, 1001, 4); err != nil {
+		t.Fatal(err)
+	}
+	const comment = "客服很耐心，\n就是等得有点久 <b>快点</b>"
+	if _, err := desk.CommentRating(ctx, e.ID, 1001, comment); err != nil {
+		t.Fatal(err)
+	}
+
+	w := api.do(t, request{method: http.MethodGet, path: "/api/v1/cases/" + c.Number()})
+	if w.Code != http.StatusOK {
+		t.Fatalf("status = %d; body %s", w.Code, w.Body)
+	}
+	var view struct {
+		Events []struct {
+			Kind     string `json:"kind"`
+			Actor    string `json:"actor"`
+			Note     string `json:"note"`
+			Internal bool   `json:"internal"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &view); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range view.Events {
+		got = append(got, fmt.Sprintf("%s %s %q %v", ev.Kind, ev.Actor, ev.Note, ev.Internal))
+	}
+	want := []string{`submitted buyer "" false`, `agent_took agent:9017 "" false`, `agent_released agent:9017 "" false`,
+		`rated buyer "4/5" false`, `rating_comment buyer ` + fmt.Sprintf("%q", comment) + ` false`}
+	if !slices.Equal(got, want) {
+		t.Errorf("history\n got %q\nwant %q", got, want)
+	}
+}

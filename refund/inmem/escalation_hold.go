@@ -37,6 +37,9 @@ func (s *Store) Take(ctx context.Context, id, agentUserID int64, at time.Time) (
 		return refund.Escalation{}, refusal(e, "take")
 	}
 	e.Status, e.AgentUserID, e.TakenAt = refund.EscalationHeld, agentUserID, normTime(at)
+	if e.FirstTakenAt.IsZero() {
+		e.FirstTakenAt = e.TakenAt
+	}
 	s.escalations[id] = e
 	return e, nil
 }
@@ -77,6 +80,7 @@ func refusal(e refund.Escalation, verb string) error {
 
 // CloseEscalation ends an escalation, keeping its last holder, or returns
 // an ENOTFOUND error. Closing it again keeps the first closing time.
+// What the buyer wrote while queued and no agent read goes with it.
 func (s *Store) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
 	if at.IsZero() {
 		return refund.FieldError("at", "time is required")
@@ -96,6 +100,7 @@ func (s *Store) CloseEscalation(ctx context.Context, id int64, at time.Time) err
 	e.Status, e.ClosedAt = refund.EscalationClosed, normTime(at)
 	s.escalations[id] = e
 	delete(s.openByChat, e.BuyerChatID)
+	delete(s.waiting, id)
 	return nil
 }
 
@@ -175,10 +180,10 @@ func (s *Store) Rate(ctx context.Context, id, buyerUserID int64, rating int) (re
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.escalations[id]
+	e, err := s.buyersEscalationLocked(id, buyerUserID)
 	switch {
-	case !ok || e.BuyerUserID != buyerUserID:
-		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	case err != nil:
+		return refund.Escalation{}, err
 	case e.Status != refund.EscalationClosed:
 		return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
 	case e.Rating != 0:
@@ -186,5 +191,16 @@ func (s *Store) Rate(ctx context.Context, id, buyerUserID int64, rating int) (re
 	}
 	e.Rating = rating
 	s.escalations[id] = e
+	return e, nil
+}
+
+// buyersEscalationLocked reads an escalation for its buyer: another
+// buyer's is as unknown to them as a missing one (ENOTFOUND). The caller
+// holds the lock.
+func (s *Store) buyersEscalationLocked(id, buyerUserID int64) (refund.Escalation, error) {
+	e, ok := s.escalations[id]
+	if !ok || e.BuyerUserID != buyerUserID {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
 	return e, nil
 }

@@ -65,6 +65,10 @@ type Store struct {
 	// included: the PostgreSQL store's escalations_thread_id_key index.
 	threads          map[int]int64
 	lastEscalationID int64
+	// waiting holds what queued buyers wrote for their agent, by
+	// escalation, oldest first; seqs come from lastWaitingSeq.
+	waiting        map[int64][]refund.WaitingMessage
+	lastWaitingSeq int64
 }
 
 var (
@@ -120,6 +124,7 @@ func New() *Store {
 		openByChat:    make(map[int64]int64),
 		messages:      make(map[int]int64),
 		threads:       make(map[int]int64),
+		waiting:       make(map[int64][]refund.WaitingMessage),
 	}
 }
 

@@ -27,25 +27,28 @@ const indexEscalationThread = "escalations_thread_id_key"
 const openAttempts = 3
 
 const escalationColumns = `id, COALESCE(case_id, 0), buyer_chat_id, buyer_user_id, language, reason, status,
-	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), evidence_posted, buyer_told, COALESCE(rating, 0), due, created_at,
-	taken_at, last_agent_reply_at, closed_at`
+	COALESCE(agent_user_id, 0), COALESCE(card_message_id, 0), COALESCE(thread_id, 0), evidence_posted, buyer_told, COALESCE(rating, 0),
+	COALESCE(rating_comment, ''), COALESCE(place_message_id, 0), place_text, place_edited_at, due, created_at,
+	taken_at, last_agent_reply_at, closed_at, first_taken_at`
 
 func scanEscalation(row pgx.Row) (refund.Escalation, error) {
 	var (
-		e                           refund.Escalation
-		reason, status              string
-		card, thread                int64
-		due, taken, replied, closed *time.Time
+		e                                               refund.Escalation
+		reason, status                                  string
+		card, thread, place                             int64
+		due, taken, replied, closed, edited, firstTaken *time.Time
 	)
 	err := row.Scan(&e.ID, &e.CaseID, &e.BuyerChatID, &e.BuyerUserID, &e.Language, &reason, &status,
-		&e.AgentUserID, &card, &thread, &e.EvidencePosted, &e.BuyerTold, &e.Rating, &due, &e.CreatedAt, &taken, &replied, &closed)
+		&e.AgentUserID, &card, &thread, &e.EvidencePosted, &e.BuyerTold, &e.Rating,
+		&e.RatingComment, &place, &e.PlaceText, &edited, &due, &e.CreatedAt, &taken, &replied, &closed, &firstTaken)
 	if err != nil {
 		return refund.Escalation{}, err
 	}
 	e.Reason, e.Status = refund.EscalationReason(reason), refund.EscalationStatus(status)
-	e.CardMessageID, e.ThreadID = int(card), int(thread)
+	e.CardMessageID, e.ThreadID, e.PlaceMessageID = int(card), int(thread), int(place)
 	e.Due, e.CreatedAt, e.TakenAt = fromNull(due), e.CreatedAt.UTC(), fromNull(taken)
 	e.LastAgentReplyAt, e.ClosedAt = fromNull(replied), fromNull(closed)
+	e.PlaceEditedAt, e.FirstTakenAt = fromNull(edited), fromNull(firstTaken)
 	return e, nil
 }
 

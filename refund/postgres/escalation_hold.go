@@ -24,12 +24,10 @@ func (db *DB) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refu
 		WHERE id = $1 AND buyer_user_id = $2 AND status = 'closed' AND rating IS NULL
 		RETURNING `+escalationColumns, id, buyerUserID, rating))
 	if errors.Is(err, pgx.ErrNoRows) {
-		got, gerr := db.Escalation(ctx, id)
+		got, gerr := db.buyersEscalation(ctx, id, buyerUserID)
 		switch {
 		case gerr != nil:
 			return refund.Escalation{}, gerr
-		case got.BuyerUserID != buyerUserID:
-			return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
 		case got.Status != refund.EscalationClosed:
 			return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
 		}
@@ -39,6 +37,16 @@ func (db *DB) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refu
 		return refund.Escalation{}, fmt.Errorf("rate escalation %d: %w", id, err)
 	}
 	return e, nil
+}
+
+// buyersEscalation reads an escalation for its buyer: another buyer's is
+// as unknown to them as a missing one (ENOTFOUND).
+func (db *DB) buyersEscalation(ctx context.Context, id, buyerUserID int64) (refund.Escalation, error) {
+	e, err := db.Escalation(ctx, id)
+	if err == nil && e.BuyerUserID != buyerUserID {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	return e, err
 }
 
 // validateHold refuses the arguments of Take and Release that no agent
@@ -67,7 +75,8 @@ func (db *DB) Take(ctx context.Context, id, agentUserID int64, at time.Time) (re
 		UPDATE escalations SET
 			status        = 'held',
 			agent_user_id = $2,
-			taken_at      = CASE WHEN status = 'held' THEN taken_at ELSE $3 END
+			taken_at      = CASE WHEN status = 'held' THEN taken_at ELSE $3 END,
+			first_taken_at = COALESCE(first_taken_at, $3)
 		WHERE id = $1 AND (status = 'queued' OR (status = 'held' AND agent_user_id = $2))
 		RETURNING `+escalationColumns, id, agentUserID, at))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -125,6 +134,7 @@ func (db *DB) refusal(ctx context.Context, id int64, verb string) error {
 // CloseEscalation ends an escalation, keeping its last holder for the
 // audit log, or returns an ENOTFOUND error. Closing it again keeps the
 // first closing time: an agent's "close" and a decision may both close it.
+// What the buyer wrote while queued and no agent read goes with it.
 func (db *DB) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
 	if at.IsZero() {
 		return refund.FieldError("at", "time is required")
@@ -135,7 +145,8 @@ func (db *DB) CloseEscalation(ctx context.Context, id int64, at time.Time) error
 		closed AS (
 			UPDATE escalations SET status = 'closed', closed_at = $2
 			WHERE id = $1 AND status <> 'closed'
-		)
+		),
+		forgotten AS (DELETE FROM escalation_waiting WHERE escalation_id = $1)
 		SELECT EXISTS (SELECT 1 FROM escalation)`, id, at).Scan(&found)
 	if err != nil {
 		return fmt.Errorf("close escalation %d: %w", id, err)

@@ -63,6 +63,11 @@ func RunAgents(t *testing.T, open func(t *testing.T) AgentEscalationStore) {
 		{"ReleaseSilentHolds releases holds silent since before the time", testReleaseSilentHolds},
 		{"concurrent ReleaseSilentHolds release each hold once", testConcurrentReleaseSilentHolds},
 		{"ReleaseSilentHolds racing replies: a hold is kept or released, never both", testReleaseSilentHoldsRacingReplies},
+		{"RecordPlace, LinkPlace and SwapPlace: one edit per text, of a queued chat's place message", testPlace},
+		{"RecentWaits: first takes since a time, most recent first, kept through a release", testRecentWaits},
+		{"KeepWaiting keeps a queued chat's messages up to the limit; clearing and closing forget them", testWaiting},
+		{"concurrent KeepWaiting never keeps more than the limit", testConcurrentKeepWaiting},
+		{"CommentRating: once, by the rater, of a rated escalation, bounded", testCommentRating},
 		{"unknown escalation is ENOTFOUND", testUnknownEscalation},
 		{"a cancelled context fails the call and changes nothing", testAgentsCancelledContext},
 	}
@@ -157,7 +162,8 @@ func mustClose(t *testing.T, s refund.EscalationStore, id int64, at time.Time) {
 func wantEscalation(t *testing.T, got, want refund.Escalation) {
 	t.Helper()
 	for name, tm := range map[string]time.Time{"Due": got.Due, "CreatedAt": got.CreatedAt, "TakenAt": got.TakenAt,
-		"LastAgentReplyAt": got.LastAgentReplyAt, "ClosedAt": got.ClosedAt} {
+		"LastAgentReplyAt": got.LastAgentReplyAt, "ClosedAt": got.ClosedAt, "PlaceEditedAt": got.PlaceEditedAt,
+		"FirstTakenAt": got.FirstTakenAt} {
 		if !tm.IsZero() {
 			wantUTC(t, name, tm)
 		}
@@ -218,6 +224,14 @@ func testAgentsCancelledContext(t *testing.T, s AgentEscalationStore) {
 		{"QueuePosition", func() error { _, err := s.QueuePosition(ctx, e.ID); return err }},
 		{"OpenEscalations", func() error { _, err := s.OpenEscalations(ctx); return err }},
 		{"ReleaseSilentHolds", func() error { _, err := s.ReleaseSilentHolds(ctx, desk0.Add(time.Hour)); return err }},
+		{"RecordPlace", func() error { return s.RecordPlace(ctx, e.ID, "place") }},
+		{"LinkPlace", func() error { return s.LinkPlace(ctx, e.ID, 1002) }},
+		{"SwapPlace", func() error { _, err := s.SwapPlace(ctx, e.ID, "", "place", desk0); return err }},
+		{"RecentWaits", func() error { _, err := s.RecentWaits(ctx, desk0, 10); return err }},
+		{"KeepWaiting", func() error { _, err := s.KeepWaiting(ctx, e.ID, "hello", desk0, 5); return err }},
+		{"WaitingMessages", func() error { _, err := s.WaitingMessages(ctx, e.ID); return err }},
+		{"ClearWaiting", func() error { return s.ClearWaiting(ctx, e.ID, 1) }},
+		{"CommentRating", func() error { _, err := s.CommentRating(ctx, e.ID, buyerChat, "ok"); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +246,9 @@ func testAgentsCancelledContext(t *testing.T, s AgentEscalationStore) {
 	wantEscalation(t, mustEscalation(t, s, e.ID), e)
 	if got := mustOpenIDs(t, s); !slices.Equal(got, []int64{e.ID}) {
 		t.Errorf("open escalations after cancelled calls: %v, want only %d", got, e.ID)
+	}
+	if ms, err := s.WaitingMessages(t.Context(), e.ID); err != nil || len(ms) != 0 {
+		t.Errorf("waiting messages after cancelled calls: %v, %v; want none", ms, err)
 	}
 	_, err := s.EscalationByMessage(t.Context(), 1001)
 	wantCode(t, err, refund.ENOTFOUND)

@@ -34,7 +34,7 @@ func testConcurrentTake(t *testing.T, s AgentEscalationStore) {
 		t.Fatalf("no agent took escalation %d", e.ID)
 	}
 	want := e
-	want.Status, want.AgentUserID, want.TakenAt = refund.EscalationHeld, agentID(winner), at
+	want.Status, want.AgentUserID, want.TakenAt, want.FirstTakenAt = refund.EscalationHeld, agentID(winner), at, at
 	wantEscalation(t, got[winner], want)
 	// What a loser reads to tell the agent who has the chat.
 	wantEscalation(t, mustEscalation(t, s, e.ID), want)
@@ -65,7 +65,7 @@ func testTake(t *testing.T, s AgentEscalationStore) {
 			got := mustEscalation(t, s, e.ID)
 			want := e
 			// The first take's time stays: the hold did not restart.
-			want.Status, want.AgentUserID, want.TakenAt = refund.EscalationHeld, st.agent, norm(t1)
+			want.Status, want.AgentUserID, want.TakenAt, want.FirstTakenAt = refund.EscalationHeld, st.agent, norm(t1), norm(t1)
 			wantEscalation(t, got, want)
 			if pos, err := s.QueuePosition(t.Context(), e.ID); err != nil || pos != 0 {
 				t.Errorf("QueuePosition of a held escalation = %d, %v; want 0", pos, err)
@@ -104,9 +104,12 @@ func testRelease(t *testing.T, s AgentEscalationStore) {
 		t.Fatalf("Release by the holder: %v", err)
 	}
 	// Back to the queue with nothing of Alice's hold left, so that the
-	// next holder's silence is counted from their own take.
-	wantEscalation(t, got, e)
-	wantEscalation(t, mustEscalation(t, s, e.ID), e)
+	// next holder's silence is counted from their own take; only when the
+	// chat was first taken stays, for the queue's wait history.
+	requeued := e
+	requeued.FirstTakenAt = desk0
+	wantEscalation(t, got, requeued)
+	wantEscalation(t, mustEscalation(t, s, e.ID), requeued)
 	if pos, err := s.QueuePosition(t.Context(), e.ID); err != nil || pos != 1 {
 		t.Errorf("QueuePosition after release = %d, %v; want 1", pos, err)
 	}
@@ -114,8 +117,9 @@ func testRelease(t *testing.T, s AgentEscalationStore) {
 	wantCode(t, err, refund.ECONFLICT)
 
 	t2 := desk0.Add(time.Hour)
-	if got := mustTake(t, s, e.ID, bob, t2); got.AgentUserID != bob || !got.TakenAt.Equal(t2) || !got.LastAgentReplyAt.IsZero() {
-		t.Errorf("Bob's take after release = %+v, want held by Bob since %v, no reply", got, t2)
+	if got := mustTake(t, s, e.ID, bob, t2); got.AgentUserID != bob || !got.TakenAt.Equal(t2) || !got.LastAgentReplyAt.IsZero() ||
+		!got.FirstTakenAt.Equal(desk0) {
+		t.Errorf("Bob's take after release = %+v, want held by Bob since %v, no reply, first taken at %v", got, t2, desk0)
 	}
 	mustClose(t, s, e.ID, t2)
 	_, err = s.Release(t.Context(), e.ID, bob)

@@ -34,6 +34,9 @@ func RunEscalationService(t *testing.T, open func(t *testing.T) DeskStore) {
 		{"record delivery only moves forward", testServiceRecordDelivery},
 		{"next takes the most urgent queued chat; assign picks online agents under the cap", testServiceNextAndAssign},
 		{"a closed escalation is rated once, by its buyer, in the case's history", testServiceRate},
+		{"a rating's comment is the buyer's cleaned words, once, in the case's history", testServiceCommentRating},
+		{"a queued buyer's words are kept cleaned and cut, up to the limit", testServiceKeepWaiting},
+		{"the wait estimate: the median per place, none without history or anyone at the desk", testServiceEstimateWait},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -83,6 +83,7 @@ func testThreadRoundTrip(t *testing.T, s AgentEscalationStore) {
 		t.Fatalf("ReleaseSilentHolds released %v, want [%d]", ids(released), e.ID)
 	}
 	wantEscalation(t, released[0], held)
+	want.FirstTakenAt = desk0
 	wantByThread(t, s, thread, want)
 	mustClose(t, s, e.ID, desk0)
 	closed := want

@@ -8,8 +8,9 @@
 // cases in files named for their topic: Run here (orders, cases,
 // submission, and the lifecycle's apply, payouts, lifecycle_reads, outbox),
 // RunAgents in agents.go (staff, profile, escalation_open, _threads, _hold,
-// _queue), RunEscalationService in escalation_service.go, RunCaseList in
-// case_list.go, RunStats in stats.go.
+// _queue, _place, _words), RunEscalationService in escalation_service.go
+// (and escalation_service_hold, _words), RunCaseList in case_list.go,
+// RunStats in stats.go.
 package storetest
 
 import (
