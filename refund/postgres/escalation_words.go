@@ -94,6 +94,31 @@ func (db *buyerWords) ClearWaiting(ctx context.Context, id int64, throughSeq int
 	return nil
 }
 
+// Rate implements refund.EscalationStore in one statement, so that two
+// presses at once rate once.
+func (db *buyerWords) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
+	if rating < 1 || rating > 5 {
+		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
+	}
+	e, err := scanEscalation(db.pool.QueryRow(ctx, `UPDATE escalations SET rating = $3, rated_at = now()
+		WHERE id = $1 AND buyer_user_id = $2 AND status = 'closed' AND rating IS NULL
+		RETURNING `+escalationColumns, id, buyerUserID, rating))
+	if errors.Is(err, pgx.ErrNoRows) {
+		got, gerr := db.buyersEscalation(ctx, id, buyerUserID)
+		switch {
+		case gerr != nil:
+			return refund.Escalation{}, gerr
+		case got.Status != refund.EscalationClosed:
+			return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
+		}
+		return got, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
+	}
+	if err != nil {
+		return refund.Escalation{}, fmt.Errorf("rate escalation %d: %w", id, err)
+	}
+	return e, nil
+}
+
 // CommentRating implements refund.EscalationStore in one statement, so
 // that two comments at once record one.
 func (db *buyerWords) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (refund.Escalation, error) {
@@ -120,31 +145,6 @@ func (db *buyerWords) CommentRating(ctx context.Context, id, buyerUserID int64, 
 	}
 	if err != nil {
 		return refund.Escalation{}, fmt.Errorf("comment on the rating of escalation %d: %w", id, err)
-	}
-	return e, nil
-}
-
-// Rate implements refund.EscalationStore in one statement, so that two
-// presses at once rate once.
-func (db *buyerWords) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
-	if rating < 1 || rating > 5 {
-		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
-	}
-	e, err := scanEscalation(db.pool.QueryRow(ctx, `UPDATE escalations SET rating = $3, rated_at = now()
-		WHERE id = $1 AND buyer_user_id = $2 AND status = 'closed' AND rating IS NULL
-		RETURNING `+escalationColumns, id, buyerUserID, rating))
-	if errors.Is(err, pgx.ErrNoRows) {
-		got, gerr := db.buyersEscalation(ctx, id, buyerUserID)
-		switch {
-		case gerr != nil:
-			return refund.Escalation{}, gerr
-		case got.Status != refund.EscalationClosed:
-			return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
-		}
-		return got, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
-	}
-	if err != nil {
-		return refund.Escalation{}, fmt.Errorf("rate escalation %d: %w", id, err)
 	}
 	return e, nil
 }
