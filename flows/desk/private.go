@@ -20,23 +20,6 @@ import (
 // board. A bot cannot open a private chat: an agent who never wrote to it
 // there gets their relays in the team chat, as before.
 
-// setStaff replaces the set of agents whose private chats the desk serves.
-func (d *Desk) setStaff(agents []refund.Agent) {
-	ids := make(map[int64]bool, len(agents))
-	for _, a := range agents {
-		ids[a.UserID] = true
-	}
-	d.mu.Lock()
-	d.staff = ids
-	d.mu.Unlock()
-}
-
-func (d *Desk) isStaff(userID int64) bool {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.staff[userID]
-}
-
 // Private is the middleware in front of the buyer dialog for agents'
 // private chats: an agent writing to the bot is at work, not a buyer.
 func (d *Desk) Private(next flows.Handler) flows.Handler {
@@ -109,7 +92,7 @@ func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refun
 
 // relayTarget is where a held chat's messages go: the holder's private
 // chat when they have one with the bot, the card in the team chat if not.
-func (d *Desk) relayTarget(ctx context.Context, e refund.Escalation) (chatID int64, private bool, err error) {
+func (d *core) relayTarget(ctx context.Context, e refund.Escalation) (chatID int64, private bool, err error) {
 	if private, err = d.holderChat(ctx, e); err != nil || !private {
 		return d.cfg.ChatID, false, err
 	}
@@ -118,7 +101,7 @@ func (d *Desk) relayTarget(ctx context.Context, e refund.Escalation) (chatID int
 
 // holderChat reports whether the escalation's holder has a private chat
 // with the bot.
-func (d *Desk) holderChat(ctx context.Context, e refund.Escalation) (bool, error) {
+func (d *core) holderChat(ctx context.Context, e refund.Escalation) (bool, error) {
 	if d.cfg.AgentChats == nil || e.AgentUserID == 0 {
 		return false, nil
 	}
@@ -127,4 +110,16 @@ func (d *Desk) holderChat(ctx context.Context, e refund.Escalation) (bool, error
 		return false, fmt.Errorf("private chat of escalation %d's agent: %w", e.ID, err)
 	}
 	return open, nil
+}
+
+// privateTook is the note in a holder's private chat that the chat is
+// theirs; ok is false when they have no private chat with the bot.
+func (d *core) privateTook(ctx context.Context, e refund.Escalation) (flows.Message, bool, error) {
+	private, err := d.holderChat(ctx, e)
+	if err != nil || !private {
+		return flows.Message{}, false, err
+	}
+	team := d.cfg.Texts.Match(d.cfg.Lang)
+	return flows.Message{Text: d.cfg.Texts.Text(team, locales.DeskPrivateTook, map[string]any{"ID": e.ID,
+		"Case": caseLabel(e)})}, true, nil
 }

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Pulled and assigned work, business hours and the buyers' ratings.
+// Pulled and assigned work, and the buyers' ratings (the desk's hours are
+// the place message's: openingText in place.go).
 
 // DefaultAgentCap is how many chats auto-assignment gives one agent at
 // most, as Chatwoot's capacity rule does.
@@ -86,18 +86,6 @@ func (t *turn) onCard(e refund.Escalation, text string) {
 	t.Out = append(t.Out, flows.Message{Text: text})
 }
 
-// privateTook is the note in a holder's private chat that the chat is
-// theirs; ok is false when they have no private chat with the bot.
-func (d *Desk) privateTook(ctx context.Context, e refund.Escalation) (flows.Message, bool, error) {
-	private, err := d.holderChat(ctx, e)
-	if err != nil || !private {
-		return flows.Message{}, false, err
-	}
-	team := d.cfg.Texts.Match(d.cfg.Lang)
-	return flows.Message{Text: d.cfg.Texts.Text(team, locales.DeskPrivateTook, map[string]any{"ID": e.ID,
-		"Case": caseLabel(e)})}, true, nil
-}
-
 // assign gives a new escalation to an online agent when auto-assignment
 // is on, and says so on its card and to the buyer. It sends itself, for
 // the agents' outbox, which has no turn.
@@ -121,38 +109,6 @@ func (d *Desk) assign(ctx context.Context, e refund.Escalation, send flows.Sende
 		perr = send.Send(ctx, agent.UserID, m)
 	}
 	return errors.Join(terr, berr, perr, d.sendWaiting(ctx, e, send))
-}
-
-// openingText tells a buyer outside the desk's hours when a person will
-// pick their chat up; "" when the desk is open.
-func (d *Desk) openingText(lang string, now time.Time) string {
-	h := d.cfg.Hours
-	if h.Open(now) {
-		return ""
-	}
-	lang = d.cfg.Texts.Match(lang)
-	text := func(k locales.Key, data map[string]any) string { return d.cfg.Texts.Text(lang, k, data) }
-	var days [7]string
-	copy(days[:], strings.Split(text(locales.Weekdays, nil), "|"))
-	opens, ok := h.NextOpen(now)
-	when := ""
-	if ok {
-		local, today := opens.In(d.cfg.Location), now.In(d.cfg.Location)
-		data := map[string]any{"Time": local.Format("15:04"), "Date": local.Format(text(locales.DateLayout, nil))}
-		switch refund.DateOf(local, d.cfg.Location) {
-		case refund.DateOf(today, d.cfg.Location):
-			when = text(locales.OpensToday, data)
-		case refund.DateOf(today.AddDate(0, 0, 1), d.cfg.Location):
-			when = text(locales.OpensTomorrow, data)
-		default:
-			when = text(locales.OpensLater, data)
-		}
-	}
-	sep := "-"
-	if strings.HasPrefix(lang, "zh") {
-		sep = "至"
-	}
-	return text(locales.OutsideHours, map[string]any{"Hours": h.Describe(days, sep), "Opens": when})
 }
 
 // Rating buttons are "r:<escalation>:<1-5>", pressed in the buyer's chat.
@@ -225,38 +181,4 @@ func (d *Desk) Comment(ctx context.Context, t *flows.Turn, escalationID int64, t
 		return false, fmt.Errorf("comment on escalation %d: %w", escalationID, err)
 	}
 	return true, nil
-}
-
-// RefreshBoard keeps the team chat's one queue board current: posted once,
-// then edited in place when what it shows changed, so that a busy desk
-// costs the group's 20 messages a minute one edit a refresh at most.
-func (d *Desk) RefreshBoard(ctx context.Context, send flows.Sender) error {
-	q, err := d.cfg.Escalations.Stats(ctx, d.cfg.Now())
-	if err != nil {
-		return err
-	}
-	team := d.cfg.Texts.Match(d.cfg.Lang)
-	text := d.cfg.Texts.Text(team, locales.DeskBoard, map[string]any{"Queued": q.Queued, "Held": q.Held,
-		"Overdue": q.Overdue, "Oldest": int(q.OldestWait.Minutes())})
-	b, found, err := d.cfg.Escalations.Board(ctx, d.cfg.ChatID)
-	switch {
-	case err != nil:
-		return err
-	case found && b.Text == text:
-		return nil
-	case found:
-		if err := send.Edit(ctx, d.cfg.ChatID, b.MessageID, flows.Message{Text: text}); err != nil {
-			return fmt.Errorf("edit the queue board: %w", err)
-		}
-	default:
-		claimed, err := d.cfg.Escalations.ClaimBoard(ctx, d.cfg.ChatID)
-		if err != nil || !claimed {
-			return err
-		}
-		if b.MessageID, err = send.Post(ctx, d.cfg.ChatID, flows.Message{Text: text}); err != nil {
-			return fmt.Errorf("post the queue board: %w", err)
-		}
-	}
-	b.ChatID, b.Text = d.cfg.ChatID, text
-	return d.cfg.Escalations.SaveBoard(ctx, b)
 }
