@@ -196,10 +196,20 @@ func (d *Desk) Link(ctx context.Context, escalationID int64, messageID int, kind
 // Enabled implements buyer.Desk: a desk always has a team.
 func (d *Desk) Enabled() bool { return true }
 
-// turn is one input on the desk's side.
+// turn is one input on the desk's side: it finds who sent it and what it
+// is about, and says the desk's answers. An active agent's input goes on
+// as an agentTurn; a held buyer's is relayed (relay.go) or rates the chat.
 type turn struct {
 	*flows.Turn
 	d *Desk
+}
+
+// agentTurn is a turn of an active agent, acting as them: the queue
+// commands, and taking, answering, deciding and handing back the chats
+// they hold (agents.go, work.go, private.go).
+type agentTurn struct {
+	*turn
+	agent refund.Agent
 }
 
 // Serve implements flows.Handler for the team chat: card buttons, commands

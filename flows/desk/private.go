@@ -38,10 +38,11 @@ var relayedID = regexp.MustCompile(`^(?:🆕 )?#([0-9]{1,18}) `)
 // agentPrivate serves an agent in their private chat: the queue commands,
 // and replies to a held chat's relayed messages, which go to its buyer.
 func (t *turn) agentPrivate(ctx context.Context) error {
-	agent, ok, err := t.agent(ctx)
+	agent, ok, err := t.asAgent(ctx)
 	if err != nil || !ok {
 		return err // removed since the set was loaded: nothing to do
 	}
+	at := &agentTurn{turn: t, agent: agent}
 	if err := t.d.cfg.AgentChats.SetAgentChat(ctx, agent.UserID, true); err != nil {
 		return err
 	}
@@ -50,13 +51,13 @@ func (t *turn) agentPrivate(ctx context.Context) error {
 		t.deskSay(locales.DeskPrivateHello, agentData(agent))
 		return nil
 	case "queue", "mine":
-		return t.queue(ctx, agent, t.In.Command == "mine")
+		return at.queue(ctx, t.In.Command == "mine")
 	case "next":
-		return t.next(ctx, agent)
+		return at.next(ctx)
 	case "online", "offline":
-		return t.presence(ctx, agent, t.In.Command == "online")
+		return at.presence(ctx, t.In.Command == "online")
 	}
-	e, err := t.privateEscalation(ctx, agent)
+	e, err := at.privateEscalation(ctx)
 	switch {
 	case refund.ErrorCode(err) == refund.ENOTFOUND:
 		t.deskSay(locales.DeskPrivateWhich, nil)
@@ -64,12 +65,12 @@ func (t *turn) agentPrivate(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	return t.onEscalation(ctx, agent, e)
+	return at.onEscalation(ctx, e)
 }
 
 // privateEscalation is the escalation an agent's private message is about:
 // the one the answered relay names, or the one chat the agent holds.
-func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refund.Escalation, error) {
+func (t *agentTurn) privateEscalation(ctx context.Context) (refund.Escalation, error) {
 	if m := relayedID.FindStringSubmatch(t.In.ReplyToText); m != nil {
 		id, _ := strconv.ParseInt(m[1], 10, 64)
 		return t.d.cfg.Escalations.Escalation(ctx, id)
@@ -80,12 +81,12 @@ func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refun
 	}
 	var mine []refund.Escalation
 	for _, e := range open {
-		if e.Status == refund.EscalationHeld && e.AgentUserID == agent.UserID {
+		if e.Status == refund.EscalationHeld && e.AgentUserID == t.agent.UserID {
 			mine = append(mine, e)
 		}
 	}
 	if len(mine) != 1 {
-		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "agent %d holds %d chats", agent.UserID, len(mine))
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "agent %d holds %d chats", t.agent.UserID, len(mine))
 	}
 	return mine[0], nil
 }

@@ -93,7 +93,7 @@ func (d *waitingWords) waitingFor(ctx context.Context, e refund.Escalation) (w w
 // handWaiting posts what the buyer wrote while queued to the agent who
 // has just taken the chat, and forgets it once the turn is saved: a turn
 // that fails before leaves it for the take's redelivery.
-func (t *turn) handWaiting(ctx context.Context, e refund.Escalation) error {
+func (t *agentTurn) handWaiting(ctx context.Context, e refund.Escalation) error {
 	w, ok, err := t.d.waitingFor(ctx, e)
 	if err != nil || !ok {
 		return err

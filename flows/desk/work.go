@@ -25,45 +25,45 @@ type RatingObserver interface {
 }
 
 // presence handles /online and /offline.
-func (t *turn) presence(ctx context.Context, agent refund.Agent, online bool) error {
-	if err := t.d.cfg.Escalations.SetOnline(ctx, agent, online); err != nil {
+func (t *agentTurn) presence(ctx context.Context, online bool) error {
+	if err := t.d.cfg.Escalations.SetOnline(ctx, t.agent, online); err != nil {
 		return err
 	}
 	key := locales.DeskOffline
 	if online {
 		key = locales.DeskOnline
 	}
-	data := agentData(agent)
+	data := agentData(t.agent)
 	data["Cap"] = t.d.cfg.AgentCap
 	t.deskSay(key, data)
 	return nil
 }
 
 // next gives the agent the most urgent queued chat.
-func (t *turn) next(ctx context.Context, agent refund.Agent) error {
-	got, err := t.d.cfg.Escalations.Next(ctx, agent)
+func (t *agentTurn) next(ctx context.Context) error {
+	got, err := t.d.cfg.Escalations.Next(ctx, t.agent)
 	switch refund.ErrorCode(err) {
 	case "":
 	case refund.ENOTFOUND:
 		t.deskOrAnswer(locales.DeskNextNone, nil)
 		return nil
 	case refund.EFORBIDDEN:
-		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(agent))
+		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(t.agent))
 		return nil
 	default:
 		return err
 	}
-	return t.joinedNow(ctx, got, agent, locales.DeskTookOver)
+	return t.joinedNow(ctx, got, locales.DeskTookOver)
 }
 
 // joinedNow tells the team (on the card), the buyer and, in their private
 // chat, the agent that agent holds the chat now.
-func (t *turn) joinedNow(ctx context.Context, e refund.Escalation, agent refund.Agent, key locales.Key) error {
+func (t *agentTurn) joinedNow(ctx context.Context, e refund.Escalation, key locales.Key) error {
 	if t.In.Callback != nil {
-		t.Answer = t.team(locales.DeskTaken, agentData(agent))
+		t.Answer = t.team(locales.DeskTaken, agentData(t.agent))
 	}
-	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": agent.Name(), "Staff": agent.StaffNumber}))
-	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(agent))}, nil)
+	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": t.agent.Name(), "Staff": t.agent.StaffNumber}))
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(t.agent))}, nil)
 	m, ok, err := t.d.privateTook(ctx, e)
 	if err != nil {
 		return err
@@ -115,13 +115,13 @@ func (d *Desk) assign(ctx context.Context, e refund.Escalation, send flows.Sende
 const ratePrefix = "r:"
 
 // askRating asks the buyer, once the escalation is over, how it went.
-func (t *turn) askRating(e refund.Escalation, agent refund.Agent) {
+func (t *agentTurn) askRating(e refund.Escalation) {
 	row := make([]flows.Button, 5)
 	for i := range row {
 		n := strconv.Itoa(i + 1)
 		row[i] = flows.Button{Text: n + "⭐", Data: ratePrefix + strconv.FormatInt(e.ID, 10) + ":" + n}
 	}
-	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.RateAsk, agentData(agent)),
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.RateAsk, agentData(t.agent)),
 		Buttons: [][]flows.Button{row}}, nil)
 }
 
