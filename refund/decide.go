@@ -63,9 +63,9 @@ func (s *Service) Decide(ctx context.Context, caseID int64, actor string, v Verd
 			if !slices.Contains(s.policy.Routes(o), v.Route) {
 				return Case{}, FieldError("route", "route %s is not open to this order", v.Route)
 			}
-			err = s.startPayout(ctx, p, v.Route, "")
+			err = p.startPayout(ctx, v.Route, "")
 		} else {
-			err = s.approved(ctx, p)
+			err = p.approved(ctx)
 		}
 		if err != nil {
 			return Case{}, err
@@ -77,7 +77,7 @@ func (s *Service) Decide(ctx context.Context, caseID int64, actor string, v Verd
 		if err := p.move(CaseReject, e); err != nil {
 			return Case{}, err
 		}
-		s.rejected(p)
+		p.rejected()
 	case OutcomeNeedsInfo:
 		if e.Note == "" {
 			return Case{}, FieldError("note", "say what is missing")
@@ -85,7 +85,7 @@ func (s *Service) Decide(ctx context.Context, caseID int64, actor string, v Verd
 		if err := p.move(CaseAskInfo, e); err != nil {
 			return Case{}, err
 		}
-		s.askedInfo(p)
+		p.askedInfo()
 	default:
 		return Case{}, FieldError("outcome", "outcome must be approve, reject or needs_info")
 	}

@@ -15,13 +15,40 @@ import (
 // case's log, as any change of the case does; an agent's decision goes
 // through the refund Service with its rules and notices. The desk calls
 // this service only, never the store.
+//
+// Its methods are its parts', one a file, each embedded so that its
+// methods are the service's; all of them work with the same stores.
 type EscalationService struct {
+	escalations // this file
+	queue       // escalation_queue.go
+	holds       // escalation_hold.go
+	places      // escalation_place.go
+	buyerWords  // escalation_words.go
+	team        // escalation_agents.go
+}
+
+// escalationDeps is what every part of the EscalationService works with.
+type escalationDeps struct {
 	store  EscalationStore
 	agents AgentStore
 	cases  *Service
 	logger *slog.Logger
 	now    func() time.Time
 }
+
+// open is Open, for every part that reads the queue.
+func (s *escalationDeps) open(ctx context.Context) ([]Escalation, error) {
+	open, err := s.store.OpenEscalations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open escalations: %w", err)
+	}
+	return open, nil
+}
+
+// escalations is the EscalationService's part that opens escalations,
+// finds them, and records what links them to the team chat: messages,
+// card delivery, topic.
+type escalations struct{ escalationDeps }
 
 // EscalationServiceConfig wires an EscalationService.
 type EscalationServiceConfig struct {
@@ -50,13 +77,14 @@ func NewEscalationService(cfg EscalationServiceConfig) (*EscalationService, erro
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &EscalationService{store: cfg.Escalations, agents: cfg.Agents, cases: cfg.Cases, logger: cfg.Logger,
-		now: cfg.Now}, nil
+	d := escalationDeps{store: cfg.Escalations, agents: cfg.Agents, cases: cfg.Cases, logger: cfg.Logger, now: cfg.Now}
+	return &EscalationService{escalations: escalations{d}, queue: queue{d}, holds: holds{d}, places: places{d},
+		buyerWords: buyerWords{d}, team: team{d}}, nil
 }
 
 // Escalate queues a buyer's chat for a person, or returns its open
 // escalation (created false), filling in the case if it had none.
-func (s *EscalationService) Escalate(ctx context.Context, e Escalation) (got Escalation, created bool, err error) {
+func (s *escalations) Escalate(ctx context.Context, e Escalation) (got Escalation, created bool, err error) {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = s.now().UTC()
 	}
@@ -72,7 +100,7 @@ func (s *EscalationService) Escalate(ctx context.Context, e Escalation) (got Esc
 }
 
 // Escalation returns an escalation, or an ENOTFOUND error.
-func (s *EscalationService) Escalation(ctx context.Context, id int64) (Escalation, error) {
+func (s *escalations) Escalation(ctx context.Context, id int64) (Escalation, error) {
 	e, err := s.store.Escalation(ctx, id)
 	if err != nil {
 		return Escalation{}, fmt.Errorf("escalation %d: %w", id, err)
@@ -81,7 +109,7 @@ func (s *EscalationService) Escalation(ctx context.Context, id int64) (Escalatio
 }
 
 // OpenByChat returns a buyer chat's open escalation, or an ENOTFOUND error.
-func (s *EscalationService) OpenByChat(ctx context.Context, buyerChatID int64) (Escalation, error) {
+func (s *escalations) OpenByChat(ctx context.Context, buyerChatID int64) (Escalation, error) {
 	e, err := s.store.OpenEscalationByChat(ctx, buyerChatID)
 	if err != nil {
 		return Escalation{}, fmt.Errorf("open escalation of chat %d: %w", buyerChatID, err)
@@ -91,7 +119,7 @@ func (s *EscalationService) OpenByChat(ctx context.Context, buyerChatID int64) (
 
 // ByMessage finds the escalation a team-chat message belongs to, or an
 // ENOTFOUND error.
-func (s *EscalationService) ByMessage(ctx context.Context, messageID int) (Escalation, error) {
+func (s *escalations) ByMessage(ctx context.Context, messageID int) (Escalation, error) {
 	e, err := s.store.EscalationByMessage(ctx, messageID)
 	if err != nil {
 		return Escalation{}, fmt.Errorf("escalation of message %d: %w", messageID, err)
@@ -100,7 +128,7 @@ func (s *EscalationService) ByMessage(ctx context.Context, messageID int) (Escal
 }
 
 // ByThread finds the escalation of a forum topic, or an ENOTFOUND error.
-func (s *EscalationService) ByThread(ctx context.Context, threadID int) (Escalation, error) {
+func (s *escalations) ByThread(ctx context.Context, threadID int) (Escalation, error) {
 	e, err := s.store.EscalationByThread(ctx, threadID)
 	if err != nil {
 		return Escalation{}, fmt.Errorf("escalation of topic %d: %w", threadID, err)
@@ -110,7 +138,7 @@ func (s *EscalationService) ByThread(ctx context.Context, threadID int) (Escalat
 
 // Link records that a team-chat message belongs to an escalation, so that
 // a reply to it finds the buyer; card marks the case card.
-func (s *EscalationService) Link(ctx context.Context, id int64, messageID int, card bool) error {
+func (s *escalations) Link(ctx context.Context, id int64, messageID int, card bool) error {
 	if err := s.store.LinkMessage(ctx, id, messageID, card); err != nil {
 		return fmt.Errorf("link message %d to escalation %d: %w", messageID, id, err)
 	}
@@ -120,7 +148,7 @@ func (s *EscalationService) Link(ctx context.Context, id int64, messageID int, c
 // RecordDelivery records how far an escalation's card went out: the
 // evidence files posted under it and whether the buyer was told their
 // place. A retried delivery reads it back to go on where it stopped.
-func (s *EscalationService) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
+func (s *escalations) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
 	if err := s.store.RecordDelivery(ctx, id, evidencePosted, buyerTold); err != nil {
 		return fmt.Errorf("record delivery of escalation %d: %w", id, err)
 	}
@@ -128,28 +156,9 @@ func (s *EscalationService) RecordDelivery(ctx context.Context, id int64, eviden
 }
 
 // SetThread records an escalation's forum topic.
-func (s *EscalationService) SetThread(ctx context.Context, id int64, threadID int) error {
+func (s *escalations) SetThread(ctx context.Context, id int64, threadID int) error {
 	if err := s.store.SetThread(ctx, id, threadID); err != nil {
 		return fmt.Errorf("record topic %d of escalation %d: %w", threadID, id, err)
 	}
 	return nil
-}
-
-// QueuePosition is an escalation's place in the queue (1 is next), 0 when
-// it is not queued.
-func (s *EscalationService) QueuePosition(ctx context.Context, id int64) (int, error) {
-	n, err := s.store.QueuePosition(ctx, id)
-	if err != nil {
-		return 0, fmt.Errorf("queue position of escalation %d: %w", id, err)
-	}
-	return n, nil
-}
-
-// Open lists the open escalations, by deadline then age.
-func (s *EscalationService) Open(ctx context.Context) ([]Escalation, error) {
-	open, err := s.store.OpenEscalations(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open escalations: %w", err)
-	}
-	return open, nil
 }

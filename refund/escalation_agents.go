@@ -5,12 +5,14 @@ import (
 	"fmt"
 )
 
-// The staff as the escalation service sees them: who is an agent, what
-// Telegram last said of them, and who is online for assigned work.
+// team is the EscalationService's part that sees the staff: who is an
+// agent, what Telegram last said of them, and who is online for assigned
+// work.
+type team struct{ escalationDeps }
 
 // Agent returns an active agent, or an ENOTFOUND error: only they may act
 // on escalations.
-func (s *EscalationService) Agent(ctx context.Context, userID int64) (Agent, error) {
+func (s *team) Agent(ctx context.Context, userID int64) (Agent, error) {
 	a, err := s.agents.Agent(ctx, userID)
 	if err != nil {
 		return Agent{}, fmt.Errorf("agent %d: %w", userID, err)
@@ -19,7 +21,7 @@ func (s *EscalationService) Agent(ctx context.Context, userID int64) (Agent, err
 }
 
 // Staff lists the active agents, by staff number.
-func (s *EscalationService) Staff(ctx context.Context) ([]Agent, error) {
+func (s *team) Staff(ctx context.Context) ([]Agent, error) {
 	agents, err := s.agents.Agents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
@@ -30,7 +32,7 @@ func (s *EscalationService) Staff(ctx context.Context) ([]Agent, error) {
 // RecordProfile keeps what Telegram reported of an agent (a zero At means
 // now) and returns the record before and after, so that the caller can
 // tell the team of an agent who is first seen out of the team chat.
-func (s *EscalationService) RecordProfile(ctx context.Context, userID int64, p AgentProfile) (ProfileChange, error) {
+func (s *team) RecordProfile(ctx context.Context, userID int64, p AgentProfile) (ProfileChange, error) {
 	if p.At.IsZero() {
 		p.At = s.now()
 	}
@@ -43,7 +45,7 @@ func (s *EscalationService) RecordProfile(ctx context.Context, userID int64, p A
 }
 
 // SetOnline records an agent's /online or /offline.
-func (s *EscalationService) SetOnline(ctx context.Context, agent Agent, online bool) error {
+func (s *team) SetOnline(ctx context.Context, agent Agent, online bool) error {
 	if err := s.agents.SetOnline(ctx, agent.UserID, online); err != nil {
 		return fmt.Errorf("set agent %d online %v: %w", agent.UserID, online, err)
 	}

@@ -8,8 +8,10 @@ import (
 	"time"
 )
 
-// The buyer's place in the queue: the message that tells it, edited as
-// the place moves, and the estimate of the wait it may carry.
+// places is the EscalationService's part that keeps the buyer's place in
+// the queue: the message that tells it, edited as the place moves, and the
+// estimate of the wait it may carry.
+type places struct{ escalationDeps }
 
 // How the queue's wait is estimated (EstimateWait).
 const (
@@ -64,7 +66,7 @@ func (w WaitEstimate) For(ahead int) (time.Duration, bool) {
 // chat within presentWithin, since the history then describes people who
 // are not there. Desk hours are the desk's to check: outside them the
 // buyer is told when it opens instead.
-func (s *EscalationService) EstimateWait(ctx context.Context) (WaitEstimate, error) {
+func (s *places) EstimateWait(ctx context.Context) (WaitEstimate, error) {
 	now := s.now().UTC()
 	waits, err := s.store.RecentWaits(ctx, now.Add(-waitHistory), waitSamples)
 	if err != nil {
@@ -110,7 +112,7 @@ func perPlace(waits []QueueWait) (time.Duration, bool) {
 
 // RecordPlace records the text of the place message on its way to the
 // buyer of escalation id.
-func (s *EscalationService) RecordPlace(ctx context.Context, id int64, text string) error {
+func (s *places) RecordPlace(ctx context.Context, id int64, text string) error {
 	if err := s.store.RecordPlace(ctx, id, text); err != nil {
 		return fmt.Errorf("record place text of escalation %d: %w", id, err)
 	}
@@ -118,7 +120,7 @@ func (s *EscalationService) RecordPlace(ctx context.Context, id int64, text stri
 }
 
 // LinkPlace records the buyer's place message of escalation id, once sent.
-func (s *EscalationService) LinkPlace(ctx context.Context, id int64, messageID int) error {
+func (s *places) LinkPlace(ctx context.Context, id int64, messageID int) error {
 	if err := s.store.LinkPlace(ctx, id, messageID); err != nil {
 		return fmt.Errorf("link place message %d to escalation %d: %w", messageID, id, err)
 	}
@@ -128,7 +130,7 @@ func (s *EscalationService) LinkPlace(ctx context.Context, id int64, messageID i
 // ClaimPlaceEdit reserves the edit of a queued buyer's place message from
 // the text it shows to a new one, stamped now: true for one of the
 // replicas' sweeps, which then edits it.
-func (s *EscalationService) ClaimPlaceEdit(ctx context.Context, e Escalation, text string) (bool, error) {
+func (s *places) ClaimPlaceEdit(ctx context.Context, e Escalation, text string) (bool, error) {
 	ok, err := s.store.SwapPlace(ctx, e.ID, e.PlaceText, text, s.now().UTC())
 	if err != nil {
 		return false, fmt.Errorf("claim place edit of escalation %d: %w", e.ID, err)
@@ -139,7 +141,7 @@ func (s *EscalationService) ClaimPlaceEdit(ctx context.Context, e Escalation, te
 // UnclaimPlaceEdit puts the recorded text back after an edit that did not
 // go through, so that a later sweep tries it again; the edit time stays,
 // as the failed call counted against Telegram's limits all the same.
-func (s *EscalationService) UnclaimPlaceEdit(ctx context.Context, e Escalation, text string) error {
+func (s *places) UnclaimPlaceEdit(ctx context.Context, e Escalation, text string) error {
 	if _, err := s.store.SwapPlace(ctx, e.ID, text, e.PlaceText, time.Time{}); err != nil {
 		return fmt.Errorf("undo place edit of escalation %d: %w", e.ID, err)
 	}

@@ -6,8 +6,23 @@ import (
 	"time"
 )
 
-// The queue: what waits and for how long, the queue board the desk keeps
-// in the team chat, and the next escalation an agent pulls or is given.
+// queue is the EscalationService's part that reads the queue: what waits
+// and for how long, and the queue board the desk keeps in the team chat.
+// Handing the next escalation to an agent is the holds' (Next, Assign).
+type queue struct{ escalationDeps }
+
+// QueuePosition is an escalation's place in the queue (1 is next), 0 when
+// it is not queued.
+func (s *queue) QueuePosition(ctx context.Context, id int64) (int, error) {
+	n, err := s.store.QueuePosition(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("queue position of escalation %d: %w", id, err)
+	}
+	return n, nil
+}
+
+// Open lists the open escalations, by deadline then age.
+func (s *queue) Open(ctx context.Context) ([]Escalation, error) { return s.open(ctx) }
 
 // QueueStats is what the team's queue board shows.
 type QueueStats struct {
@@ -19,7 +34,7 @@ type QueueStats struct {
 }
 
 // Stats counts the open escalations at now.
-func (s *EscalationService) Stats(ctx context.Context, now time.Time) (QueueStats, error) {
+func (s *queue) Stats(ctx context.Context, now time.Time) (QueueStats, error) {
 	open, err := s.Open(ctx)
 	if err != nil {
 		return QueueStats{}, err
@@ -40,7 +55,7 @@ func (s *EscalationService) Stats(ctx context.Context, now time.Time) (QueueStat
 }
 
 // Board returns the team chat's queue board, if it has one.
-func (s *EscalationService) Board(ctx context.Context, chatID int64) (Board, bool, error) {
+func (s *queue) Board(ctx context.Context, chatID int64) (Board, bool, error) {
 	return s.store.Board(ctx, chatID)
 }
 
@@ -49,78 +64,11 @@ func (s *EscalationService) Board(ctx context.Context, chatID int64) (Board, boo
 const boardClaimStale = time.Minute
 
 // ClaimBoard reserves posting the chat's first board: true for one caller.
-func (s *EscalationService) ClaimBoard(ctx context.Context, chatID int64) (bool, error) {
+func (s *queue) ClaimBoard(ctx context.Context, chatID int64) (bool, error) {
 	return s.store.ClaimBoard(ctx, chatID, s.now().UTC(), boardClaimStale)
 }
 
 // SaveBoard records the board's message and what it shows.
-func (s *EscalationService) SaveBoard(ctx context.Context, b Board) error {
+func (s *queue) SaveBoard(ctx context.Context, b Board) error {
 	return s.store.SaveBoard(ctx, b)
-}
-
-// Next gives the agent the most urgent queued escalation (deadline, then
-// age), as Take would; one another agent takes first is skipped. No
-// queued escalation is an ENOTFOUND error.
-func (s *EscalationService) Next(ctx context.Context, agent Agent) (Escalation, error) {
-	open, err := s.Open(ctx)
-	if err != nil {
-		return Escalation{}, err
-	}
-	for _, e := range open {
-		if e.Status != EscalationQueued {
-			continue
-		}
-		got, err := s.Take(ctx, e.ID, agent)
-		if ErrorCode(err) == ECONFLICT {
-			continue // taken by someone else meanwhile
-		}
-		return got, err
-	}
-	return Escalation{}, Errorf(ENOTFOUND, "no escalation is waiting")
-}
-
-// Assign gives a new escalation to an online agent with room under cap
-// open chats, the least loaded first and, among equals, in turn by the
-// escalation's number, as a round robin would. ok is false when nobody
-// has room; the escalation then waits in the queue.
-func (s *EscalationService) Assign(ctx context.Context, e Escalation, limit int) (agent Agent, ok bool, err error) {
-	staff, err := s.agents.Agents(ctx)
-	if err != nil {
-		return Agent{}, false, fmt.Errorf("agents: %w", err)
-	}
-	open, err := s.Open(ctx)
-	if err != nil {
-		return Agent{}, false, err
-	}
-	load := map[int64]int{}
-	for _, o := range open {
-		if o.Status == EscalationHeld {
-			load[o.AgentUserID]++
-		}
-	}
-	var least []Agent
-	for _, a := range staff {
-		switch n := load[a.UserID]; {
-		case !a.Online || a.LeftTeam || n >= limit:
-		case len(least) == 0 || n < load[least[0].UserID]:
-			least = []Agent{a}
-		case n == load[least[0].UserID]:
-			least = append(least, a)
-		}
-	}
-	for i := range least {
-		a := least[(int(e.ID)+i)%len(least)]
-		got, err := s.Take(ctx, e.ID, a)
-		switch ErrorCode(err) {
-		case "":
-			if got.AgentUserID == a.UserID {
-				return a, true, nil
-			}
-		case ECONFLICT:
-			return Agent{}, false, nil // someone took it first
-		default:
-			return Agent{}, false, err
-		}
-	}
-	return Agent{}, false, nil
 }

@@ -8,10 +8,13 @@ import (
 	"unicode/utf8"
 )
 
-// What buyers write to the desk outside a held chat: messages while they
-// wait in the queue, kept for the agent who takes the chat, and a comment
-// on their rating. Both are the buyer's free text, so they are kept as
-// data: bounded, cleaned of what only hides text, never interpreted.
+// buyerWords is the EscalationService's part that keeps what buyers tell
+// the desk outside a held chat: messages while they wait in the queue,
+// kept for the agent who takes the chat, and their rating of a closed one
+// with a comment. The messages and the comment are the buyer's free text,
+// so they are kept as data: bounded, cleaned of what only hides text,
+// never interpreted.
+type buyerWords struct{ escalationDeps }
 
 // Bounds of the buyer's words kept with an escalation.
 const (
@@ -52,7 +55,7 @@ func cutRunes(s string, n int) string {
 // KeepWaiting keeps what a queued buyer wrote for the agent who takes the
 // chat, cut to MaxWaitingRunes. kept is false when there is no room left
 // (MaxWaitingMessages) or the chat is not queued any more.
-func (s *EscalationService) KeepWaiting(ctx context.Context, id int64, text string) (bool, error) {
+func (s *buyerWords) KeepWaiting(ctx context.Context, id int64, text string) (bool, error) {
 	text = cutRunes(cleanWords(text), MaxWaitingRunes)
 	if text == "" {
 		return false, FieldError("text", "nothing to keep")
@@ -65,7 +68,7 @@ func (s *EscalationService) KeepWaiting(ctx context.Context, id int64, text stri
 }
 
 // Waiting lists what the buyer wrote while queued, oldest first.
-func (s *EscalationService) Waiting(ctx context.Context, id int64) ([]WaitingMessage, error) {
+func (s *buyerWords) Waiting(ctx context.Context, id int64) ([]WaitingMessage, error) {
 	ms, err := s.store.WaitingMessages(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("waiting messages of escalation %d: %w", id, err)
@@ -75,7 +78,7 @@ func (s *EscalationService) Waiting(ctx context.Context, id int64) ([]WaitingMes
 
 // ClearWaiting forgets the kept messages through throughSeq, once they
 // reached the agent.
-func (s *EscalationService) ClearWaiting(ctx context.Context, id, throughSeq int64) error {
+func (s *buyerWords) ClearWaiting(ctx context.Context, id, throughSeq int64) error {
 	if err := s.store.ClearWaiting(ctx, id, throughSeq); err != nil {
 		return fmt.Errorf("clear waiting messages of escalation %d: %w", id, err)
 	}
@@ -91,10 +94,25 @@ func CheckRatingComment(comment string) error {
 	return nil
 }
 
+// Rate records the buyer's 1-5 for a closed escalation, once, in the
+// case's history too.
+func (s *buyerWords) Rate(ctx context.Context, id, buyerUserID int64, rating int) (Escalation, error) {
+	e, err := s.store.Rate(ctx, id, buyerUserID, rating)
+	if err != nil {
+		return e, fmt.Errorf("rate escalation %d: %w", id, err)
+	}
+	if e.CaseID != 0 {
+		if err := s.cases.logEvent(ctx, e.CaseID, ActorBuyer, EventRated, fmt.Sprintf("%d/5", rating)); err != nil {
+			s.logger.ErrorContext(ctx, "log rating in the case log", "case", FormatCaseNumber(e.CaseID), "err", err)
+		}
+	}
+	return e, nil
+}
+
 // CommentRating records the buyer's comment on a rated escalation, once,
 // and puts it in the case's history as the note of an EventRatingComment.
 // Empty words, or more than MaxRatingCommentRunes, are an EINVALID error.
-func (s *EscalationService) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (Escalation, error) {
+func (s *buyerWords) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (Escalation, error) {
 	comment = cleanWords(comment)
 	if err := CheckRatingComment(comment); err != nil {
 		return Escalation{}, err

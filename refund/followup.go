@@ -34,7 +34,7 @@ func (s *Service) AddEvidence(ctx context.Context, caseID, buyer int64, files []
 	if err := p.move(CaseInfoAdded, EventDraft{}); err != nil {
 		return Case{}, err
 	}
-	if err := s.autoReview(ctx, p, len(c.Evidence)+len(fresh)); err != nil {
+	if err := p.autoReview(ctx, len(c.Evidence)+len(fresh)); err != nil {
 		return Case{}, err
 	}
 	return p.apply(ctx)
@@ -87,6 +87,6 @@ func (s *Service) Appeal(ctx context.Context, caseID, buyer int64, words string,
 	if err := p.move(CaseEscalate, EventDraft{}); err != nil {
 		return Case{}, err
 	}
-	s.escalated(p)
+	p.escalated()
 	return p.apply(ctx)
 }

@@ -16,7 +16,7 @@ const MaxAccountRunes = 100
 
 // startPayout plans the payout of the decided amount: credited to the
 // balance at once, or handed to the shop through the payout outbox.
-func (s *Service) startPayout(ctx context.Context, p *plan, route PayoutRoute, account string) error {
+func (p *plan) startPayout(ctx context.Context, route PayoutRoute, account string) error {
 	amount := p.c.Decided.Refund
 	if p.ch.Decided != nil {
 		amount = p.ch.Decided.Refund
@@ -31,7 +31,7 @@ func (s *Service) startPayout(ctx context.Context, p *plan, route PayoutRoute, a
 	// twice.
 	number := 1
 	if p.status != StatusApproved {
-		previous, err := s.store.PayoutsByCase(ctx, p.c.ID)
+		previous, err := p.s.store.PayoutsByCase(ctx, p.c.ID)
 		if err != nil {
 			return fmt.Errorf("payouts of case %d: %w", p.c.ID, err)
 		}
@@ -86,7 +86,7 @@ func (s *Service) ChooseRoute(ctx context.Context, caseID, buyer int64, route Pa
 	}
 	p := s.plan(c, o, ActorBuyer)
 	p.note(EventRouteChosen, EventDraft{Note: string(route)})
-	if err := s.startPayout(ctx, p, route, ""); err != nil {
+	if err := p.startPayout(ctx, route, ""); err != nil {
 		return Case{}, err
 	}
 	return p.apply(ctx)
@@ -107,7 +107,7 @@ func (s *Service) RetryPayout(ctx context.Context, caseID, buyer int64, account 
 		return Case{}, Errorf(ECONFLICT, "case %s is %s; no failed payout to retry", c.Number(), c.Status)
 	}
 	p := s.plan(c, o, ActorBuyer)
-	if err := s.startPayout(ctx, p, RouteOriginal, account); err != nil {
+	if err := p.startPayout(ctx, RouteOriginal, account); err != nil {
 		return Case{}, err
 	}
 	return p.apply(ctx)

@@ -8,7 +8,10 @@ import (
 	"time"
 )
 
-// plan is a Change being built: each step checks the lifecycle.
+// plan is a Change being built: each step checks the lifecycle. Its steps
+// are here, and the outcomes they plan are in the files of what decides
+// them: the review's (assess, approved, rejected, askedInfo, escalated in
+// review.go) and the payout's (startPayout in payout.go).
 type plan struct {
 	s      *Service
 	c      Case

@@ -8,7 +8,8 @@ import (
 
 // A case's first review: Submit stores it, Review runs the policy on it,
 // and the outcome is planned as the lifecycle's next status with its
-// deadline and notices.
+// deadline and notices. The planning is the plan's (assess and the steps
+// after it), since decisions by agents and buyers plan the same outcomes.
 
 // FirstReviewGrace is how long a submitted case waits for the review the
 // dialog runs at once before the deadline sweeper runs it instead.
@@ -45,30 +46,30 @@ func (s *Service) Review(ctx context.Context, caseID int64) (Case, error) {
 	if err := p.move(CaseReview, EventDraft{}); err != nil {
 		return Case{}, err
 	}
-	if err := s.assess(ctx, p, len(c.Evidence), facts); err != nil {
+	if err := p.assess(ctx, len(c.Evidence), facts); err != nil {
 		return Case{}, err
 	}
 	return p.apply(ctx)
 }
 
 // autoReview assesses a case in auto_review and plans the outcome.
-func (s *Service) autoReview(ctx context.Context, p *plan, files int) error {
+func (p *plan) autoReview(ctx context.Context, files int) error {
 	// Facts looks at the files of the case it is given: include the ones
 	// this change adds, so that a file reused from another case is caught
 	// when it comes in as an answer too.
 	withNew := p.c
 	withNew.Evidence = append(append([]Evidence(nil), p.c.Evidence...), p.ch.Evidence...)
-	facts, err := s.store.Facts(ctx, withNew, p.ch.At.Add(-s.policy.FrequentRefundPeriod))
+	facts, err := p.s.store.Facts(ctx, withNew, p.ch.At.Add(-p.s.policy.FrequentRefundPeriod))
 	if err != nil {
 		return fmt.Errorf("facts of case %d: %w", p.c.ID, err)
 	}
-	return s.assess(ctx, p, files, facts)
+	return p.assess(ctx, files, facts)
 }
 
 // assess runs the policy on a case in auto_review with its facts and
 // plans the outcome.
-func (s *Service) assess(ctx context.Context, p *plan, files int, facts CaseFacts) error {
-	d := s.policy.Assess(Facts{Order: p.order, Reason: p.c.Reason, Evidence: files, AskedAt: p.c.CreatedAt,
+func (p *plan) assess(ctx context.Context, files int, facts CaseFacts) error {
+	d := p.s.policy.Assess(Facts{Order: p.order, Reason: p.c.Reason, Evidence: files, AskedAt: p.c.CreatedAt,
 		RefundedBefore: facts.RefundedBefore, BuyerRefunds: facts.BuyerRefunds, ReusedEvidence: facts.ReusedEvidence})
 	p.ch.Decided = &Amounts{Refund: d.Amount, Fee: d.Fee, Deduction: d.Deduction}
 	e := EventDraft{Rules: d.Rules, Amount: d.Amount}
@@ -77,24 +78,24 @@ func (s *Service) assess(ctx context.Context, p *plan, files int, facts CaseFact
 		if err := p.move(CaseApprove, e); err != nil {
 			return err
 		}
-		if err := s.approved(ctx, p); err != nil {
+		if err := p.approved(ctx); err != nil {
 			return err
 		}
 	case OutcomeReject:
 		if err := p.move(CaseReject, e); err != nil {
 			return err
 		}
-		s.rejected(p)
+		p.rejected()
 	case OutcomeNeedsInfo:
 		if err := p.move(CaseAskInfo, e); err != nil {
 			return err
 		}
-		s.askedInfo(p)
+		p.askedInfo()
 	default:
 		if err := p.move(CaseEscalate, e); err != nil {
 			return err
 		}
-		s.escalated(p)
+		p.escalated()
 	}
 	p.notice.UsedPercent = d.UsedPercent
 	if p.agentNotice != nil {
@@ -105,21 +106,23 @@ func (s *Service) assess(ctx context.Context, p *plan, files int, facts CaseFact
 
 // approved plans what follows an approval: with one possible route the
 // money moves at once, with two the buyer chooses.
-func (s *Service) approved(ctx context.Context, p *plan) error {
-	routes := s.policy.Routes(p.order)
+func (p *plan) approved(ctx context.Context) error {
+	routes := p.s.policy.Routes(p.order)
 	if len(routes) == 1 {
-		return s.startPayout(ctx, p, routes[0], "")
+		return p.startPayout(ctx, routes[0], "")
 	}
-	deadline := p.ch.At.Add(s.policy.PayoutChoiceTimeout)
+	deadline := p.ch.At.Add(p.s.policy.PayoutChoiceTimeout)
 	p.due(DueRoute, deadline)
 	p.tell(NoticeStatus).Deadline = deadline
 	return nil
 }
 
-func (s *Service) rejected(p *plan) {
+// rejected plans what follows a refusal: the appeal window, if the buyer
+// has not appealed already.
+func (p *plan) rejected() {
 	canAppeal := p.c.Appeals == 0
 	if canAppeal {
-		p.due(DueAppeal, p.ch.At.Add(s.policy.AppealWindow))
+		p.due(DueAppeal, p.ch.At.Add(p.s.policy.AppealWindow))
 	} else {
 		p.clearDue()
 	}
@@ -130,13 +133,16 @@ func (s *Service) rejected(p *plan) {
 	}
 }
 
-func (s *Service) askedInfo(p *plan) {
-	p.due(DueReminder, p.ch.At.Add(s.policy.NeedsInfoTimeout/2))
-	p.tell(NoticeStatus).Deadline = p.ch.At.Add(s.policy.NeedsInfoTimeout)
+// askedInfo plans the buyer's window to answer, reminded halfway.
+func (p *plan) askedInfo() {
+	p.due(DueReminder, p.ch.At.Add(p.s.policy.NeedsInfoTimeout/2))
+	p.tell(NoticeStatus).Deadline = p.ch.At.Add(p.s.policy.NeedsInfoTimeout)
 }
 
-func (s *Service) escalated(p *plan) {
-	due := s.policy.Calendar.AddBusinessDays(p.ch.At, s.policy.ReviewBusinessDays, s.loc)
+// escalated plans the human review, due within the policy's business
+// days.
+func (p *plan) escalated() {
+	due := p.s.policy.Calendar.AddBusinessDays(p.ch.At, p.s.policy.ReviewBusinessDays, p.s.loc)
 	p.due(DueReview, due)
 	p.tell(NoticeStatus).Deadline = due
 	// The agents get the same facts, to put the case in their queue.

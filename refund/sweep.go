@@ -56,7 +56,7 @@ func (s *Service) sweepOne(ctx context.Context, c Case) error {
 		p.clearDue()
 		p.tell(NoticeStatus).Note = string(c.Due.Kind)
 	case c.Due.Kind == DueRoute && (c.Status == StatusApproved):
-		if err := s.startPayout(ctx, p, RouteOriginal, ""); err != nil {
+		if err := p.startPayout(ctx, RouteOriginal, ""); err != nil {
 			return err
 		}
 	case c.Due.Kind == DueReview && c.Status == StatusHumanReview:

@@ -20,7 +20,7 @@ type inputMedia struct {
 // sendMediaGroup sends 2-10 photos or 2-10 documents as one album: every
 // item is checked before any is sent, as Telegram answers an album whole,
 // and the items share a media_group_id.
-func (s *Server) sendMediaGroup(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) sendMediaGroup(r *request) (json.RawMessage, *apiError) {
 	var media []inputMedia
 	if err := json.Unmarshal([]byte(r.str("media")), &media); err != nil {
 		return nil, badRequest("can't parse media JSON object")

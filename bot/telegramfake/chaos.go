@@ -20,7 +20,7 @@ type pollQuirk struct {
 
 // AnswerPollsEmpty makes the next n getUpdates calls answer at once with no
 // updates, whatever is pending and however long they asked to wait.
-func (s *Server) AnswerPollsEmpty(n int) {
+func (s *injector) AnswerPollsEmpty(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
@@ -30,7 +30,7 @@ func (s *Server) AnswerPollsEmpty(n int) {
 
 // CutNextPoll makes the next getUpdates answer at most limit updates, as a
 // server that cuts an album across two polls does.
-func (s *Server) CutNextPoll(limit int) {
+func (s *injector) CutNextPoll(limit int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pollQuirks = append(s.pollQuirks, pollQuirk{limit: limit})
@@ -38,30 +38,17 @@ func (s *Server) CutNextPoll(limit int) {
 
 // SkipFirstOnNextPoll makes the next getUpdates leave out the first pending
 // update, which stays pending: a re-poll that answers a different set.
-func (s *Server) SkipFirstOnNextPoll() {
+func (s *injector) SkipFirstOnNextPoll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pollQuirks = append(s.pollQuirks, pollQuirk{skipFirst: true})
-}
-
-// FailNextRaw makes the next n calls of method fail without effect with an
-// HTTP status and a body that is not a Bot API answer (an empty 502, a
-// proxy's HTML page). It queues with FailNext.
-func (s *Server) FailNextRaw(method string, n, status int, body string) {
-	if n <= 0 {
-		return
-	}
-	name, _ := route(method)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures[name] = append(s.failures[name], failure{left: n, code: status, raw: []byte(body)})
 }
 
 // RestartUpdateIDs makes the next update's id next, as a self-hosted Bot
 // API server that lost its state does. The restarted server has forgotten
 // the bot's offset: a getUpdates offset above every id it issued since
 // confirms nothing.
-func (s *Server) RestartUpdateIDs(next int) {
+func (s *injector) RestartUpdateIDs(next int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextUpdateID = next
@@ -89,7 +76,7 @@ type chaos struct {
 
 // Chaos turns random misbehaviour on (nil options off) for every call
 // from now on; the injected faults of FailNext and friends come first.
-func (s *Server) Chaos(opts *ChaosOptions) {
+func (s *injector) Chaos(opts *ChaosOptions) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if opts == nil {
@@ -102,7 +89,7 @@ func (s *Server) Chaos(opts *ChaosOptions) {
 func (c *chaos) roll(p float64) bool { return p > 0 && c.rng.Float64() < p }
 
 // chaosFailureLocked picks the random failure of one call, if any.
-func (s *Server) chaosFailureLocked(method string) *apiError {
+func (s *faults) chaosFailureLocked(method string) *apiError {
 	c := s.chaos
 	if c == nil || method == "getMe" || !c.roll(c.opts.ServerErrors) {
 		return nil
@@ -120,7 +107,7 @@ func (s *Server) chaosFailureLocked(method string) *apiError {
 
 // pollQuirkLocked takes the quirk of one getUpdates: a queued one, or a
 // random one in chaos.
-func (s *Server) pollQuirkLocked() pollQuirk {
+func (s *faults) pollQuirkLocked() pollQuirk {
 	if len(s.pollQuirks) > 0 {
 		q := s.pollQuirks[0]
 		s.pollQuirks = s.pollQuirks[1:]
@@ -133,7 +120,7 @@ func (s *Server) pollQuirkLocked() pollQuirk {
 }
 
 // shuffleLocked reorders or repeats a getUpdates answer in chaos.
-func (s *Server) shuffleLocked(ups []json.RawMessage) []json.RawMessage {
+func (s *faults) shuffleLocked(ups []json.RawMessage) []json.RawMessage {
 	c := s.chaos
 	if c == nil || len(ups) == 0 {
 		return ups

@@ -29,7 +29,7 @@ func commandsKeyOf(r *request) (string, *apiError) {
 	return commandsKey(scope, r.str("language_code")), nil
 }
 
-func (s *Server) setMyCommands(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) setMyCommands(r *request) (json.RawMessage, *apiError) {
 	var cmds []tgbotapi.BotCommand
 	if err := json.Unmarshal([]byte(r.str("commands")), &cmds); err != nil {
 		return nil, badRequest("can't parse commands JSON object")
@@ -51,7 +51,7 @@ func (s *Server) setMyCommands(r *request) (json.RawMessage, *apiError) {
 	return jsonTrue(), nil
 }
 
-func (s *Server) getMyCommands(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) getMyCommands(r *request) (json.RawMessage, *apiError) {
 	key, aerr := commandsKeyOf(r)
 	if aerr != nil {
 		return nil, aerr

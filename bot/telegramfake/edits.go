@@ -13,7 +13,7 @@ import (
 
 // editableLocked finds the bot message an edit names. The fake has no inline mode, so an
 // inline_message_id never matches.
-func (s *Server) editableLocked(r *request) (*message, *apiError) {
+func (s *chatStore) editableLocked(r *request) (*message, *apiError) {
 	if r.str("inline_message_id") != "" {
 		return nil, badRequest("MESSAGE_ID_INVALID")
 	}
@@ -46,7 +46,7 @@ func sameJSON(a, b any) bool { return bytes.Equal(jsonOf(a), jsonOf(b)) }
 
 // editedLocked records an accepted edit. As on Telegram, an edit without reply_markup removes
 // the inline keyboard.
-func (s *Server) editedLocked(m *message, markup *tgbotapi.InlineKeyboardMarkup) json.RawMessage {
+func (s *world) editedLocked(m *message, markup *tgbotapi.InlineKeyboardMarkup) json.RawMessage {
 	m.msg.ReplyMarkup = markup
 	m.msg.EditDate = int(time.Now().Unix())
 	m.sent.Keyboard = buttonsOf(markup)
@@ -55,7 +55,7 @@ func (s *Server) editedLocked(m *message, markup *tgbotapi.InlineKeyboardMarkup)
 	return jsonOf(m.msg)
 }
 
-func (s *Server) editMessageText(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) editMessageText(r *request) (json.RawMessage, *apiError) {
 	out, aerr := readOutgoing(r, "text", checkText)
 	if aerr != nil {
 		return nil, aerr
@@ -77,7 +77,7 @@ func (s *Server) editMessageText(r *request) (json.RawMessage, *apiError) {
 	return s.editedLocked(m, out.markup), nil
 }
 
-func (s *Server) editMessageCaption(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) editMessageCaption(r *request) (json.RawMessage, *apiError) {
 	out, aerr := readOutgoing(r, "caption", checkCaption)
 	if aerr != nil {
 		return nil, aerr
@@ -99,7 +99,7 @@ func (s *Server) editMessageCaption(r *request) (json.RawMessage, *apiError) {
 	return s.editedLocked(m, out.markup), nil
 }
 
-func (s *Server) editMessageReplyMarkup(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) editMessageReplyMarkup(r *request) (json.RawMessage, *apiError) {
 	markup, _, aerr := parseMarkup(r.str("reply_markup"))
 	if aerr != nil {
 		return nil, aerr
@@ -116,7 +116,7 @@ func (s *Server) editMessageReplyMarkup(r *request) (json.RawMessage, *apiError)
 	return s.editedLocked(m, markup), nil
 }
 
-func (s *Server) deleteMessage(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) deleteMessage(r *request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	chat, aerr := s.knownChatLocked(r.str("chat_id"))

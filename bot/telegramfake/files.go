@@ -29,6 +29,14 @@ const (
 	kindVoice    = "voice"
 )
 
+// fileStore is every file the fake holds, by file_id and by download path (guarded by
+// world.mu).
+type fileStore struct {
+	nextFileNum int
+	files       map[string]*storedFile
+	paths       map[string]*storedFile
+}
+
 // storedFile is one file_id. Its data is never modified after it is stored.
 type storedFile struct {
 	file     tgbotapi.File
@@ -40,7 +48,7 @@ type storedFile struct {
 
 // storeFileLocked gives data a new file_id and a download path. The file_unique_id depends only
 // on kind, variant and content, as Telegram's does, so tests can recognise a re-sent file.
-func (s *Server) storeFileLocked(kind, variant string, data []byte, ext string) *storedFile {
+func (s *fileStore) storeFileLocked(kind, variant string, data []byte, ext string) *storedFile {
 	s.nextFileNum++
 	n := s.nextFileNum
 	idPrefix, dir := fileLayout(kind)
@@ -76,7 +84,7 @@ func fileLayout(kind string) (idPrefix, dir string) {
 // storePhotoLocked stores a photo the way Telegram presents one: a small thumbnail first and the
 // full size last, which is the one bots pick. The thumbnail's bytes are the original's: the fake
 // does not resample images.
-func (s *Server) storePhotoLocked(data []byte) []tgbotapi.PhotoSize {
+func (s *fileStore) storePhotoLocked(data []byte) []tgbotapi.PhotoSize {
 	w, h := imageSize(data)
 	tw, th := 90, 90
 	if w >= h {
@@ -94,7 +102,7 @@ func (s *Server) storePhotoLocked(data []byte) []tgbotapi.PhotoSize {
 	return sizes
 }
 
-func (s *Server) storeDocumentLocked(data []byte, name, mimeType string) *tgbotapi.Document {
+func (s *fileStore) storeDocumentLocked(data []byte, name, mimeType string) *tgbotapi.Document {
 	if mimeType == "" || mimeType == "application/octet-stream" {
 		if byExt := mime.TypeByExtension(path.Ext(name)); byExt != "" {
 			mimeType, _, _ = strings.Cut(byExt, ";")
@@ -126,7 +134,7 @@ func imageSize(data []byte) (int, int) {
 
 // AddFile registers data as a document the bot can send by file_id or download, as if someone
 // had sent it to the bot earlier.
-func (s *Server) AddFile(data []byte, fileName string) tgbotapi.File {
+func (s *simulation) AddFile(data []byte, fileName string) tgbotapi.File {
 	data = bytes.Clone(data)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,7 +145,7 @@ func (s *Server) AddFile(data []byte, fileName string) tgbotapi.File {
 }
 
 // getFile answers like Telegram: the file_path to download from, for files up to 20 MB.
-func (s *Server) getFile(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) getFile(r *request) (json.RawMessage, *apiError) {
 	id := r.str("file_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,7 +188,7 @@ func mediaFromRequest(r *request, field string) ([]byte, string, *apiError) {
 }
 
 // fileByRefLocked resolves a file_id (or URL) the bot passed instead of uploading.
-func (s *Server) fileByRefLocked(ref, kind string) (*storedFile, *apiError) {
+func (s *fileStore) fileByRefLocked(ref, kind string) (*storedFile, *apiError) {
 	switch {
 	case ref == "":
 		return nil, badRequest("there is no " + kind + " in the request")

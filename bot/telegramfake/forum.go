@@ -93,7 +93,7 @@ func cleanTopicName(name string) string {
 }
 
 // topicLocked finds the topic threadID of chatID.
-func (s *Server) topicLocked(chatID int64, threadID int) (Topic, bool) {
+func (s *chatStore) topicLocked(chatID int64, threadID int) (Topic, bool) {
 	i := slices.IndexFunc(s.topics[chatID], func(t Topic) bool { return t.ThreadID == threadID })
 	if i < 0 {
 		return Topic{}, false
@@ -103,7 +103,7 @@ func (s *Server) topicLocked(chatID int64, threadID int) (Topic, bool) {
 
 // topicRootLocked is the service message that opened topic threadID of chatID, as replies in the
 // topic quote it; nil when chatID has no such topic.
-func (s *Server) topicRootLocked(chatID int64, threadID int) *message {
+func (s *chatStore) topicRootLocked(chatID int64, threadID int) *message {
 	if _, ok := s.topicLocked(chatID, threadID); !ok {
 		return nil
 	}
@@ -112,7 +112,7 @@ func (s *Server) topicRootLocked(chatID int64, threadID int) *message {
 
 // createForumTopic opens a topic the way Telegram does, posting the service message whose id
 // becomes the topic's message_thread_id. The bot's admin rights are not modelled.
-func (s *Server) createForumTopic(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) createForumTopic(r *request) (json.RawMessage, *apiError) {
 	color, aerr := intParam(r, "icon_color", 0)
 	if aerr != nil {
 		return nil, aerr
@@ -155,7 +155,7 @@ func (s *Server) createForumTopic(r *request) (json.RawMessage, *apiError) {
 
 // learnTopicLocked registers the topic a forged topic-creation message opens, so the bot can
 // write in it.
-func (s *Server) learnTopicLocked(m *wireMessage) {
+func (s *chatStore) learnTopicLocked(m *wireMessage) {
 	if m.ForumTopicCreated == nil || m.Chat == nil || m.MessageThreadID == 0 {
 		return
 	}
@@ -167,7 +167,7 @@ func (s *Server) learnTopicLocked(m *wireMessage) {
 }
 
 // Topics lists the topics of chatID in the order they were opened.
-func (s *Server) Topics(chatID int64) []Topic {
+func (s *observer) Topics(chatID int64) []Topic {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.topics[chatID])
@@ -177,19 +177,19 @@ func (s *Server) Topics(chatID int64) []Topic {
 // the message carries message_thread_id and is_topic_message, and its reply_to_message is the
 // topic's opening service message although the user replied to nothing. A threadID that is no
 // topic of chat is a mistake in the test, since no client can write there: it panics.
-func (s *Server) SendTextInTopic(chat Chat, from User, threadID int, text string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) SendTextInTopic(chat Chat, from User, threadID int, text string) (updateID int, msg tgbotapi.Message) {
 	return s.userMessage(chat, from, threadID, 0, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
 }
 
 // ReplyTextInTopic is SendTextInTopic answering message replyTo, which then is the message's
 // reply_to_message instead of the topic's opening one.
-func (s *Server) ReplyTextInTopic(chat Chat, from User, threadID, replyTo int, text string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) ReplyTextInTopic(chat Chat, from User, threadID, replyTo int, text string) (updateID int, msg tgbotapi.Message) {
 	return s.userMessage(chat, from, threadID, replyTo, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
 }
 
 // SendPhotoInTopic is SendPhoto into forum topic threadID of chat, with the topic's fields as
 // SendTextInTopic describes them.
-func (s *Server) SendPhotoInTopic(chat Chat, from User, threadID int, data []byte, caption, mediaGroupID string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) SendPhotoInTopic(chat Chat, from User, threadID int, data []byte, caption, mediaGroupID string) (updateID int, msg tgbotapi.Message) {
 	data = bytes.Clone(data)
 	s.mu.Lock()
 	sizes := s.storePhotoLocked(data)
@@ -201,7 +201,7 @@ func (s *Server) SendPhotoInTopic(chat Chat, from User, threadID int, data []byt
 // threadID 0 means no topic was asked for; a reply then stays in the topic of what it answers,
 // which is where a client writes it. replyTo is nil when msg answers nothing. ok is false when
 // threadID is no topic of chatID.
-func (s *Server) placeLocked(msg *wireMessage, chatID int64, threadID int, replyTo *message) (ok bool) {
+func (s *chatStore) placeLocked(msg *wireMessage, chatID int64, threadID int, replyTo *message) (ok bool) {
 	if threadID == 0 && replyTo != nil && replyTo.msg.IsTopicMessage {
 		threadID = replyTo.msg.MessageThreadID
 	}

@@ -68,54 +68,54 @@ type request struct {
 
 func (r *request) str(name string) string { return r.form.Get(name) }
 
-type handlerFunc func(*Server, *request) (json.RawMessage, *apiError)
+type handlerFunc func(*botAPI, *request) (json.RawMessage, *apiError)
 
 // route maps a method name to its handler. Telegram matches method names case-insensitively;
 // the canonical spelling is what Calls, FailNext and DelayNext count under.
 func route(method string) (string, handlerFunc) {
 	switch strings.ToLower(method) {
 	case "getme":
-		return "getMe", (*Server).getMe
+		return "getMe", (*botAPI).getMe
 	case "getupdates":
-		return "getUpdates", (*Server).getUpdates
+		return "getUpdates", (*botAPI).getUpdates
 	case "sendmessage":
-		return "sendMessage", (*Server).sendMessage
+		return "sendMessage", (*botAPI).sendMessage
 	case "editmessagetext":
-		return "editMessageText", (*Server).editMessageText
+		return "editMessageText", (*botAPI).editMessageText
 	case "editmessagecaption":
-		return "editMessageCaption", (*Server).editMessageCaption
+		return "editMessageCaption", (*botAPI).editMessageCaption
 	case "editmessagereplymarkup":
-		return "editMessageReplyMarkup", (*Server).editMessageReplyMarkup
+		return "editMessageReplyMarkup", (*botAPI).editMessageReplyMarkup
 	case "deletemessage":
-		return "deleteMessage", (*Server).deleteMessage
+		return "deleteMessage", (*botAPI).deleteMessage
 	case "answercallbackquery":
-		return "answerCallbackQuery", (*Server).answerCallbackQuery
+		return "answerCallbackQuery", (*botAPI).answerCallbackQuery
 	case "sendphoto":
-		return "sendPhoto", (*Server).sendPhoto
+		return "sendPhoto", (*botAPI).sendPhoto
 	case "senddocument":
-		return "sendDocument", (*Server).sendDocument
+		return "sendDocument", (*botAPI).sendDocument
 	case "sendmediagroup":
-		return "sendMediaGroup", (*Server).sendMediaGroup
+		return "sendMediaGroup", (*botAPI).sendMediaGroup
 	case "sendchataction":
-		return "sendChatAction", (*Server).sendChatAction
+		return "sendChatAction", (*botAPI).sendChatAction
 	case "getfile":
-		return "getFile", (*Server).getFile
+		return "getFile", (*botAPI).getFile
 	case "setmycommands":
-		return "setMyCommands", (*Server).setMyCommands
+		return "setMyCommands", (*botAPI).setMyCommands
 	case "getmycommands":
-		return "getMyCommands", (*Server).getMyCommands
+		return "getMyCommands", (*botAPI).getMyCommands
 	case "setwebhook":
-		return "setWebhook", (*Server).setWebhook
+		return "setWebhook", (*botAPI).setWebhook
 	case "deletewebhook":
-		return "deleteWebhook", (*Server).deleteWebhook
+		return "deleteWebhook", (*botAPI).deleteWebhook
 	case "getwebhookinfo":
-		return "getWebhookInfo", (*Server).getWebhookInfo
+		return "getWebhookInfo", (*botAPI).getWebhookInfo
 	case "getchat":
-		return "getChat", (*Server).getChat
+		return "getChat", (*botAPI).getChat
 	case "getchatmember":
-		return "getChatMember", (*Server).getChatMember
+		return "getChatMember", (*botAPI).getChatMember
 	case "createforumtopic":
-		return "createForumTopic", (*Server).createForumTopic
+		return "createForumTopic", (*botAPI).createForumTopic
 	}
 	return method, nil
 }
@@ -177,7 +177,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			defer func() { _ = r.MultipartForm.RemoveAll() }()
 		}
 		if aerr = s.refuse(name, req); aerr == nil {
-			res, aerr = fn(s, req)
+			res, aerr = fn(&s.api, req)
 		}
 	}
 	s.notify()
@@ -200,29 +200,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// res is written untouched: forged updates must reach the bot exactly as the test wrote them.
 	body := append(append([]byte(`{"ok":true,"result":`), res...), '}')
 	writeJSON(w, http.StatusOK, body)
-}
-
-// takeFaultsLocked consumes the injected delay and failure, if any, for one call of method; drop
-// means the connection is to be closed unanswered.
-func (s *Server) takeFaultsLocked(method string) (wait time.Duration, fail *apiError, drop bool) {
-	if ds := s.delays[method]; len(ds) > 0 {
-		wait = ds[0].d
-		if ds[0].left--; ds[0].left == 0 {
-			s.delays[method] = ds[1:]
-		}
-	}
-	if fs := s.failures[method]; len(fs) > 0 {
-		if fs[0].drop {
-			drop = true
-		} else {
-			fail = injectedError(fs[0].code, fs[0].retryAfter)
-			fail.raw = fs[0].raw
-		}
-		if fs[0].left--; fs[0].left == 0 {
-			s.failures[method] = fs[1:]
-		}
-	}
-	return wait, fail, drop
 }
 
 // hangUp closes the request's connection without a word, so that the client's HTTP call fails

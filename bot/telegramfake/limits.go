@@ -54,14 +54,14 @@ type limiter struct {
 
 // EnforceLimits makes every send, album and edit count against l from now
 // on; past a limit the call is refused with 429, as Telegram would.
-func (s *Server) EnforceLimits(l Limits) {
+func (s *injector) EnforceLimits(l Limits) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limiter = &limiter{limits: l, chats: map[int64][]time.Time{}}
 }
 
 // LimitRefusals counts the calls refused for a limit since EnforceLimits.
-func (s *Server) LimitRefusals() int {
+func (s *observer) LimitRefusals() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.limiter == nil {
@@ -90,7 +90,7 @@ func limitedMessages(method string, req *request) int {
 // Block makes the chat refuse everything the bot sends it, as a user who
 // blocked the bot does (403 "Forbidden: bot was blocked by the user"),
 // until Unblock.
-func (s *Server) Block(chatID int64) {
+func (s *injector) Block(chatID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.blocked == nil {
@@ -100,7 +100,7 @@ func (s *Server) Block(chatID int64) {
 }
 
 // Unblock lets the bot send to the chat again.
-func (s *Server) Unblock(chatID int64) {
+func (s *injector) Unblock(chatID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.blocked, chatID)
@@ -108,7 +108,7 @@ func (s *Server) Unblock(chatID int64) {
 
 // refuse answers what Telegram would refuse before doing a call: a send to
 // a chat that blocked the bot, or one past the limits.
-func (s *Server) refuse(method string, req *request) *apiError {
+func (s *world) refuse(method string, req *request) *apiError {
 	n := limitedMessages(method, req)
 	if n == 0 {
 		return nil
@@ -127,7 +127,7 @@ func (s *Server) refuse(method string, req *request) *apiError {
 
 // overLimitLocked books the call's messages, or refuses it with 429 when
 // one of the windows is full. A refused call books nothing.
-func (s *Server) overLimitLocked(chat int64, n int) *apiError {
+func (s *faults) overLimitLocked(chat int64, n int) *apiError {
 	l := s.limiter
 	if l == nil {
 		return nil

@@ -19,7 +19,7 @@ type Member struct {
 // them: a test changes an agent's username, name or status mid-test by setting them again.
 // getChatMember then reports m; for users never set it answers 400 "Bad Request: user not found",
 // as Telegram does for a user it does not know.
-func (s *Server) SetMember(chatID int64, m Member) {
+func (s *simulation) SetMember(chatID int64, m Member) {
 	if m.Status == "" {
 		m.Status = "member"
 	}
@@ -34,7 +34,7 @@ func (s *Server) SetMember(chatID int64, m Member) {
 
 // getChatMember reports a member set by SetMember; the bot itself is an administrator of every
 // chat it knows.
-func (s *Server) getChatMember(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) getChatMember(r *request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, aerr := s.knownChatLocked(r.str("chat_id")); aerr != nil {

@@ -8,12 +8,16 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
-// Bot API methods. Each validates what Telegram validates and answers with Telegram's wording,
-// because the bot's error handling is written against those answers.
+// botAPI is the Bot API methods the bot calls, as route (http.go) finds them by name. Each
+// validates what Telegram validates and answers with Telegram's wording, because the bot's error
+// handling is written against those answers. The sends are here; the other methods are in the
+// file of their topic (edits.go, album.go, updates.go, webhook.go, files.go, commands.go,
+// members.go, forum.go).
+type botAPI struct{ *world }
 
 func jsonTrue() json.RawMessage { return json.RawMessage("true") }
 
-func (s *Server) getMe(*request) (json.RawMessage, *apiError) {
+func (s *botAPI) getMe(*request) (json.RawMessage, *apiError) {
 	me := botUser()
 	me.CanJoinGroups = true
 	return jsonOf(me), nil
@@ -40,7 +44,7 @@ func readOutgoing(r *request, field string, check func(string) *apiError) (outgo
 	return out, aerr
 }
 
-func (s *Server) knownChatLocked(param string) (wireChat, *apiError) {
+func (s *chatStore) knownChatLocked(param string) (wireChat, *apiError) {
 	if param == "" {
 		return wireChat{}, badRequest("chat_id is empty")
 	}
@@ -62,7 +66,7 @@ func boolParam(r *request, name string) bool {
 
 // replyTargetLocked finds the message a send replies to, from reply_to_message_id or the newer
 // reply_parameters.
-func (s *Server) replyTargetLocked(r *request, chatID int64) (*message, *apiError) {
+func (s *chatStore) replyTargetLocked(r *request, chatID int64) (*message, *apiError) {
 	id, aerr := intParam(r, "reply_to_message_id", 0)
 	if aerr != nil {
 		return nil, aerr
@@ -93,7 +97,7 @@ func (s *Server) replyTargetLocked(r *request, chatID int64) (*message, *apiErro
 // sendLocked creates a bot message in the requested chat, and forum topic when message_thread_id
 // names one. attach adds the method's content once the chat, topic and reply target are known to
 // be valid, so a failed send stores no file.
-func (s *Server) sendLocked(r *request, method string, out outgoing, attach func(*tgbotapi.Message) (fileID string, aerr *apiError)) (json.RawMessage, *apiError) {
+func (s *world) sendLocked(r *request, method string, out outgoing, attach func(*tgbotapi.Message) (fileID string, aerr *apiError)) (json.RawMessage, *apiError) {
 	chat, aerr := s.knownChatLocked(r.str("chat_id"))
 	if aerr != nil {
 		return nil, aerr
@@ -150,7 +154,7 @@ func (s *Server) sendLocked(r *request, method string, out outgoing, attach func
 	return jsonOf(msg), nil
 }
 
-func (s *Server) sendMessage(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) sendMessage(r *request) (json.RawMessage, *apiError) {
 	out, aerr := readOutgoing(r, "text", checkText)
 	if aerr != nil {
 		return nil, aerr
@@ -163,7 +167,7 @@ func (s *Server) sendMessage(r *request) (json.RawMessage, *apiError) {
 	})
 }
 
-func (s *Server) sendPhoto(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) sendPhoto(r *request) (json.RawMessage, *apiError) {
 	out, aerr := readOutgoing(r, "caption", checkCaption)
 	if aerr != nil {
 		return nil, aerr
@@ -189,7 +193,7 @@ func (s *Server) sendPhoto(r *request) (json.RawMessage, *apiError) {
 	})
 }
 
-func (s *Server) sendDocument(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) sendDocument(r *request) (json.RawMessage, *apiError) {
 	out, aerr := readOutgoing(r, "caption", checkCaption)
 	if aerr != nil {
 		return nil, aerr
@@ -215,7 +219,7 @@ func (s *Server) sendDocument(r *request) (json.RawMessage, *apiError) {
 	})
 }
 
-func (s *Server) answerCallbackQuery(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) answerCallbackQuery(r *request) (json.RawMessage, *apiError) {
 	id := r.str("callback_query_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,7 +232,7 @@ func (s *Server) answerCallbackQuery(r *request) (json.RawMessage, *apiError) {
 	return jsonTrue(), nil
 }
 
-func (s *Server) sendChatAction(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) sendChatAction(r *request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, aerr := s.knownChatLocked(r.str("chat_id")); aerr != nil {
@@ -242,7 +246,7 @@ func (s *Server) sendChatAction(r *request) (json.RawMessage, *apiError) {
 	return nil, badRequest("wrong parameter action in request")
 }
 
-func (s *Server) getChat(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) getChat(r *request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	chat, aerr := s.knownChatLocked(r.str("chat_id"))

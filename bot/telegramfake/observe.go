@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
+
+// observer is the Server's part a test reads back what the bot did with: what it sent, called,
+// answered and set. Its methods are here and in the files of their topic (forum.go, updates.go,
+// limits.go, webhook.go); WaitFor and WaitMessages are the Server's own, as conditions are
+// written against the whole Server.
+type observer struct{ *world }
 
 // copySent is a deep copy, so callers cannot change the fake's state through the keyboard.
 func copySent(m SentMessage) SentMessage {
@@ -22,13 +27,13 @@ func copySent(m SentMessage) SentMessage {
 }
 
 // emitLocked queues m's current state for the subscribers and wakes waiters.
-func (s *Server) emitLocked(m *SentMessage) {
+func (s *world) emitLocked(m *SentMessage) {
 	s.events = append(s.events, copySent(*m))
 	s.changedLocked()
 }
 
 // notify hands queued changes to the subscribers, outside mu so they may call the Server.
-func (s *Server) notify() {
+func (s *world) notify() {
 	s.notifyMu.Lock()
 	defer s.notifyMu.Unlock()
 	s.mu.Lock()
@@ -45,7 +50,7 @@ func (s *Server) notify() {
 // Subscribe calls fn with a message's new state after every send, edit or delete by the bot, one
 // call at a time and in order. fn runs before the bot gets its answer, so it must not wait for
 // the bot; it may call the Server.
-func (s *Server) Subscribe(fn func(SentMessage)) {
+func (s *observer) Subscribe(fn func(SentMessage)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subscribers = append(slices.Clip(s.subscribers), fn) // notify may be ranging over the old slice
@@ -53,7 +58,7 @@ func (s *Server) Subscribe(fn func(SentMessage)) {
 
 // Messages is the current state of every message the bot sent to chatID, in send order; deleted
 // ones stay, marked Deleted.
-func (s *Server) Messages(chatID int64) []SentMessage {
+func (s *observer) Messages(chatID int64) []SentMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := s.sentOrder[chatID]
@@ -102,7 +107,7 @@ func (s *Server) WaitMessages(ctx context.Context, chatID int64, n int) ([]SentM
 }
 
 // CallbackAnswers lists the successful answerCallbackQuery calls in order.
-func (s *Server) CallbackAnswers() []CallbackAnswer {
+func (s *observer) CallbackAnswers() []CallbackAnswer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.answers)
@@ -110,62 +115,22 @@ func (s *Server) CallbackAnswers() []CallbackAnswer {
 
 // Calls counts the requests for method that arrived, failed ones included. Method names match
 // case-insensitively, as on Telegram.
-func (s *Server) Calls(method string) int {
+func (s *observer) Calls(method string) int {
 	name, _ := route(method)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[name]
 }
 
-// FailNext makes the next n calls of method fail without effect, answering errorCode with
-// Telegram's description for it (403 reads "Forbidden: bot was blocked by the user"; 429
-// "Too Many Requests: retry after N"). A positive retryAfter is sent as parameters.retry_after.
-// Calls queue up: FailNext("sendMessage", 1, 429, 3) then FailNext("sendMessage", 1, 500, 0)
-// fails the next call with 429 and the one after with 500.
-func (s *Server) FailNext(method string, n int, errorCode int, retryAfter int) {
-	if n <= 0 {
-		return
-	}
-	name, _ := route(method)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures[name] = append(s.failures[name], failure{left: n, code: errorCode, retryAfter: retryAfter})
-}
-
-// DropNext makes the next n calls of method fail without effect by closing the connection
-// unanswered: the client sees a network error, not a Bot API error. It queues with FailNext.
-func (s *Server) DropNext(method string, n int) {
-	if n <= 0 {
-		return
-	}
-	name, _ := route(method)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures[name] = append(s.failures[name], failure{left: n, drop: true})
-}
-
-// DelayNext holds back the answer to the next n calls of method by d. The call takes effect at
-// once, as a send that timed out on the client may still have been delivered by Telegram. The
-// wait ends early when the client gives up or the server is closed.
-func (s *Server) DelayNext(method string, n int, d time.Duration) {
-	if n <= 0 || d <= 0 {
-		return
-	}
-	name, _ := route(method)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delays[name] = append(s.delays[name], delay{left: n, d: d})
-}
-
 // Webhook is what the bot last set with setWebhook; empty when none is set.
-func (s *Server) Webhook() (url, secretToken string) {
+func (s *observer) Webhook() (url, secretToken string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.webhookURL, s.webhookSecret
 }
 
 // Commands is the command list the bot set for scope (nil: the default scope) and languageCode.
-func (s *Server) Commands(scope *tgbotapi.BotCommandScope, languageCode string) []tgbotapi.BotCommand {
+func (s *observer) Commands(scope *tgbotapi.BotCommandScope, languageCode string) []tgbotapi.BotCommand {
 	var sc tgbotapi.BotCommandScope
 	if scope != nil {
 		sc = *scope

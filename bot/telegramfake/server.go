@@ -18,10 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
-
-	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
 // The bot the fake speaks for. Constants, so tests can write "/status@" + BotUsername.
@@ -109,87 +106,23 @@ type CallbackAnswer struct {
 }
 
 // Server is a running fake. All methods are safe for concurrent use.
+//
+// Its methods come from parts, each of one topic and each embedded, so that its methods are the
+// Server's: simulation is what the people in the chats do (simulate.go, forum.go), injector the
+// faults and limits a test turns on (faults.go, chaos.go, limits.go), observer what a test reads
+// back (observe.go); the Bot API methods the bot calls over HTTP are api's (methods.go and the
+// files of each method). All of them share one world, everything the fake knows (world.go).
 type Server struct {
+	*world
+	simulation
+	injector
+	observer
+	api botAPI
+
 	token     string
 	base      string // http://127.0.0.1:PORT
 	http      *http.Server
-	done      chan struct{} // closed by Close: ends long polls and delays
 	serveDone chan struct{}
-
-	// notifyMu serializes subscriber calls so that subscribers see changes one at a time and in
-	// the order they happened, without holding mu while foreign code runs.
-	notifyMu sync.Mutex
-
-	mu       sync.Mutex
-	closed   bool
-	inflight sync.WaitGroup // handlers running; Add only under mu while !closed
-	changed  chan struct{}  // closed and replaced on every change, to wake waiters
-
-	nextUpdateID  int
-	nextMessageID int
-	nextFileNum   int
-	nextQueryNum  int64
-	queue         []queuedUpdate
-	allowed       map[string]bool // nil: Telegram's default set
-	pollGen       int             // identifies the newest getUpdates, which supersedes older ones
-
-	chats     map[int64]wireChat
-	members   map[int64]map[int64]Member // chat id → user id → what getChatMember reports
-	topics    map[int64][]Topic          // chat id → its forum topics in creation order
-	messages  map[msgKey]*message
-	sentOrder map[int64][]int // chat id → ids of bot messages in send order
-	files     map[string]*storedFile
-	paths     map[string]*storedFile
-	queries   map[string]bool // callback query id → answered
-	answers   []CallbackAnswer
-	calls     map[string]int
-	failures  map[string][]failure
-	// misbehaviour: what other Bot API servers were seen to do (chaos.go).
-	pollQuirks []pollQuirk
-	chaos      *chaos
-	restarted  bool
-	delays     map[string][]delay
-	commands   map[string][]tgbotapi.BotCommand
-
-	// limiter, when set, refuses sends past Telegram's limits; blocked
-	// chats refuse every send (limits.go).
-	limiter *limiter
-	blocked map[int64]bool
-
-	webhookURL, webhookSecret string
-	hook                      webhookState
-
-	subscribers []func(SentMessage)
-	events      []SentMessage // waiting to be handed to subscribers, in order
-}
-
-type msgKey struct {
-	chatID int64
-	id     int
-}
-
-// message is any message the fake knows, the bot's and the users'.
-type message struct {
-	msg     wireMessage // as Telegram would return it now; replace fields, never mutate through pointers
-	fromBot bool
-	deleted bool
-	sent    *SentMessage // bot messages only
-}
-
-type failure struct {
-	left       int
-	code       int
-	retryAfter int
-	// drop closes the connection instead of answering, as a Bot API
-	// behind a broken proxy or a restarting server does.
-	drop bool
-	// raw is the body answered instead of an error object.
-	raw []byte
-}
-
-type delay struct {
-	left int
-	d    time.Duration
 }
 
 // Start listens on an ephemeral port of 127.0.0.1 and serves the Bot API for token.
@@ -201,26 +134,16 @@ func Start(token string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telegramfake: listen: %w", err)
 	}
+	w := newWorld()
 	s := &Server{
-		token:         token,
-		base:          "http://" + ln.Addr().String(),
-		done:          make(chan struct{}),
-		serveDone:     make(chan struct{}),
-		changed:       make(chan struct{}),
-		nextUpdateID:  1,
-		nextMessageID: 1,
-		chats:         make(map[int64]wireChat),
-		members:       make(map[int64]map[int64]Member),
-		topics:        make(map[int64][]Topic),
-		messages:      make(map[msgKey]*message),
-		sentOrder:     make(map[int64][]int),
-		files:         make(map[string]*storedFile),
-		paths:         make(map[string]*storedFile),
-		queries:       make(map[string]bool),
-		calls:         make(map[string]int),
-		failures:      make(map[string][]failure),
-		delays:        make(map[string][]delay),
-		commands:      make(map[string][]tgbotapi.BotCommand),
+		world:      w,
+		simulation: simulation{w},
+		injector:   injector{w},
+		observer:   observer{w},
+		api:        botAPI{w},
+		token:      token,
+		base:       "http://" + ln.Addr().String(),
+		serveDone:  make(chan struct{}),
 	}
 	// No WriteTimeout: long polls legitimately hold a response for as long as the bot asks.
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
@@ -264,12 +187,6 @@ func (s *Server) Close() error {
 	s.inflight.Wait()
 	<-s.serveDone
 	return err
-}
-
-// changedLocked wakes everything waiting for the state to change.
-func (s *Server) changedLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
 }
 
 // enter registers a running handler, unless the server is closing.

@@ -11,8 +11,11 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
-// What people do, for tests: each helper stores a message or a button
-// press as Telegram would and queues it as an update for the bot.
+// simulation is the Server's part that plays the people in the chats, for tests: each helper
+// stores a message or a button press as Telegram would and queues it as an update for the bot.
+// Its methods are here, in forum.go (topics), updates.go (EnqueueRaw), files.go (AddFile) and
+// members.go (SetMember).
+type simulation struct{ *world }
 
 // tgUser is u as Telegram describes a user.
 func tgUser(u User) tgbotapi.User {
@@ -34,7 +37,7 @@ func wireChatOf(chat Chat) wireChat {
 
 // chatLocked records chat (with from's name, for a private chat) and returns it as Telegram
 // describes it.
-func (s *Server) chatLocked(chat Chat, from User) wireChat {
+func (s *chatStore) chatLocked(chat Chat, from User) wireChat {
 	c := wireChatOf(chat)
 	if c.Type == "private" {
 		c.FirstName, c.LastName, c.UserName = from.FirstName, from.LastName, from.Username
@@ -45,7 +48,7 @@ func (s *Server) chatLocked(chat Chat, from User) wireChat {
 
 // AddChat makes chat known without anyone writing in it, so that the bot may message it first.
 // Telegram answers "chat not found" for chats the bot never saw.
-func (s *Server) AddChat(chat Chat) {
+func (s *simulation) AddChat(chat Chat) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := wireChatOf(chat)
@@ -55,7 +58,7 @@ func (s *Server) AddChat(chat Chat) {
 
 // userMessage completes content as sent by from in chat, in forum topic threadID when that is not
 // 0, as a reply to message replyTo when that is not 0, stores it and queues it as an update.
-func (s *Server) userMessage(chat Chat, from User, threadID, replyTo int, content tgbotapi.Message) (int, tgbotapi.Message) {
+func (s *simulation) userMessage(chat Chat, from User, threadID, replyTo int, content tgbotapi.Message) (int, tgbotapi.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.chatLocked(chat, from)
@@ -88,7 +91,7 @@ func cloneMessage(m wireMessage) tgbotapi.Message {
 
 // SendText simulates from writing text in chat. A text that starts with a command gets a
 // bot_command entity as on Telegram, so Message.IsCommand, Command and CommandArguments work.
-func (s *Server) SendText(chat Chat, from User, text string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) SendText(chat Chat, from User, text string) (updateID int, msg tgbotapi.Message) {
 	return s.userMessage(chat, from, 0, 0, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
 }
 
@@ -96,12 +99,12 @@ func (s *Server) SendText(chat Chat, from User, text string) (updateID int, msg 
 // relayed message in their group. The update carries the replied-to message as the fake holds it
 // now (edits included, one level deep), as Telegram does. A replyTo the fake does not know, or
 // that was deleted, leaves the message without a reply: no client can reply to it.
-func (s *Server) ReplyText(chat Chat, from User, replyTo int, text string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) ReplyText(chat Chat, from User, replyTo int, text string) (updateID int, msg tgbotapi.Message) {
 	return s.userMessage(chat, from, 0, replyTo, tgbotapi.Message{Text: text, Entities: commandEntities(text)})
 }
 
 // ReplyPhoto is ReplyText for a photo with a caption.
-func (s *Server) ReplyPhoto(chat Chat, from User, replyTo int, data []byte, caption string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) ReplyPhoto(chat Chat, from User, replyTo int, data []byte, caption string) (updateID int, msg tgbotapi.Message) {
 	data = bytes.Clone(data)
 	s.mu.Lock()
 	sizes := s.storePhotoLocked(data)
@@ -112,7 +115,7 @@ func (s *Server) ReplyPhoto(chat Chat, from User, replyTo int, data []byte, capt
 // ForwardText simulates from forwarding into chat a text that origin wrote. Telegram names
 // origin's account in forward_from; when origin's privacy settings hide it (hidden), only their
 // name comes, in forward_sender_name, so the bot cannot tell who they really are.
-func (s *Server) ForwardText(chat Chat, from, origin User, hidden bool, text string) (updateID int, msg tgbotapi.Message) {
+func (s *simulation) ForwardText(chat Chat, from, origin User, hidden bool, text string) (updateID int, msg tgbotapi.Message) {
 	// forward_date is when origin wrote the text, which was before it was forwarded.
 	m := tgbotapi.Message{Text: text, Entities: commandEntities(text), ForwardDate: int(time.Now().Add(-time.Hour).Unix())}
 	if hidden {
@@ -126,7 +129,7 @@ func (s *Server) ForwardText(chat Chat, from, origin User, hidden bool, text str
 
 // SendPhoto simulates from sending a photo; the bot can getFile and download it. The same
 // bytes always get the same file_unique_id. mediaGroupID, when set, makes it part of an album.
-func (s *Server) SendPhoto(chat Chat, from User, data []byte, caption, mediaGroupID string) (int, tgbotapi.Message) {
+func (s *simulation) SendPhoto(chat Chat, from User, data []byte, caption, mediaGroupID string) (int, tgbotapi.Message) {
 	data = bytes.Clone(data)
 	s.mu.Lock()
 	sizes := s.storePhotoLocked(data)
@@ -135,7 +138,7 @@ func (s *Server) SendPhoto(chat Chat, from User, data []byte, caption, mediaGrou
 }
 
 // SendDocument simulates from sending a file. An empty mimeType is guessed from fileName.
-func (s *Server) SendDocument(chat Chat, from User, data []byte, fileName, mimeType, caption, mediaGroupID string) (int, tgbotapi.Message) {
+func (s *simulation) SendDocument(chat Chat, from User, data []byte, fileName, mimeType, caption, mediaGroupID string) (int, tgbotapi.Message) {
 	data = bytes.Clone(data)
 	s.mu.Lock()
 	doc := s.storeDocumentLocked(data, fileName, mimeType)
@@ -144,7 +147,7 @@ func (s *Server) SendDocument(chat Chat, from User, data []byte, fileName, mimeT
 }
 
 // SendSticker simulates from sending a sticker: a message without text the bot must cope with.
-func (s *Server) SendSticker(chat Chat, from User) (int, tgbotapi.Message) {
+func (s *simulation) SendSticker(chat Chat, from User) (int, tgbotapi.Message) {
 	s.mu.Lock()
 	f := s.storeFileLocked(kindSticker, "", []byte("RIFF\x00\x00\x00\x00WEBPVP8 telegramfake sticker"), ".webp")
 	s.mu.Unlock()
@@ -153,7 +156,7 @@ func (s *Server) SendSticker(chat Chat, from User) (int, tgbotapi.Message) {
 }
 
 // SendVoice simulates from sending a voice note.
-func (s *Server) SendVoice(chat Chat, from User) (int, tgbotapi.Message) {
+func (s *simulation) SendVoice(chat Chat, from User) (int, tgbotapi.Message) {
 	s.mu.Lock()
 	f := s.storeFileLocked(kindVoice, "", []byte("OggS telegramfake voice note"), ".oga")
 	s.mu.Unlock()
@@ -165,7 +168,7 @@ func (s *Server) SendVoice(chat Chat, from User) (int, tgbotapi.Message) {
 // messageID. The callback query carries the message as it is now; for an unknown or deleted
 // message it carries what Telegram sends for an inaccessible one (chat, id and date 0). data is
 // not checked against the keyboard, so tests can press stale or forged buttons.
-func (s *Server) PressButton(chat Chat, from User, messageID int, data string) (updateID int, callbackID string) {
+func (s *simulation) PressButton(chat Chat, from User, messageID int, data string) (updateID int, callbackID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.chatLocked(chat, from)

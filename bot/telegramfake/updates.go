@@ -11,6 +11,17 @@ import (
 	"time"
 )
 
+// updateQueue is the updates waiting for the bot, and what getUpdates remembers between calls
+// (guarded by world.mu).
+type updateQueue struct {
+	nextUpdateID int
+	queue        []queuedUpdate
+	allowed      map[string]bool // nil: Telegram's default set
+	pollGen      int             // identifies the newest getUpdates, which supersedes older ones
+	// restarted is set once RestartUpdateIDs made the ids start again.
+	restarted bool
+}
+
 // queuedUpdate is an update waiting for the bot to confirm it.
 type queuedUpdate struct {
 	id   int
@@ -23,7 +34,7 @@ type queuedUpdate struct {
 }
 
 // enqueueLocked gives u the next update_id and queues it.
-func (s *Server) enqueueLocked(u wireUpdate) int {
+func (s *world) enqueueLocked(u wireUpdate) int {
 	u.UpdateID = s.nextUpdateID
 	s.nextUpdateID++
 	kind := "message"
@@ -40,7 +51,7 @@ func (s *Server) enqueueLocked(u wireUpdate) int {
 // fake already used (a duplicate delivery) is still delivered once, even when the bot has
 // confirmed past it, and the update_ids the fake hands out later stay above every id seen. Chats,
 // messages, callback queries and forum topics in it become known, so the bot can answer them.
-func (s *Server) EnqueueRaw(update json.RawMessage) error {
+func (s *simulation) EnqueueRaw(update json.RawMessage) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(update, &fields); err != nil {
 		return fmt.Errorf("telegramfake: update is not a JSON object: %w", err)
@@ -109,7 +120,7 @@ func updateKind(fields map[string]json.RawMessage) string {
 }
 
 // Pending counts the updates the bot has not confirmed yet.
-func (s *Server) Pending() int {
+func (s *observer) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.queue)
@@ -117,7 +128,7 @@ func (s *Server) Pending() int {
 
 // confirmLocked applies a getUpdates offset: Telegram forgets every update below a positive
 // offset, and all but the last -offset updates for a negative one.
-func (s *Server) confirmLocked(offset int) {
+func (s *updateQueue) confirmLocked(offset int) {
 	switch {
 	case offset < 0:
 		if keep := -offset; len(s.queue) > keep {
@@ -138,7 +149,7 @@ func (s *Server) confirmLocked(offset int) {
 }
 
 // takeLocked returns up to limit updates the bot asked for, dropping those it filtered out.
-func (s *Server) takeLocked(limit int, skipFirst bool) []json.RawMessage {
+func (s *updateQueue) takeLocked(limit int, skipFirst bool) []json.RawMessage {
 	var out []json.RawMessage
 	kept := s.queue[:0:0]
 	for _, q := range s.queue {
@@ -160,7 +171,7 @@ func (s *Server) takeLocked(limit int, skipFirst bool) []json.RawMessage {
 	return out
 }
 
-func (s *Server) allowedLocked(kind string) bool {
+func (s *updateQueue) allowedLocked(kind string) bool {
 	if s.allowed == nil {
 		// Telegram's default: everything except these.
 		return kind != "chat_member" && kind != "message_reaction" && kind != "message_reaction_count"
@@ -170,7 +181,7 @@ func (s *Server) allowedLocked(kind string) bool {
 
 // getUpdates long-polls like Telegram: it answers at once when updates are waiting, otherwise
 // when one arrives or timeout seconds pass. A newer getUpdates ends an older one with 409.
-func (s *Server) getUpdates(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) getUpdates(r *request) (json.RawMessage, *apiError) {
 	offset, aerr := intParam(r, "offset", 0)
 	if aerr != nil {
 		return nil, aerr

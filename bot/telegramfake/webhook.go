@@ -46,21 +46,21 @@ const (
 
 // AllowHTTPWebhooks makes setWebhook accept http:// URLs, as a local Bot
 // API server does, so that tests can receive webhooks on 127.0.0.1.
-func (s *Server) AllowHTTPWebhooks() {
+func (s *injector) AllowHTTPWebhooks() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hook.allowHTTP = true
 }
 
 // WebhookDeliveries counts updates the bot acknowledged through its webhook.
-func (s *Server) WebhookDeliveries() int {
+func (s *observer) WebhookDeliveries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hook.delivered
 }
 
 // startWebhookLocked starts delivering to the webhook just set, once.
-func (s *Server) startWebhookLocked() {
+func (s *world) startWebhookLocked() {
 	if s.hook.running || s.webhookURL == "" || s.closed {
 		return
 	}
@@ -74,7 +74,7 @@ func (s *Server) startWebhookLocked() {
 
 // deliverWebhooks sends every deliverable update, then waits for a change
 // (a new update, an answer) or the next retry.
-func (s *Server) deliverWebhooks(stopped chan struct{}) {
+func (s *world) deliverWebhooks(stopped chan struct{}) {
 	defer close(stopped)
 	client := &http.Client{Timeout: webhookTimeout}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -112,7 +112,7 @@ func (s *Server) deliverWebhooks(stopped chan struct{}) {
 
 // sendDueLocked starts a request for the first update of every idle chat
 // whose retry time has come, and returns the earliest retry still ahead.
-func (s *Server) sendDueLocked(ctx context.Context, client *http.Client) (next time.Time) {
+func (s *world) sendDueLocked(ctx context.Context, client *http.Client) (next time.Time) {
 	now := time.Now()
 	inFlight := 0
 	for _, busy := range s.hook.busy {
@@ -150,7 +150,7 @@ func (s *Server) sendDueLocked(ctx context.Context, client *http.Client) (next t
 }
 
 // post sends one update and records the answer.
-func (s *Server) post(ctx context.Context, client *http.Client, q queuedUpdate, chat int64, url, secret string) {
+func (s *world) post(ctx context.Context, client *http.Client, q queuedUpdate, chat int64, url, secret string) {
 	ok := false
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(q.raw))
 	if err == nil {
@@ -215,7 +215,7 @@ func updateChat(q queuedUpdate) int64 {
 
 // setWebhook records the webhook and starts delivering updates to it (webhook.go); like
 // Telegram, the fake refuses getUpdates while a webhook is set.
-func (s *Server) setWebhook(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) setWebhook(r *request) (json.RawMessage, *apiError) {
 	url, secret := r.str("url"), r.str("secret_token")
 	maxConns, aerr := intParam(r, "max_connections", 40)
 	if aerr != nil {
@@ -242,7 +242,7 @@ func (s *Server) setWebhook(r *request) (json.RawMessage, *apiError) {
 	return jsonTrue(), nil
 }
 
-func (s *Server) deleteWebhook(r *request) (json.RawMessage, *apiError) {
+func (s *botAPI) deleteWebhook(r *request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.webhookURL, s.webhookSecret = "", ""
@@ -253,7 +253,7 @@ func (s *Server) deleteWebhook(r *request) (json.RawMessage, *apiError) {
 	return jsonTrue(), nil
 }
 
-func (s *Server) getWebhookInfo(*request) (json.RawMessage, *apiError) {
+func (s *botAPI) getWebhookInfo(*request) (json.RawMessage, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return jsonOf(tgbotapi.WebhookInfo{URL: s.webhookURL, PendingUpdateCount: len(s.queue), MaxConnections: s.hook.maxConnections}), nil

@@ -14,10 +14,11 @@ import (
 // agentChat handles the agents' team chat: card buttons, commands in a
 // case's thread, and replies relayed to the buyer.
 func (t *turn) agentChat(ctx context.Context) error {
-	agent, isAgent, err := t.agent(ctx)
+	agent, isAgent, err := t.asAgent(ctx)
 	if err != nil {
 		return err
 	}
+	at := &agentTurn{turn: t, agent: agent} // only used once isAgent is known
 	if cb := t.In.Callback; cb != nil {
 		action, id, ok := parseDeskData(cb.Data)
 		switch {
@@ -26,7 +27,7 @@ func (t *turn) agentChat(ctx context.Context) error {
 		case !isAgent:
 			t.refuseNonAgent(ctx, "button "+action)
 		default:
-			return t.deskButton(ctx, agent, action, id)
+			return at.deskButton(ctx, action, id)
 		}
 		return nil
 	}
@@ -38,11 +39,11 @@ func (t *turn) agentChat(ctx context.Context) error {
 	}
 	switch t.In.Command {
 	case "queue", "mine":
-		return t.queue(ctx, agent, t.In.Command == "mine")
+		return at.queue(ctx, t.In.Command == "mine")
 	case "next":
-		return t.next(ctx, agent)
+		return at.next(ctx)
 	case "online", "offline":
-		return t.presence(ctx, agent, t.In.Command == "online")
+		return at.presence(ctx, t.In.Command == "online")
 	}
 	e, err := t.escalationOf(ctx)
 	switch {
@@ -54,26 +55,26 @@ func (t *turn) agentChat(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	return t.onEscalation(ctx, agent, e)
+	return at.onEscalation(ctx, e)
 }
 
 // onEscalation runs an agent's message about one escalation: a reply to
 // relay, or a command.
-func (t *turn) onEscalation(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
+func (t *agentTurn) onEscalation(ctx context.Context, e refund.Escalation) error {
 	switch t.In.Command {
 	case "":
-		return t.relayToBuyer(ctx, agent, e)
+		return t.relayToBuyer(ctx, e)
 	case "take":
-		return t.take(ctx, agent, e)
+		return t.take(ctx, e)
 	case "release":
-		return t.release(ctx, agent, e)
+		return t.release(ctx, e)
 	case "approve":
 		v, ok := parseApprove(t.In.Text)
 		if !ok {
 			t.deskSay(locales.DeskApproveUsage, nil)
 			return nil
 		}
-		return t.decide(ctx, agent, e, v)
+		return t.decide(ctx, e, v)
 	case "reject", "info":
 		v := refund.Verdict{Outcome: refund.OutcomeReject, Note: strings.TrimSpace(t.In.Text)}
 		if t.In.Command == "info" {
@@ -83,9 +84,9 @@ func (t *turn) onEscalation(ctx context.Context, agent refund.Agent, e refund.Es
 			t.deskSay(locales.DeskNeedsReason, map[string]any{"Command": t.In.Command})
 			return nil
 		}
-		return t.decide(ctx, agent, e, v)
+		return t.decide(ctx, e, v)
 	case "note":
-		return t.note(ctx, agent, e)
+		return t.note(ctx, e)
 	}
 	t.deskSay(locales.DeskUnknownCommand, map[string]any{"Command": t.In.Command})
 	return nil
@@ -122,8 +123,8 @@ func (t *turn) escalationOf(ctx context.Context) (refund.Escalation, error) {
 	return e, err
 }
 
-// agent returns the sender if they are active staff.
-func (t *turn) agent(ctx context.Context) (refund.Agent, bool, error) {
+// asAgent returns the sender if they are active staff.
+func (t *turn) asAgent(ctx context.Context) (refund.Agent, bool, error) {
 	a, err := t.d.cfg.Escalations.Agent(ctx, t.In.UserID)
 	switch {
 	case refund.ErrorCode(err) == refund.ENOTFOUND:
@@ -158,16 +159,16 @@ func (t *turn) deskSay(key locales.Key, data map[string]any) {
 	t.Out = append(t.Out, flows.Message{Text: t.team(key, data), ReplyTo: reply, ThreadID: t.In.ThreadID})
 }
 
-func (t *turn) deskButton(ctx context.Context, agent refund.Agent, action string, id int64) error {
+func (t *agentTurn) deskButton(ctx context.Context, action string, id int64) error {
 	e, err := t.d.cfg.Escalations.Escalation(ctx, id)
 	if err != nil {
 		return fmt.Errorf("escalation %d: %w", id, err)
 	}
 	switch action {
 	case deskTake:
-		return t.take(ctx, agent, e)
+		return t.take(ctx, e)
 	case deskApprove:
-		return t.decide(ctx, agent, e, refund.Verdict{Outcome: refund.OutcomeApprove})
+		return t.decide(ctx, e, refund.Verdict{Outcome: refund.OutcomeApprove})
 	case deskReject:
 		t.Answer = t.team(locales.DeskNeedsReason, map[string]any{"Command": "reject"})
 	case deskInfo:
@@ -177,24 +178,24 @@ func (t *turn) deskButton(ctx context.Context, agent refund.Agent, action string
 }
 
 // take gives the buyer's chat to the agent; one agent holds it at a time.
-func (t *turn) take(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
-	got, err := t.d.cfg.Escalations.Take(ctx, e.ID, agent)
+func (t *agentTurn) take(ctx context.Context, e refund.Escalation) error {
+	got, err := t.d.cfg.Escalations.Take(ctx, e.ID, t.agent)
 	switch refund.ErrorCode(err) {
 	case "":
 	case refund.ECONFLICT:
 		return t.takenBy(ctx, e.ID)
 	case refund.EFORBIDDEN:
-		t.d.cfg.Logger.WarnContext(ctx, "agent out of the team chat tried to take a chat", "agent", agent.UserID,
+		t.d.cfg.Logger.WarnContext(ctx, "agent out of the team chat tried to take a chat", "agent", t.agent.UserID,
 			"escalation", e.ID)
-		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(agent))
+		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(t.agent))
 		return nil
 	default:
 		return err
 	}
-	return t.joinedNow(ctx, got, agent, locales.DeskTookOver)
+	return t.joinedNow(ctx, got, locales.DeskTookOver)
 }
 
-func (t *turn) takenBy(ctx context.Context, id int64) error {
+func (t *agentTurn) takenBy(ctx context.Context, id int64) error {
 	e, err := t.d.cfg.Escalations.Escalation(ctx, id)
 	if err != nil {
 		return fmt.Errorf("escalation %d: %w", id, err)
@@ -216,8 +217,8 @@ func (t *turn) takenBy(ctx context.Context, id int64) error {
 }
 
 // release hands the chat back to the bot.
-func (t *turn) release(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
-	got, err := t.d.cfg.Escalations.Release(ctx, e.ID, agent)
+func (t *agentTurn) release(ctx context.Context, e refund.Escalation) error {
+	got, err := t.d.cfg.Escalations.Release(ctx, e.ID, t.agent)
 	switch refund.ErrorCode(err) {
 	case "":
 	case refund.ECONFLICT:
@@ -228,24 +229,24 @@ func (t *turn) release(ctx context.Context, agent refund.Agent, e refund.Escalat
 	}
 	t.d.closed(ctx, got)
 	t.onCard(got, t.team(locales.DeskReleased, map[string]any{"ID": got.ID}))
-	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentLeft, agentData(agent))}, nil)
-	t.askRating(got, agent)
+	t.Post(got.BuyerChatID, flows.Message{Text: t.TextIn(got.Language, locales.AgentLeft, agentData(t.agent))}, nil)
+	t.askRating(got)
 	return nil
 }
 
 // relayToBuyer sends the holder's reply to the buyer, signed. A reply that
 // asks for money or secrets is held back and shown to the team instead.
-func (t *turn) relayToBuyer(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
-	if e.Status != refund.EscalationHeld || e.AgentUserID != agent.UserID {
+func (t *agentTurn) relayToBuyer(ctx context.Context, e refund.Escalation) error {
+	if e.Status != refund.EscalationHeld || e.AgentUserID != t.agent.UserID {
 		t.deskSay(locales.DeskTakeFirst, map[string]any{"ID": e.ID})
 		return nil
 	}
 	if looksLikeStaffScam(t.In.Text) {
-		t.d.cfg.Logger.WarnContext(ctx, "agent reply held back", "agent", agent.UserID, "escalation", e.ID)
-		t.deskSay(locales.DeskHeldBack, agentData(agent))
+		t.d.cfg.Logger.WarnContext(ctx, "agent reply held back", "agent", t.agent.UserID, "escalation", e.ID)
+		t.deskSay(locales.DeskHeldBack, agentData(t.agent))
 		return nil
 	}
-	sign := t.TextIn(e.Language, locales.AgentSays, agentData(agent))
+	sign := t.TextIn(e.Language, locales.AgentSays, agentData(t.agent))
 	msgs := relayed(sign, t.In.Text, t.In.Files, flows.Message{})
 	if len(msgs) == 0 {
 		t.deskSay(locales.DeskCannotRelay, nil)
@@ -262,7 +263,7 @@ func (t *turn) relayToBuyer(ctx context.Context, agent refund.Agent, e refund.Es
 		}
 		t.Post(e.BuyerChatID, m, nil)
 	}
-	err := t.d.cfg.Escalations.Replied(ctx, e.ID, agent)
+	err := t.d.cfg.Escalations.Replied(ctx, e.ID, t.agent)
 	switch refund.ErrorCode(err) {
 	case "":
 		return nil
@@ -297,12 +298,12 @@ func parseApprove(args string) (refund.Verdict, bool) {
 
 // decide applies an agent's verdict through the refund core; the buyer
 // hears of it by the core's notice. A decided case ends the escalation.
-func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalation, v refund.Verdict) error {
+func (t *agentTurn) decide(ctx context.Context, e refund.Escalation, v refund.Verdict) error {
 	if e.CaseID == 0 {
 		t.deskOrAnswer(locales.DeskNoCase, nil)
 		return nil
 	}
-	c, err := t.d.cfg.Escalations.Decide(ctx, e, agent, v)
+	c, err := t.d.cfg.Escalations.Decide(ctx, e, t.agent, v)
 	switch refund.ErrorCode(err) {
 	case "":
 	case refund.ECONFLICT:
@@ -321,12 +322,12 @@ func (t *turn) decide(ctx context.Context, agent refund.Agent, e refund.Escalati
 	}
 	t.d.closed(ctx, e)
 	data := map[string]any{"Case": c.Number(), "Status": t.team(locales.StatusLabel(c.Status), nil),
-		"Name": agent.Name(), "Staff": agent.StaffNumber}
+		"Name": t.agent.Name(), "Staff": t.agent.StaffNumber}
 	if t.In.Callback != nil {
 		t.Answer = t.team(locales.DeskDecided, data)
 	}
 	t.onCard(e, t.team(locales.DeskDecided, data))
-	t.askRating(e, agent)
+	t.askRating(e)
 	return nil
 }
 
@@ -338,12 +339,12 @@ func (t *turn) deskOrAnswer(key locales.Key, data map[string]any) {
 	t.deskSay(key, data)
 }
 
-func (t *turn) note(ctx context.Context, agent refund.Agent, e refund.Escalation) error {
+func (t *agentTurn) note(ctx context.Context, e refund.Escalation) error {
 	if e.CaseID == 0 {
 		t.deskSay(locales.DeskNoCase, nil)
 		return nil
 	}
-	_, err := t.d.cfg.Escalations.Note(ctx, e, agent, t.In.Text)
+	_, err := t.d.cfg.Escalations.Note(ctx, e, t.agent, t.In.Text)
 	switch refund.ErrorCode(err) {
 	case "":
 		t.deskSay(locales.DeskNoted, nil)
@@ -356,7 +357,7 @@ func (t *turn) note(ctx context.Context, agent refund.Agent, e refund.Escalation
 }
 
 // queue lists open escalations by deadline, or the agent's own holds.
-func (t *turn) queue(ctx context.Context, agent refund.Agent, mine bool) error {
+func (t *agentTurn) queue(ctx context.Context, mine bool) error {
 	open, err := t.d.cfg.Escalations.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("open escalations: %w", err)
@@ -365,7 +366,7 @@ func (t *turn) queue(ctx context.Context, agent refund.Agent, mine bool) error {
 	b.WriteString(t.team(locales.DeskQueueHeader, map[string]any{"Mine": mine}))
 	n := 0
 	for _, e := range open {
-		if mine && (e.Status != refund.EscalationHeld || e.AgentUserID != agent.UserID) {
+		if mine && (e.Status != refund.EscalationHeld || e.AgentUserID != t.agent.UserID) {
 			continue
 		}
 		n++

@@ -15,9 +15,14 @@ import (
 // Case cards and their buttons, and the forum topic an escalation gets
 // in a team chat that is a forum.
 
-// place gives an escalation its forum topic, when the team chat is a
+// teamChat is the Desk's part that posts in the team chat outside a turn:
+// an escalation's topic, its card and evidence (queue.go), the note of a
+// hold that ran out, and the queue board.
+type teamChat struct{ *core }
+
+// openTopic gives an escalation its forum topic, when the team chat is a
 // forum and it has none yet.
-func (d *Desk) place(ctx context.Context, e *refund.Escalation, name string) error {
+func (d *teamChat) openTopic(ctx context.Context, e *refund.Escalation, name string) error {
 	if d.cfg.Topics == nil || e.ThreadID != 0 {
 		return nil
 	}

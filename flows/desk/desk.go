@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/refundbot/refundbot/flows"
@@ -82,13 +81,28 @@ type TopicCreator interface {
 }
 
 // Desk is the agents' desk.
+//
+// Its own methods are where the buyer dialog, the router and the workers
+// reach it (buyer.Desk, flows.Handler, the middlewares, the agents'
+// outbox), and they tie its parts together. Each part is embedded, so that
+// its methods are the Desk's: places (place.go) keeps the queued buyers'
+// place messages, roster (staff.go, verify.go) who is staff, waitingWords
+// (waiting.go) what queued buyers write, and teamChat (cards.go,
+// queue.go) what the desk posts in the team chat outside a turn. They
+// share one core.
 type Desk struct {
-	cfg Config
+	*core
+	places
+	roster
+	waitingWords
+	teamChat
+}
 
-	// staff is who is staff, in memory so that routing a private update
-	// costs nothing; refreshed with the staff.
-	mu    sync.RWMutex
-	staff map[int64]bool
+// core is what every part of the Desk shares: the configuration, and the
+// reads of where a held chat's agent is that several parts make
+// (private.go), clearing a closed chat's mark and the team's time format.
+type core struct {
+	cfg Config
 }
 
 // New checks cfg and returns the desk; a missing part is named.
@@ -131,7 +145,9 @@ func New(cfg Config) (*Desk, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Desk{cfg: cfg}, nil
+	c := &core{cfg: cfg}
+	return &Desk{core: c, places: places{c}, roster: roster{core: c}, waitingWords: waitingWords{c},
+		teamChat: teamChat{c}}, nil
 }
 
 // SyncMarks marks every chat with an open escalation, at start: marks
@@ -158,7 +174,7 @@ func (d *Desk) SyncMarks(ctx context.Context) (int, error) {
 // closed clears the mark of a chat whose escalation closed. The mark goes
 // only after the database says closed: failing here leaves a stray mark,
 // which the chat's next turn clears.
-func (d *Desk) closed(ctx context.Context, e refund.Escalation) {
+func (d *core) closed(ctx context.Context, e refund.Escalation) {
 	if err := d.cfg.Marks.ClearEscalated(ctx, e.BuyerChatID); err != nil {
 		d.cfg.Logger.WarnContext(ctx, "clear escalation mark", "chat_id", e.BuyerChatID, "err", err)
 	}
@@ -180,10 +196,20 @@ func (d *Desk) Link(ctx context.Context, escalationID int64, messageID int, kind
 // Enabled implements buyer.Desk: a desk always has a team.
 func (d *Desk) Enabled() bool { return true }
 
-// turn is one input on the desk's side.
+// turn is one input on the desk's side: it finds who sent it and what it
+// is about, and says the desk's answers. An active agent's input goes on
+// as an agentTurn; a held buyer's is relayed (relay.go) or rates the chat.
 type turn struct {
 	*flows.Turn
 	d *Desk
+}
+
+// agentTurn is a turn of an active agent, acting as them: the queue
+// commands, and taking, answering, deciding and handing back the chats
+// they hold (agents.go, work.go, private.go).
+type agentTurn struct {
+	*turn
+	agent refund.Agent
 }
 
 // Serve implements flows.Handler for the team chat: card buttons, commands
@@ -197,7 +223,8 @@ func (t *turn) team(key locales.Key, data map[string]any) string {
 	return t.TextIn(t.d.cfg.Lang, key, data)
 }
 
-func (d *Desk) formatTime(at time.Time) string {
+// formatTime is a time as the team reads it, in the shop's zone.
+func (d *core) formatTime(at time.Time) string {
 	lang := d.cfg.Texts.Match(d.cfg.Lang)
 	return at.In(d.cfg.Location).Format(d.cfg.Texts.Text(lang, locales.DateTimeLayout, nil))
 }
@@ -233,7 +260,7 @@ func (d *Desk) Escalate(ctx context.Context, t *flows.Turn, caseID int64, reason
 		return nil
 	}
 	dt := &turn{Turn: t, d: d}
-	if err := d.place(ctx, &e, topicName(e, dt.team(locales.EscalationLabel(reason), nil))); err != nil {
+	if err := d.openTopic(ctx, &e, topicName(e, dt.team(locales.EscalationLabel(reason), nil))); err != nil {
 		return err
 	}
 	card := cardFor(d.cfg.Texts, d.cfg.Lang, d.cfg.Location, e, nil, nil, buyerName(t.In), t.In.Text)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/refundbot/refundbot/flows"
@@ -17,6 +18,11 @@ import (
 // moves, rather than a new one sent each time, and only so often: a
 // private chat allows about a message a second and the bot 30 a second in
 // all, edits included.
+
+// places is the Desk's part that tells queued buyers their place: the
+// message, its text (with the desk's opening hours when it is closed) and
+// its refresh.
+type places struct{ *core }
 
 // Defaults of the place refresh.
 const (
@@ -33,7 +39,7 @@ const (
 // the desk's hours, when it opens (there is no wait to estimate while
 // nobody works); otherwise how many are ahead and, when est has one, the
 // wait.
-func (d *Desk) placeText(lang string, ahead int, est refund.WaitEstimate, now time.Time) string {
+func (d *places) placeText(lang string, ahead int, est refund.WaitEstimate, now time.Time) string {
 	if opening := d.openingText(lang, now); opening != "" {
 		return opening
 	}
@@ -62,7 +68,7 @@ func waitMinutes(d time.Duration) int {
 }
 
 // currentPlace is the place text of a queued escalation now.
-func (d *Desk) currentPlace(ctx context.Context, e refund.Escalation, lang string) (string, error) {
+func (d *places) currentPlace(ctx context.Context, e refund.Escalation, lang string) (string, error) {
 	now := d.cfg.Now()
 	if !d.cfg.Hours.Open(now) {
 		return d.placeText(lang, 0, refund.WaitEstimate{}, now), nil
@@ -80,7 +86,7 @@ func (d *Desk) currentPlace(ctx context.Context, e refund.Escalation, lang strin
 
 // tellPlaceIn tells the buyer of the turn their place, in a message the
 // dispatcher links to the escalation once sent, so that it can be edited.
-func (d *Desk) tellPlaceIn(ctx context.Context, t *flows.Turn, e refund.Escalation) error {
+func (d *places) tellPlaceIn(ctx context.Context, t *flows.Turn, e refund.Escalation) error {
 	text, err := d.currentPlace(ctx, e, t.Lang)
 	if err != nil {
 		return err
@@ -102,7 +108,7 @@ func (d *Desk) tellPlaceIn(ctx context.Context, t *flows.Turn, e refund.Escalati
 // first. Of several replicas refreshing at once, one makes each edit. It
 // returns how many edits it tried, failed ones included: they count
 // against the limits all the same.
-func (d *Desk) RefreshPlaces(ctx context.Context, send flows.Sender) (int, error) {
+func (d *places) RefreshPlaces(ctx context.Context, send flows.Sender) (int, error) {
 	open, err := d.cfg.Escalations.Open(ctx)
 	if err != nil {
 		return 0, err
@@ -157,4 +163,64 @@ func (d *Desk) RefreshPlaces(ctx context.Context, send flows.Sender) (int, error
 		}
 	}
 	return edits, errors.Join(errs...)
+}
+
+// tellPlace gives the buyer their place in the queue, once, in the
+// message the place refresh edits later: it is posted at once rather than
+// queued, as the card is, for its message ID. A buyer who can never be
+// reached (they blocked the bot) counts as told: retrying would hold the
+// card's delivery for nothing.
+func (d *places) tellPlace(ctx context.Context, e refund.Escalation, n refund.Notice, send flows.Sender) error {
+	text, err := d.currentPlace(ctx, e, n.Language)
+	if err != nil {
+		return fmt.Errorf("place of escalation %d: %w", e.ID, err)
+	}
+	id, err := send.Post(ctx, n.ChatID, flows.Message{Text: text})
+	switch {
+	case err != nil && ctx.Err() == nil && d.cfg.Undeliverable(err):
+		d.cfg.Logger.WarnContext(ctx, "buyer cannot be told their place in the queue", "escalation", e.ID,
+			"chat_id", n.ChatID, "err", err)
+	case err != nil:
+		return fmt.Errorf("tell chat %d its place in the queue: %w", n.ChatID, err)
+	default:
+		if err := d.cfg.Escalations.RecordPlace(ctx, e.ID, text); err != nil {
+			return err
+		}
+		if err := d.cfg.Escalations.LinkPlace(ctx, e.ID, id); err != nil {
+			return err
+		}
+	}
+	return d.cfg.Escalations.RecordDelivery(ctx, e.ID, e.EvidencePosted, true)
+}
+
+// openingText tells a buyer outside the desk's hours when a person will
+// pick their chat up; "" when the desk is open.
+func (d *places) openingText(lang string, now time.Time) string {
+	h := d.cfg.Hours
+	if h.Open(now) {
+		return ""
+	}
+	lang = d.cfg.Texts.Match(lang)
+	text := func(k locales.Key, data map[string]any) string { return d.cfg.Texts.Text(lang, k, data) }
+	var days [7]string
+	copy(days[:], strings.Split(text(locales.Weekdays, nil), "|"))
+	opens, ok := h.NextOpen(now)
+	when := ""
+	if ok {
+		local, today := opens.In(d.cfg.Location), now.In(d.cfg.Location)
+		data := map[string]any{"Time": local.Format("15:04"), "Date": local.Format(text(locales.DateLayout, nil))}
+		switch refund.DateOf(local, d.cfg.Location) {
+		case refund.DateOf(today, d.cfg.Location):
+			when = text(locales.OpensToday, data)
+		case refund.DateOf(today.AddDate(0, 0, 1), d.cfg.Location):
+			when = text(locales.OpensTomorrow, data)
+		default:
+			when = text(locales.OpensLater, data)
+		}
+	}
+	sep := "-"
+	if strings.HasPrefix(lang, "zh") {
+		sep = "至"
+	}
+	return text(locales.OutsideHours, map[string]any{"Hours": h.Describe(days, sep), "Opens": when})
 }

@@ -20,23 +20,6 @@ import (
 // board. A bot cannot open a private chat: an agent who never wrote to it
 // there gets their relays in the team chat, as before.
 
-// setStaff replaces the set of agents whose private chats the desk serves.
-func (d *Desk) setStaff(agents []refund.Agent) {
-	ids := make(map[int64]bool, len(agents))
-	for _, a := range agents {
-		ids[a.UserID] = true
-	}
-	d.mu.Lock()
-	d.staff = ids
-	d.mu.Unlock()
-}
-
-func (d *Desk) isStaff(userID int64) bool {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.staff[userID]
-}
-
 // Private is the middleware in front of the buyer dialog for agents'
 // private chats: an agent writing to the bot is at work, not a buyer.
 func (d *Desk) Private(next flows.Handler) flows.Handler {
@@ -55,10 +38,11 @@ var relayedID = regexp.MustCompile(`^(?:🆕 )?#([0-9]{1,18}) `)
 // agentPrivate serves an agent in their private chat: the queue commands,
 // and replies to a held chat's relayed messages, which go to its buyer.
 func (t *turn) agentPrivate(ctx context.Context) error {
-	agent, ok, err := t.agent(ctx)
+	agent, ok, err := t.asAgent(ctx)
 	if err != nil || !ok {
 		return err // removed since the set was loaded: nothing to do
 	}
+	at := &agentTurn{turn: t, agent: agent}
 	if err := t.d.cfg.AgentChats.SetAgentChat(ctx, agent.UserID, true); err != nil {
 		return err
 	}
@@ -67,13 +51,13 @@ func (t *turn) agentPrivate(ctx context.Context) error {
 		t.deskSay(locales.DeskPrivateHello, agentData(agent))
 		return nil
 	case "queue", "mine":
-		return t.queue(ctx, agent, t.In.Command == "mine")
+		return at.queue(ctx, t.In.Command == "mine")
 	case "next":
-		return t.next(ctx, agent)
+		return at.next(ctx)
 	case "online", "offline":
-		return t.presence(ctx, agent, t.In.Command == "online")
+		return at.presence(ctx, t.In.Command == "online")
 	}
-	e, err := t.privateEscalation(ctx, agent)
+	e, err := at.privateEscalation(ctx)
 	switch {
 	case refund.ErrorCode(err) == refund.ENOTFOUND:
 		t.deskSay(locales.DeskPrivateWhich, nil)
@@ -81,12 +65,12 @@ func (t *turn) agentPrivate(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	return t.onEscalation(ctx, agent, e)
+	return at.onEscalation(ctx, e)
 }
 
 // privateEscalation is the escalation an agent's private message is about:
 // the one the answered relay names, or the one chat the agent holds.
-func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refund.Escalation, error) {
+func (t *agentTurn) privateEscalation(ctx context.Context) (refund.Escalation, error) {
 	if m := relayedID.FindStringSubmatch(t.In.ReplyToText); m != nil {
 		id, _ := strconv.ParseInt(m[1], 10, 64)
 		return t.d.cfg.Escalations.Escalation(ctx, id)
@@ -97,19 +81,19 @@ func (t *turn) privateEscalation(ctx context.Context, agent refund.Agent) (refun
 	}
 	var mine []refund.Escalation
 	for _, e := range open {
-		if e.Status == refund.EscalationHeld && e.AgentUserID == agent.UserID {
+		if e.Status == refund.EscalationHeld && e.AgentUserID == t.agent.UserID {
 			mine = append(mine, e)
 		}
 	}
 	if len(mine) != 1 {
-		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "agent %d holds %d chats", agent.UserID, len(mine))
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "agent %d holds %d chats", t.agent.UserID, len(mine))
 	}
 	return mine[0], nil
 }
 
 // relayTarget is where a held chat's messages go: the holder's private
 // chat when they have one with the bot, the card in the team chat if not.
-func (d *Desk) relayTarget(ctx context.Context, e refund.Escalation) (chatID int64, private bool, err error) {
+func (d *core) relayTarget(ctx context.Context, e refund.Escalation) (chatID int64, private bool, err error) {
 	if private, err = d.holderChat(ctx, e); err != nil || !private {
 		return d.cfg.ChatID, false, err
 	}
@@ -118,7 +102,7 @@ func (d *Desk) relayTarget(ctx context.Context, e refund.Escalation) (chatID int
 
 // holderChat reports whether the escalation's holder has a private chat
 // with the bot.
-func (d *Desk) holderChat(ctx context.Context, e refund.Escalation) (bool, error) {
+func (d *core) holderChat(ctx context.Context, e refund.Escalation) (bool, error) {
 	if d.cfg.AgentChats == nil || e.AgentUserID == 0 {
 		return false, nil
 	}
@@ -127,4 +111,16 @@ func (d *Desk) holderChat(ctx context.Context, e refund.Escalation) (bool, error
 		return false, fmt.Errorf("private chat of escalation %d's agent: %w", e.ID, err)
 	}
 	return open, nil
+}
+
+// privateTook is the note in a holder's private chat that the chat is
+// theirs; ok is false when they have no private chat with the bot.
+func (d *core) privateTook(ctx context.Context, e refund.Escalation) (flows.Message, bool, error) {
+	private, err := d.holderChat(ctx, e)
+	if err != nil || !private {
+		return flows.Message{}, false, err
+	}
+	team := d.cfg.Texts.Match(d.cfg.Lang)
+	return flows.Message{Text: d.cfg.Texts.Text(team, locales.DeskPrivateTook, map[string]any{"ID": e.ID,
+		"Case": caseLabel(e)})}, true, nil
 }

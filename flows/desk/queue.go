@@ -54,44 +54,16 @@ func (d *Desk) DeliverAgentNotice(ctx context.Context, item refund.OutboxItem, s
 	return told
 }
 
-// tellPlace gives the buyer their place in the queue, once, in the
-// message the place refresh edits later: it is posted at once rather than
-// queued, as the card is, for its message ID. A buyer who can never be
-// reached (they blocked the bot) counts as told: retrying would hold the
-// card's delivery for nothing.
-func (d *Desk) tellPlace(ctx context.Context, e refund.Escalation, n refund.Notice, send flows.Sender) error {
-	text, err := d.currentPlace(ctx, e, n.Language)
-	if err != nil {
-		return fmt.Errorf("place of escalation %d: %w", e.ID, err)
-	}
-	id, err := send.Post(ctx, n.ChatID, flows.Message{Text: text})
-	switch {
-	case err != nil && ctx.Err() == nil && d.cfg.Undeliverable(err):
-		d.cfg.Logger.WarnContext(ctx, "buyer cannot be told their place in the queue", "escalation", e.ID,
-			"chat_id", n.ChatID, "err", err)
-	case err != nil:
-		return fmt.Errorf("tell chat %d its place in the queue: %w", n.ChatID, err)
-	default:
-		if err := d.cfg.Escalations.RecordPlace(ctx, e.ID, text); err != nil {
-			return err
-		}
-		if err := d.cfg.Escalations.LinkPlace(ctx, e.ID, id); err != nil {
-			return err
-		}
-	}
-	return d.cfg.Escalations.RecordDelivery(ctx, e.ID, e.EvidencePosted, true)
-}
-
 // postCard posts what of the case card and its evidence is not in the
 // team chat yet, recording each part as it goes out.
-func (d *Desk) postCard(ctx context.Context, e *refund.Escalation, n refund.Notice, send flows.Sender) error {
+func (d *teamChat) postCard(ctx context.Context, e *refund.Escalation, n refund.Notice, send flows.Sender) error {
 	c, err := d.cfg.Cases.Case(ctx, n.CaseID)
 	if err != nil {
 		return fmt.Errorf("load case %s: %w", n.Number(), err)
 	}
 	if e.CardMessageID == 0 {
 		team := d.cfg.Texts.Match(d.cfg.Lang)
-		if err := d.place(ctx, e, topicName(*e, d.cfg.Texts.Text(team, locales.EscalationLabel(e.Reason), nil))); err != nil {
+		if err := d.openTopic(ctx, e, topicName(*e, d.cfg.Texts.Text(team, locales.EscalationLabel(e.Reason), nil))); err != nil {
 			return err
 		}
 		o, err := d.cfg.Cases.Order(ctx, c.OrderID)
@@ -161,7 +133,7 @@ func albums(files []refund.Evidence) [][]refund.Evidence {
 // ReleaseStaleHolds returns to the queue every chat whose agent has not
 // answered within the hold timeout, and says so on the card. It returns
 // how many it released.
-func (d *Desk) ReleaseStaleHolds(ctx context.Context, send flows.Sender) (int, error) {
+func (d *teamChat) ReleaseStaleHolds(ctx context.Context, send flows.Sender) (int, error) {
 	timeout := d.cfg.HoldTimeout
 	released, err := d.cfg.Escalations.RequeueSilent(ctx, timeout)
 	if err != nil {
@@ -176,4 +148,38 @@ func (d *Desk) ReleaseStaleHolds(ctx context.Context, send flows.Sender) (int, e
 		}
 	}
 	return len(released), nil
+}
+
+// RefreshBoard keeps the team chat's one queue board current: posted once,
+// then edited in place when what it shows changed, so that a busy desk
+// costs the group's 20 messages a minute one edit a refresh at most.
+func (d *teamChat) RefreshBoard(ctx context.Context, send flows.Sender) error {
+	q, err := d.cfg.Escalations.Stats(ctx, d.cfg.Now())
+	if err != nil {
+		return err
+	}
+	team := d.cfg.Texts.Match(d.cfg.Lang)
+	text := d.cfg.Texts.Text(team, locales.DeskBoard, map[string]any{"Queued": q.Queued, "Held": q.Held,
+		"Overdue": q.Overdue, "Oldest": int(q.OldestWait.Minutes())})
+	b, found, err := d.cfg.Escalations.Board(ctx, d.cfg.ChatID)
+	switch {
+	case err != nil:
+		return err
+	case found && b.Text == text:
+		return nil
+	case found:
+		if err := send.Edit(ctx, d.cfg.ChatID, b.MessageID, flows.Message{Text: text}); err != nil {
+			return fmt.Errorf("edit the queue board: %w", err)
+		}
+	default:
+		claimed, err := d.cfg.Escalations.ClaimBoard(ctx, d.cfg.ChatID)
+		if err != nil || !claimed {
+			return err
+		}
+		if b.MessageID, err = send.Post(ctx, d.cfg.ChatID, flows.Message{Text: text}); err != nil {
+			return fmt.Errorf("post the queue board: %w", err)
+		}
+	}
+	b.ChatID, b.Text = d.cfg.ChatID, text
+	return d.cfg.Escalations.SaveBoard(ctx, b)
 }

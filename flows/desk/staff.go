@@ -4,12 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
+
+// roster is the Desk's part that knows who is staff: the set private
+// updates are routed by, refreshed from Telegram with the agents'
+// profiles, and /verify's answers (verify.go).
+type roster struct {
+	*core
+	// staff is who is staff, in memory so that routing a private update
+	// costs nothing; refreshed with the staff.
+	mu    sync.RWMutex
+	staff map[int64]bool
+}
 
 // DefaultStaffRefresh is how often the agents' profiles are read from
 // Telegram: often enough that a username given up stops being vouched for
@@ -22,6 +34,23 @@ type Members interface {
 	ChatMember(ctx context.Context, chatID, userID int64) (refund.AgentProfile, error)
 }
 
+// setStaff replaces the set of agents whose private chats the desk serves.
+func (d *roster) setStaff(agents []refund.Agent) {
+	ids := make(map[int64]bool, len(agents))
+	for _, a := range agents {
+		ids[a.UserID] = true
+	}
+	d.mu.Lock()
+	d.staff = ids
+	d.mu.Unlock()
+}
+
+func (d *roster) isStaff(userID int64) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.staff[userID]
+}
+
 // RefreshStaff asks Telegram for every active agent's names, username and
 // membership of the team chat, and records them: replies are then signed
 // with the name Telegram shows, and /verify vouches only for usernames
@@ -31,7 +60,7 @@ type Members interface {
 // back. An agent Telegram cannot report on keeps the recorded profile;
 // the failures are returned together, after every agent was tried. It
 // returns how many agents were refreshed.
-func (d *Desk) RefreshStaff(ctx context.Context, members Members, send flows.Sender) (int, error) {
+func (d *roster) RefreshStaff(ctx context.Context, members Members, send flows.Sender) (int, error) {
 	agents, err := d.cfg.Escalations.Staff(ctx)
 	if err != nil {
 		return 0, err
@@ -65,7 +94,7 @@ func (d *Desk) RefreshStaff(ctx context.Context, members Members, send flows.Sen
 
 // announceMembership tells the team of an agent who left the team chat,
 // or came back to it.
-func (d *Desk) announceMembership(ctx context.Context, ch refund.ProfileChange, send flows.Sender) error {
+func (d *roster) announceMembership(ctx context.Context, ch refund.ProfileChange, send flows.Sender) error {
 	var key locales.Key
 	switch {
 	case ch.Left():

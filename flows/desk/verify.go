@@ -29,7 +29,7 @@ var (
 // vouched for. A name made to look like an agent's is called out as an
 // imitation of that agent, which a plain "not staff" would leave the buyer
 // to puzzle over.
-func (d *Desk) Verify(ctx context.Context, t *flows.Turn) error {
+func (d *roster) Verify(ctx context.Context, t *flows.Turn) error {
 	var (
 		a        refund.Agent
 		err      error
@@ -67,7 +67,7 @@ func (d *Desk) Verify(ctx context.Context, t *flows.Turn) error {
 
 // verifyStranger answers for an account that is not staff: an imitation
 // of an agent's username, or simply not staff.
-func (d *Desk) verifyStranger(ctx context.Context, t *flows.Turn, who, username string) error {
+func (d *roster) verifyStranger(ctx context.Context, t *flows.Turn, who, username string) error {
 	if username != "" {
 		staff, err := d.cfg.Agents.Agents(ctx)
 		if err != nil {

@@ -17,11 +17,15 @@ import (
 // not dropped, and the team chat's budget pays for one message, not one
 // per line.
 
+// waitingWords is the Desk's part that keeps what queued buyers write and
+// hands it to the agent who takes the chat.
+type waitingWords struct{ *core }
+
 // KeepForAgent implements buyer.Desk: the buyer's text, which the dialog
 // could not place, is kept for the agent who takes their queued chat, and
 // the buyer is told so. false means the chat is not waiting in the queue
 // and the dialog answers as it would.
-func (d *Desk) KeepForAgent(ctx context.Context, t *flows.Turn) (bool, error) {
+func (d *waitingWords) KeepForAgent(ctx context.Context, t *flows.Turn) (bool, error) {
 	e := t.Escalation
 	if e == nil || e.Status != refund.EscalationQueued {
 		return false, nil
@@ -58,7 +62,7 @@ type waiting struct {
 
 // waitingFor gathers what the buyer of a just-taken escalation wrote
 // while queued; ok is false when they wrote nothing.
-func (d *Desk) waitingFor(ctx context.Context, e refund.Escalation) (w waiting, ok bool, err error) {
+func (d *waitingWords) waitingFor(ctx context.Context, e refund.Escalation) (w waiting, ok bool, err error) {
 	ms, err := d.cfg.Escalations.Waiting(ctx, e.ID)
 	if err != nil || len(ms) == 0 {
 		return waiting{}, false, err
@@ -89,7 +93,7 @@ func (d *Desk) waitingFor(ctx context.Context, e refund.Escalation) (w waiting, 
 // handWaiting posts what the buyer wrote while queued to the agent who
 // has just taken the chat, and forgets it once the turn is saved: a turn
 // that fails before leaves it for the take's redelivery.
-func (t *turn) handWaiting(ctx context.Context, e refund.Escalation) error {
+func (t *agentTurn) handWaiting(ctx context.Context, e refund.Escalation) error {
 	w, ok, err := t.d.waitingFor(ctx, e)
 	if err != nil || !ok {
 		return err
@@ -101,7 +105,7 @@ func (t *turn) handWaiting(ctx context.Context, e refund.Escalation) error {
 
 // sendWaiting is handWaiting for work outside a turn (auto-assignment
 // from the agents' outbox), which sends itself.
-func (d *Desk) sendWaiting(ctx context.Context, e refund.Escalation, send flows.Sender) error {
+func (d *waitingWords) sendWaiting(ctx context.Context, e refund.Escalation, send flows.Sender) error {
 	w, ok, err := d.waitingFor(ctx, e)
 	if err != nil || !ok {
 		return err
@@ -121,7 +125,7 @@ func (d *Desk) sendWaiting(ctx context.Context, e refund.Escalation, send flows.
 
 // forgetWaiting clears handed-on messages. A failure leaves them to be
 // handed on again at the next take, which is better than losing them.
-func (d *Desk) forgetWaiting(ctx context.Context, id, through int64) {
+func (d *waitingWords) forgetWaiting(ctx context.Context, id, through int64) {
 	if err := d.cfg.Escalations.ClearWaiting(ctx, id, through); err != nil {
 		d.cfg.Logger.WarnContext(ctx, "forget waiting messages handed to the agent", "escalation", id, "err", err)
 	}

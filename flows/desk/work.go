@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Pulled and assigned work, business hours and the buyers' ratings.
+// Pulled and assigned work, and the buyers' ratings (the desk's hours are
+// the place message's: openingText in place.go).
 
 // DefaultAgentCap is how many chats auto-assignment gives one agent at
 // most, as Chatwoot's capacity rule does.
@@ -25,45 +25,45 @@ type RatingObserver interface {
 }
 
 // presence handles /online and /offline.
-func (t *turn) presence(ctx context.Context, agent refund.Agent, online bool) error {
-	if err := t.d.cfg.Escalations.SetOnline(ctx, agent, online); err != nil {
+func (t *agentTurn) presence(ctx context.Context, online bool) error {
+	if err := t.d.cfg.Escalations.SetOnline(ctx, t.agent, online); err != nil {
 		return err
 	}
 	key := locales.DeskOffline
 	if online {
 		key = locales.DeskOnline
 	}
-	data := agentData(agent)
+	data := agentData(t.agent)
 	data["Cap"] = t.d.cfg.AgentCap
 	t.deskSay(key, data)
 	return nil
 }
 
 // next gives the agent the most urgent queued chat.
-func (t *turn) next(ctx context.Context, agent refund.Agent) error {
-	got, err := t.d.cfg.Escalations.Next(ctx, agent)
+func (t *agentTurn) next(ctx context.Context) error {
+	got, err := t.d.cfg.Escalations.Next(ctx, t.agent)
 	switch refund.ErrorCode(err) {
 	case "":
 	case refund.ENOTFOUND:
 		t.deskOrAnswer(locales.DeskNextNone, nil)
 		return nil
 	case refund.EFORBIDDEN:
-		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(agent))
+		t.deskOrAnswer(locales.DeskTakeLeftTeam, agentData(t.agent))
 		return nil
 	default:
 		return err
 	}
-	return t.joinedNow(ctx, got, agent, locales.DeskTookOver)
+	return t.joinedNow(ctx, got, locales.DeskTookOver)
 }
 
 // joinedNow tells the team (on the card), the buyer and, in their private
 // chat, the agent that agent holds the chat now.
-func (t *turn) joinedNow(ctx context.Context, e refund.Escalation, agent refund.Agent, key locales.Key) error {
+func (t *agentTurn) joinedNow(ctx context.Context, e refund.Escalation, key locales.Key) error {
 	if t.In.Callback != nil {
-		t.Answer = t.team(locales.DeskTaken, agentData(agent))
+		t.Answer = t.team(locales.DeskTaken, agentData(t.agent))
 	}
-	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": agent.Name(), "Staff": agent.StaffNumber}))
-	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(agent))}, nil)
+	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": t.agent.Name(), "Staff": t.agent.StaffNumber}))
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(t.agent))}, nil)
 	m, ok, err := t.d.privateTook(ctx, e)
 	if err != nil {
 		return err
@@ -84,18 +84,6 @@ func (t *turn) onCard(e refund.Escalation, text string) {
 	}
 	t.Post(t.d.cfg.ChatID, card, nil)
 	t.Out = append(t.Out, flows.Message{Text: text})
-}
-
-// privateTook is the note in a holder's private chat that the chat is
-// theirs; ok is false when they have no private chat with the bot.
-func (d *Desk) privateTook(ctx context.Context, e refund.Escalation) (flows.Message, bool, error) {
-	private, err := d.holderChat(ctx, e)
-	if err != nil || !private {
-		return flows.Message{}, false, err
-	}
-	team := d.cfg.Texts.Match(d.cfg.Lang)
-	return flows.Message{Text: d.cfg.Texts.Text(team, locales.DeskPrivateTook, map[string]any{"ID": e.ID,
-		"Case": caseLabel(e)})}, true, nil
 }
 
 // assign gives a new escalation to an online agent when auto-assignment
@@ -123,49 +111,17 @@ func (d *Desk) assign(ctx context.Context, e refund.Escalation, send flows.Sende
 	return errors.Join(terr, berr, perr, d.sendWaiting(ctx, e, send))
 }
 
-// openingText tells a buyer outside the desk's hours when a person will
-// pick their chat up; "" when the desk is open.
-func (d *Desk) openingText(lang string, now time.Time) string {
-	h := d.cfg.Hours
-	if h.Open(now) {
-		return ""
-	}
-	lang = d.cfg.Texts.Match(lang)
-	text := func(k locales.Key, data map[string]any) string { return d.cfg.Texts.Text(lang, k, data) }
-	var days [7]string
-	copy(days[:], strings.Split(text(locales.Weekdays, nil), "|"))
-	opens, ok := h.NextOpen(now)
-	when := ""
-	if ok {
-		local, today := opens.In(d.cfg.Location), now.In(d.cfg.Location)
-		data := map[string]any{"Time": local.Format("15:04"), "Date": local.Format(text(locales.DateLayout, nil))}
-		switch refund.DateOf(local, d.cfg.Location) {
-		case refund.DateOf(today, d.cfg.Location):
-			when = text(locales.OpensToday, data)
-		case refund.DateOf(today.AddDate(0, 0, 1), d.cfg.Location):
-			when = text(locales.OpensTomorrow, data)
-		default:
-			when = text(locales.OpensLater, data)
-		}
-	}
-	sep := "-"
-	if strings.HasPrefix(lang, "zh") {
-		sep = "至"
-	}
-	return text(locales.OutsideHours, map[string]any{"Hours": h.Describe(days, sep), "Opens": when})
-}
-
 // Rating buttons are "r:<escalation>:<1-5>", pressed in the buyer's chat.
 const ratePrefix = "r:"
 
 // askRating asks the buyer, once the escalation is over, how it went.
-func (t *turn) askRating(e refund.Escalation, agent refund.Agent) {
+func (t *agentTurn) askRating(e refund.Escalation) {
 	row := make([]flows.Button, 5)
 	for i := range row {
 		n := strconv.Itoa(i + 1)
 		row[i] = flows.Button{Text: n + "⭐", Data: ratePrefix + strconv.FormatInt(e.ID, 10) + ":" + n}
 	}
-	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.RateAsk, agentData(agent)),
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.RateAsk, agentData(t.agent)),
 		Buttons: [][]flows.Button{row}}, nil)
 }
 
@@ -225,38 +181,4 @@ func (d *Desk) Comment(ctx context.Context, t *flows.Turn, escalationID int64, t
 		return false, fmt.Errorf("comment on escalation %d: %w", escalationID, err)
 	}
 	return true, nil
-}
-
-// RefreshBoard keeps the team chat's one queue board current: posted once,
-// then edited in place when what it shows changed, so that a busy desk
-// costs the group's 20 messages a minute one edit a refresh at most.
-func (d *Desk) RefreshBoard(ctx context.Context, send flows.Sender) error {
-	q, err := d.cfg.Escalations.Stats(ctx, d.cfg.Now())
-	if err != nil {
-		return err
-	}
-	team := d.cfg.Texts.Match(d.cfg.Lang)
-	text := d.cfg.Texts.Text(team, locales.DeskBoard, map[string]any{"Queued": q.Queued, "Held": q.Held,
-		"Overdue": q.Overdue, "Oldest": int(q.OldestWait.Minutes())})
-	b, found, err := d.cfg.Escalations.Board(ctx, d.cfg.ChatID)
-	switch {
-	case err != nil:
-		return err
-	case found && b.Text == text:
-		return nil
-	case found:
-		if err := send.Edit(ctx, d.cfg.ChatID, b.MessageID, flows.Message{Text: text}); err != nil {
-			return fmt.Errorf("edit the queue board: %w", err)
-		}
-	default:
-		claimed, err := d.cfg.Escalations.ClaimBoard(ctx, d.cfg.ChatID)
-		if err != nil || !claimed {
-			return err
-		}
-		if b.MessageID, err = send.Post(ctx, d.cfg.ChatID, flows.Message{Text: text}); err != nil {
-			return fmt.Errorf("post the queue board: %w", err)
-		}
-	}
-	b.ChatID, b.Text = d.cfg.ChatID, text
-	return d.cfg.Escalations.SaveBoard(ctx, b)
 }

@@ -31,6 +31,10 @@ import (
 // album. Globally: album:claims, every album with a claim, scored by when
 // the claim runs out.
 
+// albums is the Store's part that keeps the webhook's albums, as described
+// above.
+type albums struct{ conn }
+
 // albumOrderTTL bounds how long a chat's later updates wait for an album
 // nobody finishes (every replica gone): a live claimer renews it, so only
 // order is given up, never an item.
@@ -39,28 +43,10 @@ const albumOrderTTL = time.Minute
 // maxStaleScan bounds the albums one look at the claims index reads.
 const maxStaleScan = 20
 
-func (s *Store) albumKey(chatID int64, group, part string) string {
-	return s.prefix + "album:" + strconv.FormatInt(chatID, 10) + ":" + group + ":" + part
-}
-
-func (s *Store) albumOrderKey(chatID int64) string {
-	return s.prefix + "album-order:" + strconv.FormatInt(chatID, 10)
-}
-
-func (s *Store) albumClaimsKey() string { return s.prefix + "album:claims" }
-
 // albumMember names an album in the claims index; chat ids hold no colon,
 // so the first one ends the chat.
 func albumMember(chatID int64, group string) string {
 	return strconv.FormatInt(chatID, 10) + ":" + group
-}
-
-// albumKeys are the keys every album script starts with, in this order:
-// items, taken, due, claim, the claims index, the chat's album order.
-func (s *Store) albumKeys(chatID int64, group string) []string {
-	return []string{s.albumKey(chatID, group, "items"), s.albumKey(chatID, group, "taken"),
-		s.albumKey(chatID, group, "due"), s.albumKey(chatID, group, "claim"), s.albumClaimsKey(),
-		s.albumOrderKey(chatID)}
 }
 
 // redisNowMS is Lua reading Redis's clock in milliseconds: every replica's
@@ -104,7 +90,7 @@ return {'claimed', claim}`)
 // claims it for the caller (claim > 0), who must then see it through with
 // TakeAlbum and FinishAlbum. dup means the update is stored or handled
 // already. One round trip; an error means nothing was stored.
-func (s *Store) AddAlbumItem(ctx context.Context, chatID int64, group string, updateID int, raw []byte,
+func (s *albums) AddAlbumItem(ctx context.Context, chatID int64, group string, updateID int, raw []byte,
 	quiet time.Duration) (claim int64, dup bool, err error) {
 	keys := append(s.albumKeys(chatID, group), s.fenceKey(), s.epochKey(), s.topKey(), s.updateKey(updateID))
 	res, err := addAlbumScript.Run(ctx, s.rdb, keys, updateID, raw, quiet.Milliseconds(), s.opts.LeaseTTL.Milliseconds(),
@@ -153,7 +139,7 @@ return {'items', redis.call('HVALS', KEYS[2])}`)
 // > 0 means the quiet period is not over: call again after it. No items
 // and no wait means the album is over and the claim given up. A claim
 // another replica took over is flows.ErrLeaseLost.
-func (s *Store) TakeAlbum(ctx context.Context, chatID int64, group string, claim int64) (items [][]byte, wait time.Duration, err error) {
+func (s *albums) TakeAlbum(ctx context.Context, chatID int64, group string, claim int64) (items [][]byte, wait time.Duration, err error) {
 	res, err := takeAlbumScript.Run(ctx, s.rdb, s.albumKeys(chatID, group), claim, s.opts.LeaseTTL.Milliseconds(),
 		albumOrderTTL.Milliseconds(), albumMember(chatID, group)).Slice()
 	if err != nil {
@@ -186,7 +172,7 @@ return 1`)
 
 // ExtendAlbum keeps an album's claim while its input is handled; a claim
 // another replica took over is flows.ErrLeaseLost.
-func (s *Store) ExtendAlbum(ctx context.Context, chatID int64, group string, claim int64) error {
+func (s *albums) ExtendAlbum(ctx context.Context, chatID int64, group string, claim int64) error {
 	held, err := extendAlbumScript.Run(ctx, s.rdb, s.albumKeys(chatID, group), claim, s.opts.LeaseTTL.Milliseconds(),
 		albumOrderTTL.Milliseconds(), albumMember(chatID, group)).Int()
 	if err != nil {
@@ -216,7 +202,7 @@ return 0`)
 // the album is over. A claim another replica took over is
 // flows.ErrLeaseLost, and that replica runs the batch again (its updates'
 // handled-marks make that a no-op).
-func (s *Store) FinishAlbum(ctx context.Context, chatID int64, group string, claim int64) (more bool, err error) {
+func (s *albums) FinishAlbum(ctx context.Context, chatID int64, group string, claim int64) (more bool, err error) {
 	n, err := finishAlbumScript.Run(ctx, s.rdb, s.albumKeys(chatID, group), claim, albumMember(chatID, group)).Int()
 	if err != nil {
 		return false, fmt.Errorf("finish album %s of chat %d: %w", group, chatID, err)
@@ -251,7 +237,7 @@ return claim`)
 // ClaimStaleAlbum claims an album whose claimer died (its claim ran out),
 // for the caller to see through like one it claimed itself; claim is 0
 // when there is none. A round trip, plus one per album found.
-func (s *Store) ClaimStaleAlbum(ctx context.Context) (chatID int64, group string, claim int64, err error) {
+func (s *albums) ClaimStaleAlbum(ctx context.Context) (chatID int64, group string, claim int64, err error) {
 	members, err := staleAlbumsScript.Run(ctx, s.rdb, []string{s.albumClaimsKey()}, maxStaleScan).StringSlice()
 	if err != nil {
 		return 0, "", 0, fmt.Errorf("find albums whose claim ran out: %w", err)

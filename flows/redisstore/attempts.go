@@ -4,21 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Ownership-proof attempts (flows.OwnershipAttempts): failed answers per
-// buyer and order, and the lockout they lead to.
-
-func (s *Store) failKey(userID int64, orderID string) string {
-	return s.prefix + "proof:" + strconv.FormatInt(userID, 10) + ":" + orderID
-}
+// attempts is the Store's part that counts ownership-proof attempts
+// (flows.OwnershipAttempts): failed answers per buyer and order, and the
+// lockout they lead to.
+type attempts struct{ conn }
 
 // Locked implements flows.OwnershipAttempts.
-func (s *Store) Locked(ctx context.Context, userID int64, orderID string, limit int) (time.Duration, error) {
+func (s *attempts) Locked(ctx context.Context, userID int64, orderID string, limit int) (time.Duration, error) {
 	key := s.failKey(userID, orderID)
 	pipe := s.rdb.Pipeline()
 	count := pipe.Get(ctx, key)
@@ -50,7 +47,7 @@ end
 return n`
 
 // Fail implements flows.OwnershipAttempts.
-func (s *Store) Fail(ctx context.Context, userID int64, orderID string, limit int, lockFor time.Duration) (int, error) {
+func (s *attempts) Fail(ctx context.Context, userID int64, orderID string, limit int, lockFor time.Duration) (int, error) {
 	n, err := s.rdb.Eval(ctx, failScript, []string{s.failKey(userID, orderID)}, limit, lockFor.Milliseconds()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("record proof failure of user %d order %s: %w", userID, orderID, err)

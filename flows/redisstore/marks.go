@@ -3,21 +3,16 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 )
 
-// Marks the desk keeps beside the sessions: which chats may have an open
-// escalation, and which agents have a private chat with the bot.
-
-// escalatedKey marks a chat that may have an open escalation
-// (flows.EscalationMarks).
-func (s *Store) escalatedKey(chatID int64) string {
-	return s.prefix + "esc:" + strconv.FormatInt(chatID, 10)
-}
+// marks is the Store's part that keeps the desk's marks beside the
+// sessions: which chats may have an open escalation (flows.EscalationMarks),
+// and which agents have a private chat with the bot (flows.AgentChats).
+type marks struct{ conn }
 
 // MarkEscalated implements flows.EscalationMarks. The mark has no expiry:
 // an escalation may stay open for days; a stray one is cleared by the desk.
-func (s *Store) MarkEscalated(ctx context.Context, chatID int64) error {
+func (s *marks) MarkEscalated(ctx context.Context, chatID int64) error {
 	if err := s.rdb.Set(ctx, s.escalatedKey(chatID), 1, 0).Err(); err != nil {
 		return fmt.Errorf("mark chat %d escalated: %w", chatID, err)
 	}
@@ -25,19 +20,15 @@ func (s *Store) MarkEscalated(ctx context.Context, chatID int64) error {
 }
 
 // ClearEscalated implements flows.EscalationMarks.
-func (s *Store) ClearEscalated(ctx context.Context, chatID int64) error {
+func (s *marks) ClearEscalated(ctx context.Context, chatID int64) error {
 	if err := s.rdb.Del(ctx, s.escalatedKey(chatID)).Err(); err != nil {
 		return fmt.Errorf("clear the escalation mark of chat %d: %w", chatID, err)
 	}
 	return nil
 }
 
-func (s *Store) agentChatKey(userID int64) string {
-	return s.prefix + "agentchat:" + strconv.FormatInt(userID, 10)
-}
-
 // SetAgentChat implements flows.AgentChats.
-func (s *Store) SetAgentChat(ctx context.Context, userID int64, open bool) error {
+func (s *marks) SetAgentChat(ctx context.Context, userID int64, open bool) error {
 	var err error
 	if open {
 		err = s.rdb.Set(ctx, s.agentChatKey(userID), 1, 0).Err()
@@ -51,7 +42,7 @@ func (s *Store) SetAgentChat(ctx context.Context, userID int64, open bool) error
 }
 
 // AgentChat implements flows.AgentChats.
-func (s *Store) AgentChat(ctx context.Context, userID int64) (bool, error) {
+func (s *marks) AgentChat(ctx context.Context, userID int64) (bool, error) {
 	n, err := s.rdb.Exists(ctx, s.agentChatKey(userID)).Result()
 	if err != nil {
 		return false, fmt.Errorf("agent %d's private chat: %w", userID, err)

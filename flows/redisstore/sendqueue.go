@@ -24,20 +24,13 @@ import (
 // replicas) allows; a Redis Cluster would need the keys under one hash
 // tag.
 
+// sendQueue is the Store's part that keeps the send queues
+// (flows.SendQueue), as described above. A turn's commit pushes onto them
+// too (sessions.Commit), in its own script.
+type sendQueue struct{ conn }
+
 // maxClaim bounds the chats one Claim takes.
 const maxClaim = 200
-
-func (s *Store) queueKey(chatID int64) string {
-	return s.prefix + "out:q:" + strconv.FormatInt(chatID, 10)
-}
-
-func (s *Store) claimKey(chatID int64) string {
-	return s.prefix + "out:claim:" + strconv.FormatInt(chatID, 10)
-}
-
-func (s *Store) dueKey() string { return s.prefix + "out:due" }
-
-func (s *Store) queueFenceKey() string { return s.prefix + "out:fence" }
 
 // pushLua queues envelopes; it is the tail of the commit script and the
 // whole of the enqueue script. The first envelope of an idle, empty queue
@@ -79,7 +72,7 @@ local claimed = {}
 return claimed`)
 
 // queueArgs appends the per-envelope keys and arguments of pushLua.
-func (s *Store) queueArgs(keys []string, args []any, envs []flows.Envelope) ([]string, []any, error) {
+func (s *sendQueue) queueArgs(keys []string, args []any, envs []flows.Envelope) ([]string, []any, error) {
 	for _, env := range envs {
 		raw, err := json.Marshal(env)
 		if err != nil {
@@ -107,7 +100,7 @@ func claimedBatches(res []any, envs []flows.Envelope) ([]flows.Batch, error) {
 }
 
 // Enqueue implements flows.SendQueue.
-func (s *Store) Enqueue(ctx context.Context, envs []flows.Envelope) ([]flows.Batch, error) {
+func (s *sendQueue) Enqueue(ctx context.Context, envs []flows.Envelope) ([]flows.Batch, error) {
 	if len(envs) == 0 {
 		return nil, nil
 	}
@@ -149,7 +142,7 @@ end
 return out`)
 
 // Claim implements flows.SendQueue.
-func (s *Store) Claim(ctx context.Context, max int) ([]flows.Batch, error) {
+func (s *sendQueue) Claim(ctx context.Context, max int) ([]flows.Batch, error) {
 	max = min(max, maxClaim)
 	if max <= 0 {
 		return nil, nil
@@ -194,7 +187,7 @@ redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
 return head`)
 
 // Done implements flows.SendQueue: one pipeline of doneScript calls.
-func (s *Store) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
+func (s *sendQueue) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
 	if len(bs) == 0 {
 		return nil, nil
 	}
@@ -215,7 +208,7 @@ func (s *Store) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error
 	return out, nil
 }
 
-func (s *Store) runDone(ctx context.Context, bs []flows.Batch) ([]*redis.Cmd, error) {
+func (s *sendQueue) runDone(ctx context.Context, bs []flows.Batch) ([]*redis.Cmd, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(bs))
 	for i, b := range bs {
@@ -257,7 +250,7 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
 return 1`)
 
 // Later implements flows.SendQueue.
-func (s *Store) Later(ctx context.Context, b flows.Batch, d time.Duration) error {
+func (s *sendQueue) Later(ctx context.Context, b flows.Batch, d time.Duration) error {
 	if err := laterScript.Run(ctx, s.rdb, []string{s.claimKey(b.ChatID), s.dueKey()}, b.ChatID, b.Token,
 		d.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("give back the send queue of chat %d: %w", b.ChatID, err)
@@ -278,7 +271,7 @@ end
 return 0`)
 
 // KeepClaims implements flows.SendQueue.
-func (s *Store) KeepClaims(ctx context.Context, bs []flows.Batch) error {
+func (s *sendQueue) KeepClaims(ctx context.Context, bs []flows.Batch) error {
 	keys := []string{s.dueKey()}
 	args := []any{s.ClaimTTL().Milliseconds()}
 	for _, b := range bs {
@@ -293,7 +286,7 @@ func (s *Store) KeepClaims(ctx context.Context, bs []flows.Batch) error {
 
 // Queued counts the messages waiting in every send queue, for /metrics
 // and the tests.
-func (s *Store) Queued(ctx context.Context) (int, error) {
+func (s *sendQueue) Queued(ctx context.Context) (int, error) {
 	chats, err := s.rdb.ZRange(ctx, s.dueKey(), 0, -1).Result()
 	if err != nil {
 		return 0, fmt.Errorf("list send queues: %w", err)
@@ -301,7 +294,7 @@ func (s *Store) Queued(ctx context.Context) (int, error) {
 	pipe := s.rdb.Pipeline()
 	lens := make([]*redis.IntCmd, len(chats))
 	for i, chat := range chats {
-		lens[i] = pipe.LLen(ctx, s.prefix+"out:q:"+chat)
+		lens[i] = pipe.LLen(ctx, s.queueKeyOf(chat))
 	}
 	if len(chats) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -319,7 +312,7 @@ func (s *Store) Queued(ctx context.Context) (int, error) {
 // stopped renewing its claim (it died) before another takes it: the chat
 // lease's TTL unless Options.ClaimTTL says otherwise, since a dead
 // replica's chats are then free again all at once.
-func (s *Store) ClaimTTL() time.Duration {
+func (s *sendQueue) ClaimTTL() time.Duration {
 	if s.opts.ClaimTTL > 0 {
 		return s.opts.ClaimTTL
 	}

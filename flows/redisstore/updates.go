@@ -3,28 +3,12 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// The keys of the handled-update marks, which beginScript checks and sets,
-// and the eras of update ids, which ClaimBot starts anew for another bot.
-
-func (s *Store) updateKey(id int) string { return s.prefix + "upd:" + strconv.Itoa(id) }
-
-// epochKey holds the era of the update ids: a mark counts only when it was
-// made in the current era, so that when the Bot API's ids start again (a
-// self-hosted server lost its state, another bot behind the same prefix)
-// the marks of the old ids do not swallow the new ones. Absent means era 1,
-// the value marks had before eras existed.
-func (s *Store) epochKey() string { return s.prefix + "upd:epoch" }
-
-// topKey holds the highest update id seen in the current era.
-func (s *Store) topKey() string { return s.prefix + "upd:top" }
-
-// botKey holds the bot's Telegram id the marks were made for.
-func (s *Store) botKey() string { return s.prefix + "upd:bot" }
+// The eras of update ids: the handled-update marks (beginScript) count only
+// in the current one, and ClaimBot starts a new one for another bot.
 
 // RestartGap is how far below the highest id seen an update's id must be
 // to mean the ids started again. Telegram's ids only grow; what comes late
@@ -45,7 +29,7 @@ return 1`)
 
 // ClaimBot records that the updates are botID's. It reports whether the
 // prefix held another bot's marks, which no longer count from now on.
-func (s *Store) ClaimBot(ctx context.Context, botID int64) (changed bool, err error) {
+func (s *sessions) ClaimBot(ctx context.Context, botID int64) (changed bool, err error) {
 	n, err := claimBotScript.Run(ctx, s.rdb, []string{s.botKey(), s.epochKey(), s.topKey()}, botID).Int()
 	if err != nil {
 		return false, fmt.Errorf("record bot %d for the update marks: %w", botID, err)

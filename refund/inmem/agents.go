@@ -10,12 +10,16 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// agents is the Store's part that keeps the desk's staff
+// (refund.AgentStore).
+type agents struct{ *state }
+
 // PutAgent adds an agent or updates one, making it active. Active and
 // AddedAt are the store's: AddedAt is when the agent was first put, kept
 // through updates and removals, as the PostgreSQL store keeps it. A staff
 // number or username held by another active agent is an ECONFLICT error
 // naming the field.
-func (s *Store) PutAgent(ctx context.Context, a refund.Agent) error {
+func (s *agents) PutAgent(ctx context.Context, a refund.Agent) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -54,7 +58,7 @@ func (s *Store) PutAgent(ctx context.Context, a refund.Agent) error {
 // returns the record before and after; a username now reported for this
 // agent is cleared from any other agent's record. An unknown or removed
 // agent is an ENOTFOUND error.
-func (s *Store) RecordProfile(ctx context.Context, userID int64, p refund.AgentProfile) (refund.ProfileChange, error) {
+func (s *agents) RecordProfile(ctx context.Context, userID int64, p refund.AgentProfile) (refund.ProfileChange, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.ProfileChange{}, err
 	}
@@ -79,7 +83,7 @@ func (s *Store) RecordProfile(ctx context.Context, userID int64, p refund.AgentP
 
 // RemoveAgent deactivates an agent, or returns an ENOTFOUND error for a
 // user who was never one. Removing an agent twice is not an error.
-func (s *Store) RemoveAgent(ctx context.Context, userID int64) error {
+func (s *agents) RemoveAgent(ctx context.Context, userID int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -95,7 +99,7 @@ func (s *Store) RemoveAgent(ctx context.Context, userID int64) error {
 }
 
 // Agent returns an active agent, or an ENOTFOUND error.
-func (s *Store) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
+func (s *agents) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Agent{}, err
 	}
@@ -111,7 +115,7 @@ func (s *Store) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
 // AgentByUsername returns the active agent with this username, given in
 // any case and with or without @, or an ENOTFOUND error. An empty
 // username finds nobody, though agents without one exist.
-func (s *Store) AgentByUsername(ctx context.Context, username string) (refund.Agent, error) {
+func (s *agents) AgentByUsername(ctx context.Context, username string) (refund.Agent, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Agent{}, err
 	}
@@ -128,7 +132,7 @@ func (s *Store) AgentByUsername(ctx context.Context, username string) (refund.Ag
 
 // Agents lists active agents by staff number, compared byte by byte as
 // the PostgreSQL store's "C" collation does.
-func (s *Store) Agents(ctx context.Context) ([]refund.Agent, error) {
+func (s *agents) Agents(ctx context.Context) ([]refund.Agent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ func (s *Store) Agents(ctx context.Context) ([]refund.Agent, error) {
 }
 
 // SetOnline implements refund.AgentStore.
-func (s *Store) SetOnline(ctx context.Context, userID int64, online bool) error {
+func (s *agents) SetOnline(ctx context.Context, userID int64, online bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

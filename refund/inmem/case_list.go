@@ -13,7 +13,7 @@ import (
 // (UpdatedAt, ID), as q selects them; an invalid query is an EINVALID error
 // naming the field. It scans every case, which is fine for the sandbox's
 // handful; the PostgreSQL store walks an index instead.
-func (s *Store) ListCases(ctx context.Context, q refund.CaseQuery) ([]refund.Case, error) {
+func (s *cases) ListCases(ctx context.Context, q refund.CaseQuery) ([]refund.Case, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}

@@ -9,13 +9,15 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Holding an escalation: an agent takes it, answers in it, hands it back
-// or is found silent; a closed one is rated by its buyer.
+// holds is the Store's part that keeps who holds an escalation: an agent
+// takes it, answers in it, hands it back or is found silent, and it is
+// closed.
+type holds struct{ *state }
 
 // Take gives a queued escalation to an agent, or hands a held one back to
 // its holder, keeping the time it was first taken. One held by another
 // agent, or closed, is an ECONFLICT error; an unknown one ENOTFOUND.
-func (s *Store) Take(ctx context.Context, id, agentUserID int64, at time.Time) (refund.Escalation, error) {
+func (s *holds) Take(ctx context.Context, id, agentUserID int64, at time.Time) (refund.Escalation, error) {
 	if agentUserID <= 0 {
 		return refund.Escalation{}, refund.FieldError("agent_user_id", "an agent's Telegram user id is required")
 	}
@@ -47,7 +49,7 @@ func (s *Store) Take(ctx context.Context, id, agentUserID int64, at time.Time) (
 // Release puts a held escalation back in the queue with nothing left of
 // the holder. Anyone but the holder, or an escalation not held, is an
 // ECONFLICT error; an unknown one ENOTFOUND.
-func (s *Store) Release(ctx context.Context, id, agentUserID int64) (refund.Escalation, error) {
+func (s *holds) Release(ctx context.Context, id, agentUserID int64) (refund.Escalation, error) {
 	if agentUserID <= 0 {
 		return refund.Escalation{}, refund.FieldError("agent_user_id", "an agent's Telegram user id is required")
 	}
@@ -81,7 +83,7 @@ func refusal(e refund.Escalation, verb string) error {
 // CloseEscalation ends an escalation, keeping its last holder, or returns
 // an ENOTFOUND error. Closing it again keeps the first closing time.
 // What the buyer wrote while queued and no agent read goes with it.
-func (s *Store) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
+func (s *holds) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
 	if at.IsZero() {
 		return refund.FieldError("at", "time is required")
 	}
@@ -108,7 +110,7 @@ func (s *Store) CloseEscalation(ctx context.Context, id int64, at time.Time) err
 // only moves forward. A reply by anyone but the holder, or to an
 // escalation not held, is an ECONFLICT error and refreshes nothing; an
 // unknown escalation is ENOTFOUND.
-func (s *Store) TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error {
+func (s *holds) TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error {
 	if agentUserID <= 0 {
 		return refund.FieldError("agent_user_id", "an agent's Telegram user id is required")
 	}
@@ -139,7 +141,7 @@ func (s *Store) TouchAgentReply(ctx context.Context, id, agentUserID int64, at t
 // returns them as they were held, longest silent first. Finding and
 // releasing them is one critical section, so a reply that lands first
 // keeps its hold and concurrent calls release each hold once.
-func (s *Store) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
+func (s *holds) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -168,39 +170,4 @@ func (s *Store) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]ref
 		s.escalations[e.ID] = e
 	}
 	return silent, nil
-}
-
-// Rate implements refund.EscalationStore.
-func (s *Store) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
-	if rating < 1 || rating > 5 {
-		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
-	}
-	if err := ctx.Err(); err != nil {
-		return refund.Escalation{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.buyersEscalationLocked(id, buyerUserID)
-	switch {
-	case err != nil:
-		return refund.Escalation{}, err
-	case e.Status != refund.EscalationClosed:
-		return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
-	case e.Rating != 0:
-		return e, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
-	}
-	e.Rating = rating
-	s.escalations[id] = e
-	return e, nil
-}
-
-// buyersEscalationLocked reads an escalation for its buyer: another
-// buyer's is as unknown to them as a missing one (ENOTFOUND). The caller
-// holds the lock.
-func (s *Store) buyersEscalationLocked(id, buyerUserID int64) (refund.Escalation, error) {
-	e, ok := s.escalations[id]
-	if !ok || e.BuyerUserID != buyerUserID {
-		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
-	}
-	return e, nil
 }

@@ -9,7 +9,10 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// The queue of open escalations and the board that shows it.
+// queue is the Store's part that reads the queue of open escalations,
+// keeps the board that shows it, and reads how long buyers waited lately,
+// which a queued buyer's estimate is made from.
+type queue struct{ *state }
 
 // queueOrder is the PostgreSQL store's "due NULLS LAST, created_at, id".
 func queueOrder(a, b refund.Escalation) int {
@@ -24,7 +27,7 @@ func queueOrder(a, b refund.Escalation) int {
 
 // openEscalations returns the open escalations with a status in statuses,
 // in queue order. The caller holds the lock.
-func (s *Store) openEscalations(statuses ...refund.EscalationStatus) []refund.Escalation {
+func (s *state) openEscalations(statuses ...refund.EscalationStatus) []refund.Escalation {
 	var es []refund.Escalation
 	for _, id := range s.openByChat {
 		if e := s.escalations[id]; slices.Contains(statuses, e.Status) {
@@ -38,7 +41,7 @@ func (s *Store) openEscalations(statuses ...refund.EscalationStatus) []refund.Es
 // QueuePosition is the escalation's place among queued ones, by due time
 // then creation (1 is next); 0 when it is held or closed; an ENOTFOUND
 // error when there is no such escalation.
-func (s *Store) QueuePosition(ctx context.Context, id int64) (int, error) {
+func (s *queue) QueuePosition(ctx context.Context, id int64) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -56,7 +59,7 @@ func (s *Store) QueuePosition(ctx context.Context, id int64) (int, error) {
 }
 
 // OpenEscalations lists queued and held escalations in the queue's order.
-func (s *Store) OpenEscalations(ctx context.Context) ([]refund.Escalation, error) {
+func (s *queue) OpenEscalations(ctx context.Context) ([]refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -72,7 +75,7 @@ type boardClaim struct {
 }
 
 // Board implements refund.EscalationStore.
-func (s *Store) Board(ctx context.Context, chatID int64) (refund.Board, bool, error) {
+func (s *queue) Board(ctx context.Context, chatID int64) (refund.Board, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Board{}, false, err
 	}
@@ -86,7 +89,7 @@ func (s *Store) Board(ctx context.Context, chatID int64) (refund.Board, bool, er
 }
 
 // ClaimBoard implements refund.EscalationStore.
-func (s *Store) ClaimBoard(ctx context.Context, chatID int64, at time.Time, staleAfter time.Duration) (bool, error) {
+func (s *queue) ClaimBoard(ctx context.Context, chatID int64, at time.Time, staleAfter time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -100,7 +103,7 @@ func (s *Store) ClaimBoard(ctx context.Context, chatID int64, at time.Time, stal
 }
 
 // SaveBoard implements refund.EscalationStore.
-func (s *Store) SaveBoard(ctx context.Context, b refund.Board) error {
+func (s *queue) SaveBoard(ctx context.Context, b refund.Board) error {
 	if b.MessageID <= 0 {
 		return refund.FieldError("message_id", "a board is a message")
 	}
@@ -111,4 +114,28 @@ func (s *Store) SaveBoard(ctx context.Context, b refund.Board) error {
 	defer s.mu.Unlock()
 	s.boards[b.ChatID] = boardClaim{board: b, claimedAt: s.boards[b.ChatID].claimedAt}
 	return nil
+}
+
+// RecentWaits implements refund.EscalationStore.
+func (s *queue) RecentWaits(ctx context.Context, since time.Time, limit int) ([]refund.QueueWait, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	since = normTime(since)
+	s.mu.RLock()
+	var taken []refund.Escalation
+	for _, e := range s.escalations {
+		if !e.FirstTakenAt.IsZero() && !e.FirstTakenAt.Before(since) {
+			taken = append(taken, e)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(taken, func(a, b refund.Escalation) int {
+		return cmp.Or(b.FirstTakenAt.Compare(a.FirstTakenAt), cmp.Compare(b.ID, a.ID))
+	})
+	out := make([]refund.QueueWait, 0, min(len(taken), max(limit, 0)))
+	for _, e := range taken[:min(len(taken), max(limit, 0))] {
+		out = append(out, refund.QueueWait{CreatedAt: e.CreatedAt, TakenAt: e.FirstTakenAt})
+	}
+	return out, nil
 }

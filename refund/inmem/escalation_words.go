@@ -8,11 +8,13 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// What buyers write to the desk outside a held chat: messages while they
-// wait in the queue, and a comment on their rating.
+// buyerWords is the Store's part that keeps what buyers tell the desk
+// outside a held chat: messages while they wait in the queue, and their
+// rating with its comment.
+type buyerWords struct{ *state }
 
 // KeepWaiting implements refund.EscalationStore.
-func (s *Store) KeepWaiting(ctx context.Context, id int64, text string, at time.Time, limit int) (bool, error) {
+func (s *buyerWords) KeepWaiting(ctx context.Context, id int64, text string, at time.Time, limit int) (bool, error) {
 	if text == "" {
 		return false, refund.FieldError("text", "nothing to keep")
 	}
@@ -37,7 +39,7 @@ func (s *Store) KeepWaiting(ctx context.Context, id int64, text string, at time.
 }
 
 // WaitingMessages implements refund.EscalationStore.
-func (s *Store) WaitingMessages(ctx context.Context, id int64) ([]refund.WaitingMessage, error) {
+func (s *buyerWords) WaitingMessages(ctx context.Context, id int64) ([]refund.WaitingMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -47,7 +49,7 @@ func (s *Store) WaitingMessages(ctx context.Context, id int64) ([]refund.Waiting
 }
 
 // ClearWaiting implements refund.EscalationStore.
-func (s *Store) ClearWaiting(ctx context.Context, id int64, throughSeq int64) error {
+func (s *buyerWords) ClearWaiting(ctx context.Context, id int64, throughSeq int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -62,8 +64,32 @@ func (s *Store) ClearWaiting(ctx context.Context, id int64, throughSeq int64) er
 	return nil
 }
 
+// Rate implements refund.EscalationStore.
+func (s *buyerWords) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
+	if rating < 1 || rating > 5 {
+		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
+	}
+	if err := ctx.Err(); err != nil {
+		return refund.Escalation{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.buyersEscalationLocked(id, buyerUserID)
+	switch {
+	case err != nil:
+		return refund.Escalation{}, err
+	case e.Status != refund.EscalationClosed:
+		return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
+	case e.Rating != 0:
+		return e, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
+	}
+	e.Rating = rating
+	s.escalations[id] = e
+	return e, nil
+}
+
 // CommentRating implements refund.EscalationStore.
-func (s *Store) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (refund.Escalation, error) {
+func (s *buyerWords) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (refund.Escalation, error) {
 	if err := refund.CheckRatingComment(comment); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -83,5 +109,16 @@ func (s *Store) CommentRating(ctx context.Context, id, buyerUserID int64, commen
 	}
 	e.RatingComment = comment
 	s.escalations[id] = e
+	return e, nil
+}
+
+// buyersEscalationLocked reads an escalation for its buyer: another
+// buyer's is as unknown to them as a missing one (ENOTFOUND). The caller
+// holds the lock.
+func (s *buyerWords) buyersEscalationLocked(id, buyerUserID int64) (refund.Escalation, error) {
+	e, ok := s.escalations[id]
+	if !ok || e.BuyerUserID != buyerUserID {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
 	return e, nil
 }

@@ -6,14 +6,18 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// The escalations: buyer chats waiting for or held by an agent.
+// escalations is the Store's part that opens escalations (buyer chats
+// waiting for or held by an agent) and finds them by ID, chat, message
+// and thread, and keeps what links them to the agents' chat: card,
+// messages, topic, and the buyer's place message (escalation_place.go).
+type escalations struct{ *state }
 
 // OpenEscalation queues an escalation for a buyer chat, or returns the
 // chat's open one (created false) unchanged but for a missing case ID,
 // which it fills in. The store sets the status, holder and times; a zero
 // CreatedAt means now. An unknown case is an ENOTFOUND error, checked only
 // when the case would be stored, as the PostgreSQL foreign key is.
-func (s *Store) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
+func (s *escalations) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
 	if err := e.ValidateNew(); err != nil {
 		return refund.Escalation{}, false, err
 	}
@@ -57,7 +61,7 @@ func (s *Store) OpenEscalation(ctx context.Context, e refund.Escalation) (refund
 }
 
 // Escalation returns an escalation by ID, or an ENOTFOUND error.
-func (s *Store) Escalation(ctx context.Context, id int64) (refund.Escalation, error) {
+func (s *escalations) Escalation(ctx context.Context, id int64) (refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -72,7 +76,7 @@ func (s *Store) Escalation(ctx context.Context, id int64) (refund.Escalation, er
 
 // OpenEscalationByChat returns a buyer chat's open escalation, or an
 // ENOTFOUND error.
-func (s *Store) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (refund.Escalation, error) {
+func (s *escalations) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -90,7 +94,7 @@ func (s *Store) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (re
 // Linking a message again is a no-op; a message already linked to another
 // escalation is an ECONFLICT error, checked before the escalation's
 // existence as the PostgreSQL store meets them.
-func (s *Store) LinkMessage(ctx context.Context, escalationID int64, messageID int, card bool) error {
+func (s *escalations) LinkMessage(ctx context.Context, escalationID int64, messageID int, card bool) error {
 	if messageID <= 0 {
 		return refund.FieldError("message_id", "message id must be positive")
 	}
@@ -116,7 +120,7 @@ func (s *Store) LinkMessage(ctx context.Context, escalationID int64, messageID i
 
 // EscalationByMessage finds the escalation a message in the agents' chat
 // belongs to, or returns an ENOTFOUND error.
-func (s *Store) EscalationByMessage(ctx context.Context, messageID int) (refund.Escalation, error) {
+func (s *escalations) EscalationByMessage(ctx context.Context, messageID int) (refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -134,7 +138,7 @@ func (s *Store) EscalationByMessage(ctx context.Context, messageID int) (refund.
 // nothing. An unknown escalation is an ENOTFOUND error, checked before a
 // topic given to another escalation (ECONFLICT), as the PostgreSQL store
 // meets them.
-func (s *Store) SetThread(ctx context.Context, id int64, threadID int) error {
+func (s *escalations) SetThread(ctx context.Context, id int64, threadID int) error {
 	if threadID <= 0 {
 		return refund.FieldError("thread_id", "thread id must be positive")
 	}
@@ -160,7 +164,7 @@ func (s *Store) SetThread(ctx context.Context, id int64, threadID int) error {
 }
 
 // RecordDelivery implements refund.EscalationStore.
-func (s *Store) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
+func (s *escalations) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
 	if evidencePosted < 0 {
 		return refund.FieldError("evidence_posted", "evidence count must not be negative")
 	}
@@ -181,7 +185,7 @@ func (s *Store) RecordDelivery(ctx context.Context, id int64, evidencePosted int
 
 // EscalationByThread finds the escalation of a forum topic, closed or
 // not, or returns an ENOTFOUND error.
-func (s *Store) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {
+func (s *escalations) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Escalation{}, err
 	}

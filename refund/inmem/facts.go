@@ -15,7 +15,7 @@ import (
 // so that files a change is about to add are checked for reuse before
 // they are. RefundedBefore counts payouts still live, pending or
 // confirmed, because a pending payout's money is already promised.
-func (s *Store) Facts(ctx context.Context, c refund.Case, since time.Time) (refund.CaseFacts, error) {
+func (s *cases) Facts(ctx context.Context, c refund.Case, since time.Time) (refund.CaseFacts, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.CaseFacts{}, err
 	}
@@ -27,7 +27,7 @@ func (s *Store) Facts(ctx context.Context, c refund.Case, since time.Time) (refu
 // CaseForReview returns a case, its order and its facts since the time
 // given, all as of the same moment, or an ENOTFOUND error for an unknown
 // case.
-func (s *Store) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
+func (s *cases) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Case{}, refund.Order{}, refund.CaseFacts{}, err
 	}
@@ -41,7 +41,7 @@ func (s *Store) CaseForReview(ctx context.Context, id int64, since time.Time) (r
 }
 
 // facts is Facts with the store's lock held.
-func (s *Store) facts(c refund.Case, since time.Time) refund.CaseFacts {
+func (s *cases) facts(c refund.Case, since time.Time) refund.CaseFacts {
 	// The PostgreSQL store compares at microseconds.
 	since = normTime(since)
 	var f refund.CaseFacts

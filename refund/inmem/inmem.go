@@ -13,8 +13,6 @@
 package inmem
 
 import (
-	"cmp"
-	"context"
 	"slices"
 	"sync"
 	"time"
@@ -25,7 +23,34 @@ import (
 // Store is an in-memory refund.LifecycleStore, AgentStore and
 // EscalationStore. It is safe for concurrent use. Its data is lost with
 // the process.
+//
+// Its methods are its parts', one part per domain as in the PostgreSQL
+// store, each embedded so that its methods are the Store's; a part's file
+// says what it keeps. Every part works on the one state, under its one
+// lock.
 type Store struct {
+	*state
+
+	orders      // order.go
+	cases       // case.go, case_list.go, facts.go
+	lifecycle   // lifecycle.go
+	payouts     // payout.go
+	outbox      // outbox.go
+	stats       // stats.go
+	agents      // agents.go
+	escalations // escalations.go, escalation_place.go
+	holds       // escalation_hold.go
+	queue       // escalation_queue.go
+	buyerWords  // escalation_words.go
+}
+
+// state is everything the Store holds, behind one lock: a change touches
+// several domains at once (a payout, the order's refunded sum, the ledger,
+// the outbox), and is checked in full before any of it is made, which
+// only one lock over all of them gives. Inside a part, s.cases, s.orders
+// and the like are these maps, not the parts of the same names. Its
+// methods are the reads more than one part needs.
+type state struct {
 	// now is the clock, a field so that every Store reads its own and no
 	// package state is shared.
 	now func() time.Time
@@ -106,7 +131,14 @@ type outboxRow struct {
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{
+	st := newState()
+	return &Store{state: st, orders: orders{st}, cases: cases{st}, lifecycle: lifecycle{st},
+		payouts: payouts{st}, outbox: outbox{st}, stats: stats{st}, agents: agents{st},
+		escalations: escalations{st}, holds: holds{st}, queue: queue{st}, buyerWords: buyerWords{st}}
+}
+
+func newState() *state {
+	return &state{
 		now:           time.Now,
 		orders:        make(map[string]refund.Order),
 		refunded:      make(map[string]refund.Money),
@@ -138,163 +170,8 @@ func normTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-func (s *Store) clock() time.Time { return normTime(s.now()) }
-
-// UpsertOrder inserts or replaces an order. UpdatedAt is set to the time of
-// the write, as the PostgreSQL store does. An amount paid below what
-// refunds already took back from the order is an ECONFLICT error.
-func (s *Store) UpsertOrder(ctx context.Context, o refund.Order) (created bool, err error) {
-	if err := o.Validate(); err != nil {
-		return false, err
-	}
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	o.PurchasedAt, o.DeliveredAt = normTime(o.PurchasedAt), normTime(o.DeliveredAt)
-	o.Usage.ActivatedAt = normTime(o.Usage.ActivatedAt)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if o.AmountPaid < s.refunded[o.ID] {
-		return false, refund.Errorf(refund.ECONFLICT, "order %s: amount paid %s is less than already refunded", o.ID, o.AmountPaid)
-	}
-	o.UpdatedAt = s.clock()
-	_, exists := s.orders[o.ID]
-	s.orders[o.ID] = o
-	return !exists, nil
-}
-
-// Order returns the order with this ID, or an ENOTFOUND error.
-func (s *Store) Order(ctx context.Context, id string) (refund.Order, error) {
-	if err := ctx.Err(); err != nil {
-		return refund.Order{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	o, ok := s.orders[id]
-	if !ok {
-		return refund.Order{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", id)
-	}
-	return o, nil
-}
-
-// CreateCase stores a new case with its evidence and a "submitted" event.
-// A retry with the same SubmissionKey returns the first case; a key already
-// used by another buyer or for another order is an ECONFLICT error, so that
-// a case is never handed to someone else. Another open case for the order
-// is an ECONFLICT error and an unknown order an ENOTFOUND error.
-func (s *Store) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, error) {
-	if err := n.Validate(); err != nil {
-		return refund.Case{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return refund.Case{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id, ok := s.byKey[n.SubmissionKey]; ok {
-		c := s.cases[id]
-		if c.OrderID != n.OrderID || c.BuyerUserID != n.BuyerUserID {
-			return refund.Case{}, refund.Errorf(refund.ECONFLICT, "submission key already used for case %s", c.Number())
-		}
-		return copyCase(c), nil
-	}
-	if _, ok := s.orders[n.OrderID]; !ok {
-		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "order %s not found", n.OrderID)
-	}
-	if s.openCase(n.OrderID, 0) {
-		return refund.Case{}, refund.Errorf(refund.ECONFLICT, "order %s already has an open case", n.OrderID)
-	}
-	s.lastID++
-	now := s.clock()
-	c := refund.Case{
-		ID:              s.lastID,
-		OrderID:         n.OrderID,
-		BuyerUserID:     n.BuyerUserID,
-		ChatID:          n.ChatID,
-		Reason:          n.Reason,
-		Statement:       n.Statement,
-		RequestedAmount: n.RequestedAmount,
-		Currency:        n.Currency,
-		Status:          refund.StatusSubmitted,
-		Language:        n.Language,
-		SubmissionKey:   n.SubmissionKey,
-		Evidence:        n.Evidence,
-		Due:             refund.Due{Kind: n.Due.Kind, At: normTime(n.Due.At)},
-		CreatedAt:       now,
-		UpdatedAt:       now,
-	}
-	c = copyCase(c)
-	s.cases[c.ID] = c
-	s.byKey[c.SubmissionKey] = c.ID
-	s.byOrder[c.OrderID] = append(s.byOrder[c.OrderID], c.ID)
-	s.events[c.ID] = []refund.Event{{
-		CaseID: c.ID, Seq: 1, Type: refund.EventSubmitted, Actor: refund.ActorBuyer,
-		Status: refund.StatusSubmitted, At: now,
-	}}
-	return copyCase(c), nil
-}
-
-// openCase reports whether the order has an open case other than except.
-func (s *Store) openCase(orderID string, except int64) bool {
-	for _, id := range s.byOrder[orderID] {
-		if id != except && s.cases[id].Status.Open() {
-			return true
-		}
-	}
-	return false
-}
-
-// Case returns a case with its evidence, or an ENOTFOUND error.
-func (s *Store) Case(ctx context.Context, id int64) (refund.Case, error) {
-	if err := ctx.Err(); err != nil {
-		return refund.Case{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, ok := s.cases[id]
-	if !ok {
-		return refund.Case{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
-	}
-	return copyCase(c), nil
-}
-
-// CasesByOrder returns the order's cases, newest first. An order without
-// cases, known or not, has an empty list.
-func (s *Store) CasesByOrder(ctx context.Context, orderID string) ([]refund.Case, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var cases []refund.Case
-	for _, id := range s.byOrder[orderID] {
-		cases = append(cases, copyCase(s.cases[id]))
-	}
-	// The same order as the PostgreSQL store's ORDER BY, rather than
-	// reversed insertion order, in case the wall clock stepped back.
-	slices.SortFunc(cases, func(a, b refund.Case) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
-	})
-	return cases, nil
-}
-
-// Events returns a case's history, oldest first, or an ENOTFOUND error.
-func (s *Store) Events(ctx context.Context, caseID int64) ([]refund.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	events, ok := s.events[caseID]
-	if !ok {
-		return nil, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(caseID))
-	}
-	out := make([]refund.Event, len(events))
-	for i, ev := range events {
-		out[i] = copyEvent(ev)
-	}
-	return out, nil
-}
+// clock is the time a write records, in the form PostgreSQL returns.
+func (s *state) clock() time.Time { return normTime(s.now()) }
 
 // copyCase detaches the evidence slice, the only part of a case shared by
 // reference. An empty list becomes nil, as the PostgreSQL store returns it.

@@ -9,38 +9,17 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// CaseWithOrder returns a case with its evidence and its order, both as
-// of the same moment, or an ENOTFOUND error for an unknown case.
-func (s *Store) CaseWithOrder(ctx context.Context, id int64) (refund.Case, refund.Order, error) {
-	if err := ctx.Err(); err != nil {
-		return refund.Case{}, refund.Order{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.caseWithOrder(id)
-}
-
-// caseWithOrder is CaseWithOrder with the store's lock held.
-func (s *Store) caseWithOrder(id int64) (refund.Case, refund.Order, error) {
-	c, ok := s.cases[id]
-	if !ok {
-		return refund.Case{}, refund.Order{}, refund.Errorf(refund.ENOTFOUND, "case %s not found", refund.FormatCaseNumber(id))
-	}
-	o, ok := s.orders[c.OrderID]
-	if !ok {
-		// CreateCase refuses a case for an unknown order, and orders are
-		// never removed.
-		return refund.Case{}, refund.Order{}, refund.Errorf(refund.EINTERNAL, "order %s of case %s is missing", c.OrderID, c.Number())
-	}
-	return copyCase(c), o, nil
-}
+// lifecycle is the Store's part that moves cases through their lifecycle:
+// Apply makes a planned refund.Change atomically, and DueCases finds the
+// cases whose deadline passed.
+type lifecycle struct{ *state }
 
 // Apply makes a change atomically: every check runs before anything is
 // written, all under the store's lock, so a refused change leaves no
 // trace. A case no longer in ch.From is an ECONFLICT error, and so is a
 // payout that would refund the order beyond its amount paid or give the
 // case a second live payout. It returns the case as the change left it.
-func (s *Store) Apply(ctx context.Context, ch refund.Change) (refund.Case, error) {
+func (s *lifecycle) Apply(ctx context.Context, ch refund.Change) (refund.Case, error) {
 	if err := ch.Validate(); err != nil {
 		return refund.Case{}, err
 	}
@@ -193,7 +172,7 @@ func newPayout(p refund.Payout, ch refund.Change, c refund.Case, at time.Time) (
 }
 
 // livePayout reports whether a case has a payout pending or confirmed.
-func (s *Store) livePayout(caseID int64) bool {
+func (s *lifecycle) livePayout(caseID int64) bool {
 	for _, id := range s.payoutsByCase[caseID] {
 		if st := s.payouts[id].Status; st == refund.PayoutPending || st == refund.PayoutConfirmed {
 			return true
@@ -204,7 +183,7 @@ func (s *Store) livePayout(caseID int64) bool {
 
 // DueCases returns up to limit open cases whose deadline is at or before
 // now, earliest first.
-func (s *Store) DueCases(ctx context.Context, now time.Time, limit int) ([]refund.Case, error) {
+func (s *lifecycle) DueCases(ctx context.Context, now time.Time, limit int) ([]refund.Case, error) {
 	if limit <= 0 {
 		return nil, refund.FieldError("limit", "limit must be positive")
 	}

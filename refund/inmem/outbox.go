@@ -7,11 +7,16 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// outbox is the Store's part that hands the outbox items Apply wrote to
+// their workers (refund.Outbox): claimed under a lease, then completed or
+// retried.
+type outbox struct{ *state }
+
 // ClaimOutbox leases up to limit undelivered items of a kind that are
 // available at now, oldest first, until now+lease, counting an attempt on
 // each. The lock makes claims one at a time, so two workers never get the
 // same item; an item whose worker died comes back once its lease passed.
-func (s *Store) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) ([]refund.OutboxItem, error) {
+func (s *outbox) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) ([]refund.OutboxItem, error) {
 	if err := refund.ValidateClaim(kind, now, lease, limit); err != nil {
 		return nil, err
 	}
@@ -40,7 +45,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now tim
 }
 
 // outboxRow returns the row of an item ID, or an ENOTFOUND error.
-func (s *Store) outboxRow(id int64) (*outboxRow, error) {
+func (s *outbox) outboxRow(id int64) (*outboxRow, error) {
 	if id <= 0 || id > int64(len(s.outbox)) {
 		return nil, refund.Errorf(refund.ENOTFOUND, "outbox item %d not found", id)
 	}
@@ -49,7 +54,7 @@ func (s *Store) outboxRow(id int64) (*outboxRow, error) {
 
 // CompleteOutbox marks an item delivered, or returns an ENOTFOUND error.
 // Completing it again keeps the first delivery time.
-func (s *Store) CompleteOutbox(ctx context.Context, id int64) error {
+func (s *outbox) CompleteOutbox(ctx context.Context, id int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -68,7 +73,7 @@ func (s *Store) CompleteOutbox(ctx context.Context, id int64) error {
 // RetryOutbox makes an undelivered item available again at next, noting
 // why this attempt failed, or returns an ENOTFOUND error. A delivered item
 // stays delivered.
-func (s *Store) RetryOutbox(ctx context.Context, id int64, next time.Time, lastErr string) error {
+func (s *outbox) RetryOutbox(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	if next.IsZero() {
 		return refund.FieldError("next", "retry time is required")
 	}

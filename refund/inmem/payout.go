@@ -7,10 +7,12 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Payouts and the buyer's balance as Apply left them.
+// payouts is the Store's part that reads payouts and the buyer's balance
+// as Apply left them.
+type payouts struct{ *state }
 
 // Payout returns a payout by ID, or an ENOTFOUND error.
-func (s *Store) Payout(ctx context.Context, id string) (refund.Payout, error) {
+func (s *payouts) Payout(ctx context.Context, id string) (refund.Payout, error) {
 	if err := ctx.Err(); err != nil {
 		return refund.Payout{}, err
 	}
@@ -25,7 +27,7 @@ func (s *Store) Payout(ctx context.Context, id string) (refund.Payout, error) {
 
 // PayoutsByCase returns a case's payouts, oldest first. A case without
 // payouts, known or not, has an empty list.
-func (s *Store) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payout, error) {
+func (s *payouts) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payout, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -43,7 +45,7 @@ func (s *Store) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payou
 
 // Balance returns a user's platform balance in a currency: the sum of the
 // ledger, 0 for a user it never mentions.
-func (s *Store) Balance(ctx context.Context, userID int64, currency string) (refund.Money, error) {
+func (s *payouts) Balance(ctx context.Context, userID int64, currency string) (refund.Money, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

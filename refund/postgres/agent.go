@@ -7,9 +7,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// agents is the DB's part that keeps the desk's staff (refund.AgentStore).
+type agents struct{ pool *pgxpool.Pool }
 
 // Constraint names from 003_agents.sql that PutAgent reports as conflicts.
 const (
@@ -24,7 +28,7 @@ const (
 // active agent is an ECONFLICT error naming the field, decided by the
 // unique indexes so that two admins adding agents at once cannot both
 // take the same one.
-func (db *DB) PutAgent(ctx context.Context, a refund.Agent) error {
+func (db *agents) PutAgent(ctx context.Context, a refund.Agent) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -56,7 +60,7 @@ func (db *DB) PutAgent(ctx context.Context, a refund.Agent) error {
 // RemoveAgent deactivates an agent, or returns an ENOTFOUND error for a
 // user who was never one. Removing an agent twice is not an error: the
 // second admin to click wanted the same outcome.
-func (db *DB) RemoveAgent(ctx context.Context, userID int64) error {
+func (db *agents) RemoveAgent(ctx context.Context, userID int64) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE agents SET active = false WHERE user_id = $1`, userID)
 	if err != nil {
 		return fmt.Errorf("remove agent %d: %w", userID, err)
@@ -91,7 +95,7 @@ func scanAgent(row pgx.Row) (refund.Agent, error) {
 // team). A username now reported for this agent is cleared from any other
 // active agent's record first, as the unique index needs. An unknown or
 // removed agent is an ENOTFOUND error.
-func (db *DB) RecordProfile(ctx context.Context, userID int64, p refund.AgentProfile) (refund.ProfileChange, error) {
+func (db *agents) RecordProfile(ctx context.Context, userID int64, p refund.AgentProfile) (refund.ProfileChange, error) {
 	var ch refund.ProfileChange
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		before, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents
@@ -133,7 +137,7 @@ func (db *DB) RecordProfile(ctx context.Context, userID int64, p refund.AgentPro
 
 // Agent returns an active agent, or an ENOTFOUND error: a removed agent
 // must lose the agent buttons at once.
-func (db *DB) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
+func (db *agents) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
 	a, err := scanAgent(db.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents
 		WHERE user_id = $1 AND active`, userID))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -148,7 +152,7 @@ func (db *DB) Agent(ctx context.Context, userID int64) (refund.Agent, error) {
 // AgentByUsername returns the active agent with this username, given in
 // any case and with or without @, or an ENOTFOUND error. An empty
 // username finds nobody, though agents without one exist.
-func (db *DB) AgentByUsername(ctx context.Context, username string) (refund.Agent, error) {
+func (db *agents) AgentByUsername(ctx context.Context, username string) (refund.Agent, error) {
 	// An agent without a username is stored as NULL, which no lookup
 	// equals, so "" finds nobody.
 	name := refund.NormalizeUsername(username)
@@ -166,7 +170,7 @@ func (db *DB) AgentByUsername(ctx context.Context, username string) (refund.Agen
 // Agents lists active agents by staff number. The byte-wise collation
 // keeps the order the same on every server, whatever its locale, and the
 // same as the in-memory store's.
-func (db *DB) Agents(ctx context.Context) ([]refund.Agent, error) {
+func (db *agents) Agents(ctx context.Context) ([]refund.Agent, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+agentColumns+` FROM agents WHERE active
 		ORDER BY staff_number COLLATE "C", user_id`)
 	if err != nil {
@@ -180,7 +184,7 @@ func (db *DB) Agents(ctx context.Context) ([]refund.Agent, error) {
 }
 
 // SetOnline implements refund.AgentStore.
-func (db *DB) SetOnline(ctx context.Context, userID int64, online bool) error {
+func (db *agents) SetOnline(ctx context.Context, userID int64, online bool) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE agents SET online = $2 WHERE user_id = $1 AND active`, userID, online)
 	if err != nil {
 		return fmt.Errorf("set agent %d online %v: %w", userID, online, err)

@@ -7,9 +7,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// cases is the DB's part that creates and reads cases with their evidence
+// and events (refund.CaseStore), lists them for the shop's API
+// (case_list.go) and reads the facts their first review needs (facts.go).
+// What changes a case is lifecycle's.
+type cases struct{ pool *pgxpool.Pool }
 
 // CreateCase stores a new case with its evidence and a "submitted" event in
 // one transaction. A retry with the same SubmissionKey returns the case the
@@ -17,7 +24,7 @@ import (
 // another buyer or for another order is an ECONFLICT error, so that a case
 // is never handed to someone else. Another open case for the order is an
 // ECONFLICT error and an unknown order an ENOTFOUND error.
-func (db *DB) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, error) {
+func (db *cases) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, error) {
 	if err := n.Validate(); err != nil {
 		return refund.Case{}, err
 	}
@@ -74,7 +81,7 @@ func (db *DB) CreateCase(ctx context.Context, n refund.NewCase) (refund.Case, er
 // statement, which is one round trip and its own transaction, and returns
 // the case as stored. inserted is false, with no error, when the
 // submission key is already taken: then nothing was written.
-func (db *DB) insertCase(ctx context.Context, n refund.NewCase) (c refund.Case, inserted bool, err error) {
+func (db *cases) insertCase(ctx context.Context, n refund.NewCase) (c refund.Case, inserted bool, err error) {
 	ev := evidenceParams(n.Evidence)
 	// Data-modifying CTEs all run, or none does; the evidence and event
 	// rows take the new case's ID from the case CTE, so a key conflict
@@ -158,13 +165,6 @@ func queueEvidence(p *pipeline, caseID int64, evidence []refund.Evidence) {
 			unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
 			WITH ORDINALITY AS e(kind, file_id, file_unique_id, size, mime_type, file_name, caption, position)`,
 		caseID, ev.kinds, ev.fileIDs, ev.uniqueIDs, ev.sizes, ev.mimeTypes, ev.fileNames, ev.captions)
-}
-
-// querier is what both the pool and a transaction offer, so that a lookup
-// can run inside or outside one.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func caseIDBySubmissionKey(ctx context.Context, q querier, key string) (id int64, found bool, err error) {
@@ -268,7 +268,7 @@ const caseWithEvidence = `SELECT c.*, files.* FROM (SELECT ` + caseColumns + ` F
 
 // Case returns a case with its evidence in upload order, or an ENOTFOUND
 // error.
-func (db *DB) Case(ctx context.Context, id int64) (refund.Case, error) {
+func (db *cases) Case(ctx context.Context, id int64) (refund.Case, error) {
 	return loadCase(ctx, db.pool, id)
 }
 
@@ -287,7 +287,7 @@ func loadCase(ctx context.Context, q querier, id int64) (refund.Case, error) {
 
 // CaseWithOrder returns a case with its evidence and the order it is
 // about, read in one query, or an ENOTFOUND error for an unknown case.
-func (db *DB) CaseWithOrder(ctx context.Context, id int64) (refund.Case, refund.Order, error) {
+func (db *cases) CaseWithOrder(ctx context.Context, id int64) (refund.Case, refund.Order, error) {
 	var o orderRow
 	row := db.pool.QueryRow(ctx, `SELECT cf.*, o.* FROM (`+caseWithEvidence+`) cf
 		JOIN LATERAL (SELECT `+orderColumns+` FROM orders WHERE id = cf.order_id) o ON true`, id)
@@ -303,7 +303,7 @@ func (db *DB) CaseWithOrder(ctx context.Context, id int64) (refund.Case, refund.
 
 // CasesByOrder returns the order's cases with their evidence, newest first.
 // An order without cases, known or not, has an empty list.
-func (db *DB) CasesByOrder(ctx context.Context, orderID string) ([]refund.Case, error) {
+func (db *cases) CasesByOrder(ctx context.Context, orderID string) ([]refund.Case, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE order_id = $1
 		ORDER BY created_at DESC, id DESC`, orderID)
 	if err != nil {
@@ -357,7 +357,7 @@ func attachEvidence(ctx context.Context, q querier, cases []refund.Case) error {
 }
 
 // Events returns a case's history, oldest first, or an ENOTFOUND error.
-func (db *DB) Events(ctx context.Context, caseID int64) ([]refund.Event, error) {
+func (db *cases) Events(ctx context.Context, caseID int64) ([]refund.Event, error) {
 	rows, err := db.pool.Query(ctx, `SELECT case_id, seq, type, actor, status, rules, amount_cents, note, at
 		FROM case_events WHERE case_id = $1 ORDER BY seq`, caseID)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 // cases_status_updated_at_id_idx) from the position and stops after the
 // limit; a catch-all statement's generic plan could not use the row
 // comparison as an index bound.
-func (db *DB) ListCases(ctx context.Context, q refund.CaseQuery) ([]refund.Case, error) {
+func (db *cases) ListCases(ctx context.Context, q refund.CaseQuery) ([]refund.Case, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}

@@ -7,9 +7,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// escalations is the DB's part that opens escalations and finds them by
+// ID, chat, message and thread, and keeps what links them to the agents'
+// chat: card, messages, topic, and the buyer's place message
+// (escalation_place.go).
+type escalations struct{ pool *pgxpool.Pool }
 
 // Constraint names from 003_agents.sql that carry a domain meaning.
 const (
@@ -66,7 +73,7 @@ func collectEscalations(rows pgx.Rows) ([]refund.Escalation, error) {
 // after which it finds the winner's row. ON CONFLICT DO NOTHING waits for
 // the winner to commit, so the row is there to be found — unless it was
 // closed in between, in which case the loop tries the insert again.
-func (db *DB) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
+func (db *escalations) OpenEscalation(ctx context.Context, e refund.Escalation) (refund.Escalation, bool, error) {
 	if err := e.ValidateNew(); err != nil {
 		return refund.Escalation{}, false, err
 	}
@@ -107,8 +114,13 @@ func openEscalationError(e refund.Escalation, err error) error {
 }
 
 // Escalation returns an escalation by ID, or an ENOTFOUND error.
-func (db *DB) Escalation(ctx context.Context, id int64) (refund.Escalation, error) {
-	e, err := scanEscalation(db.pool.QueryRow(ctx, `SELECT `+escalationColumns+` FROM escalations WHERE id = $1`, id))
+func (db *escalations) Escalation(ctx context.Context, id int64) (refund.Escalation, error) {
+	return loadEscalation(ctx, db.pool, id)
+}
+
+// loadEscalation is Escalation for every part that reads one.
+func loadEscalation(ctx context.Context, q querier, id int64) (refund.Escalation, error) {
+	e, err := scanEscalation(q.QueryRow(ctx, `SELECT `+escalationColumns+` FROM escalations WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
 	}
@@ -120,7 +132,7 @@ func (db *DB) Escalation(ctx context.Context, id int64) (refund.Escalation, erro
 
 // OpenEscalationByChat returns a buyer chat's open escalation, or an
 // ENOTFOUND error.
-func (db *DB) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (refund.Escalation, error) {
+func (db *escalations) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (refund.Escalation, error) {
 	e, err := scanEscalation(db.pool.QueryRow(ctx, `SELECT `+escalationColumns+` FROM escalations
 		WHERE buyer_chat_id = $1 AND status IN ('queued', 'held')`, buyerChatID))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -138,7 +150,7 @@ func (db *DB) OpenEscalationByChat(ctx context.Context, buyerChatID int64) (refu
 // since a retried post links it twice; a message already linked to
 // another escalation is an ECONFLICT error, and an unknown escalation an
 // ENOTFOUND error.
-func (db *DB) LinkMessage(ctx context.Context, escalationID int64, messageID int, card bool) error {
+func (db *escalations) LinkMessage(ctx context.Context, escalationID int64, messageID int, card bool) error {
 	if messageID <= 0 {
 		return refund.FieldError("message_id", "message id must be positive")
 	}
@@ -180,7 +192,7 @@ func (db *DB) LinkMessage(ctx context.Context, escalationID int64, messageID int
 
 // EscalationByMessage finds the escalation a message in the agents' chat
 // belongs to, or returns an ENOTFOUND error.
-func (db *DB) EscalationByMessage(ctx context.Context, messageID int) (refund.Escalation, error) {
+func (db *escalations) EscalationByMessage(ctx context.Context, messageID int) (refund.Escalation, error) {
 	e, err := scanEscalation(db.pool.QueryRow(ctx, `SELECT `+escalationColumns+` FROM escalations
 		WHERE id = (SELECT escalation_id FROM escalation_messages WHERE message_id = $1)`, messageID))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -197,7 +209,7 @@ func (db *DB) EscalationByMessage(ctx context.Context, messageID int) (refund.Es
 // topic replaces the old one, which then finds nothing. A topic already
 // given to another escalation, closed or not, is an ECONFLICT error, and
 // an unknown escalation an ENOTFOUND error.
-func (db *DB) SetThread(ctx context.Context, id int64, threadID int) error {
+func (db *escalations) SetThread(ctx context.Context, id int64, threadID int) error {
 	if threadID <= 0 {
 		return refund.FieldError("thread_id", "thread id must be positive")
 	}
@@ -216,7 +228,7 @@ func (db *DB) SetThread(ctx context.Context, id int64, threadID int) error {
 
 // RecordDelivery implements refund.EscalationStore; GREATEST and OR keep
 // a slower, older delivery from winding the progress back.
-func (db *DB) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
+func (db *escalations) RecordDelivery(ctx context.Context, id int64, evidencePosted int, buyerTold bool) error {
 	if evidencePosted < 0 {
 		return refund.FieldError("evidence_posted", "evidence count must not be negative")
 	}
@@ -233,7 +245,7 @@ func (db *DB) RecordDelivery(ctx context.Context, id int64, evidencePosted int, 
 
 // EscalationByThread finds the escalation of a forum topic, closed or
 // not, or returns an ENOTFOUND error.
-func (db *DB) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {
+func (db *escalations) EscalationByThread(ctx context.Context, threadID int) (refund.Escalation, error) {
 	e, err := scanEscalation(db.pool.QueryRow(ctx, `SELECT `+escalationColumns+` FROM escalations
 		WHERE thread_id = $1`, threadID))
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -7,47 +7,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Holding an escalation: an agent takes it, answers in it, hands it back
-// or is found silent; a closed one is rated by its buyer.
-
-// Rate implements refund.EscalationStore in one statement, so that two
-// presses at once rate once.
-func (db *DB) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
-	if rating < 1 || rating > 5 {
-		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
-	}
-	e, err := scanEscalation(db.pool.QueryRow(ctx, `UPDATE escalations SET rating = $3, rated_at = now()
-		WHERE id = $1 AND buyer_user_id = $2 AND status = 'closed' AND rating IS NULL
-		RETURNING `+escalationColumns, id, buyerUserID, rating))
-	if errors.Is(err, pgx.ErrNoRows) {
-		got, gerr := db.buyersEscalation(ctx, id, buyerUserID)
-		switch {
-		case gerr != nil:
-			return refund.Escalation{}, gerr
-		case got.Status != refund.EscalationClosed:
-			return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
-		}
-		return got, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
-	}
-	if err != nil {
-		return refund.Escalation{}, fmt.Errorf("rate escalation %d: %w", id, err)
-	}
-	return e, nil
-}
-
-// buyersEscalation reads an escalation for its buyer: another buyer's is
-// as unknown to them as a missing one (ENOTFOUND).
-func (db *DB) buyersEscalation(ctx context.Context, id, buyerUserID int64) (refund.Escalation, error) {
-	e, err := db.Escalation(ctx, id)
-	if err == nil && e.BuyerUserID != buyerUserID {
-		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
-	}
-	return e, err
-}
+// holds is the DB's part that keeps who holds an escalation: an agent
+// takes it, answers in it, hands it back or is found silent, and it is
+// closed.
+type holds struct{ pool *pgxpool.Pool }
 
 // validateHold refuses the arguments of Take and Release that no agent
 // could have sent.
@@ -64,7 +32,7 @@ func validateHold(agentUserID int64) error {
 // first to lock the row wins and the rest re-read it held by someone else
 // and change nothing: an ECONFLICT error. A closed escalation is an
 // ECONFLICT error too, and an unknown one ENOTFOUND.
-func (db *DB) Take(ctx context.Context, id, agentUserID int64, at time.Time) (refund.Escalation, error) {
+func (db *holds) Take(ctx context.Context, id, agentUserID int64, at time.Time) (refund.Escalation, error) {
 	if err := validateHold(agentUserID); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -92,7 +60,7 @@ func (db *DB) Take(ctx context.Context, id, agentUserID int64, at time.Time) (re
 // time and creation give it, with nothing left of the holder. Only the
 // holder may release it: anyone else, or an escalation not held, is an
 // ECONFLICT error, and an unknown one ENOTFOUND.
-func (db *DB) Release(ctx context.Context, id, agentUserID int64) (refund.Escalation, error) {
+func (db *holds) Release(ctx context.Context, id, agentUserID int64) (refund.Escalation, error) {
 	if err := validateHold(agentUserID); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -112,7 +80,7 @@ func (db *DB) Release(ctx context.Context, id, agentUserID int64) (refund.Escala
 // refusal explains why a guarded UPDATE of an escalation changed nothing.
 // It reads the row after the fact, so it reports the state that won, which
 // is what the caller shows the agent.
-func (db *DB) refusal(ctx context.Context, id int64, verb string) error {
+func (db *holds) refusal(ctx context.Context, id int64, verb string) error {
 	var (
 		status string
 		holder int64
@@ -135,7 +103,7 @@ func (db *DB) refusal(ctx context.Context, id int64, verb string) error {
 // audit log, or returns an ENOTFOUND error. Closing it again keeps the
 // first closing time: an agent's "close" and a decision may both close it.
 // What the buyer wrote while queued and no agent read goes with it.
-func (db *DB) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
+func (db *holds) CloseEscalation(ctx context.Context, id int64, at time.Time) error {
 	if at.IsZero() {
 		return refund.FieldError("at", "time is required")
 	}
@@ -165,7 +133,7 @@ func (db *DB) CloseEscalation(ctx context.Context, id int64, at time.Time) error
 // hold was released, perhaps by ReleaseSilentHolds, and perhaps taken by
 // someone else, whose silence this reply must not excuse. An unknown
 // escalation is ENOTFOUND.
-func (db *DB) TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error {
+func (db *holds) TouchAgentReply(ctx context.Context, id, agentUserID int64, at time.Time) error {
 	if err := validateHold(agentUserID); err != nil {
 		return err
 	}
@@ -198,7 +166,7 @@ func (db *DB) TouchAgentReply(ctx context.Context, id, agentUserID int64, at tim
 // longer held, so each hold is released, and reported, once. The CTE's
 // rows are the locked versions, as held, which the UPDATE's RETURNING
 // could not give.
-func (db *DB) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
+func (db *holds) ReleaseSilentHolds(ctx context.Context, before time.Time) ([]refund.Escalation, error) {
 	rows, err := db.pool.Query(ctx, `
 		WITH silent AS (
 			SELECT * FROM escalations

@@ -8,11 +8,11 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
-// The buyer's place in the queue: the message that tells it, and the
-// history of waits its estimate is made from.
+// The buyer's place in the queue: the message that tells it. The history
+// of waits its estimate is made from is the queue's (RecentWaits).
 
 // RecordPlace implements refund.EscalationStore.
-func (db *DB) RecordPlace(ctx context.Context, id int64, text string) error {
+func (db *escalations) RecordPlace(ctx context.Context, id int64, text string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE escalations SET place_text = $2 WHERE id = $1`, id, text)
 	if err != nil {
 		return fmt.Errorf("record place text of escalation %d: %w", id, err)
@@ -24,7 +24,7 @@ func (db *DB) RecordPlace(ctx context.Context, id int64, text string) error {
 }
 
 // LinkPlace implements refund.EscalationStore.
-func (db *DB) LinkPlace(ctx context.Context, id int64, messageID int) error {
+func (db *escalations) LinkPlace(ctx context.Context, id int64, messageID int) error {
 	if messageID <= 0 {
 		return refund.FieldError("message_id", "message id must be positive")
 	}
@@ -40,7 +40,7 @@ func (db *DB) LinkPlace(ctx context.Context, id int64, messageID int) error {
 
 // SwapPlace implements refund.EscalationStore in one statement, so that
 // of sweeps racing to the same edit one wins.
-func (db *DB) SwapPlace(ctx context.Context, id int64, from, to string, editedAt time.Time) (bool, error) {
+func (db *escalations) SwapPlace(ctx context.Context, id int64, from, to string, editedAt time.Time) (bool, error) {
 	tag, err := db.pool.Exec(ctx, `UPDATE escalations SET place_text = $3,
 			place_edited_at = COALESCE($4::timestamptz, place_edited_at)
 		WHERE id = $1 AND place_text = $2 AND status = 'queued' AND place_message_id IS NOT NULL`,
@@ -49,30 +49,4 @@ func (db *DB) SwapPlace(ctx context.Context, id int64, from, to string, editedAt
 		return false, fmt.Errorf("swap place text of escalation %d: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// RecentWaits implements refund.EscalationStore.
-func (db *DB) RecentWaits(ctx context.Context, since time.Time, limit int) ([]refund.QueueWait, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := db.pool.Query(ctx, `SELECT created_at, first_taken_at FROM escalations
-		WHERE first_taken_at >= $1 ORDER BY first_taken_at DESC, id DESC LIMIT $2`, since, limit)
-	if err != nil {
-		return nil, fmt.Errorf("queue waits since %v: %w", since, err)
-	}
-	defer rows.Close()
-	var out []refund.QueueWait
-	for rows.Next() {
-		var w refund.QueueWait
-		if err := rows.Scan(&w.CreatedAt, &w.TakenAt); err != nil {
-			return nil, fmt.Errorf("queue waits since %v: %w", since, err)
-		}
-		w.CreatedAt, w.TakenAt = w.CreatedAt.UTC(), w.TakenAt.UTC()
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("queue waits since %v: %w", since, err)
-	}
-	return out, nil
 }

@@ -7,12 +7,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
 
-// What buyers write to the desk outside a held chat: messages while they
-// wait in the queue, and a comment on their rating.
+// buyerWords is the DB's part that keeps what buyers tell the desk outside
+// a held chat: messages while they wait in the queue, and their rating
+// with its comment.
+type buyerWords struct{ pool *pgxpool.Pool }
 
 // constraintRatingComment bounds a comment's length (010_desk_place.sql).
 const constraintRatingComment = "escalations_rating_comment_check"
@@ -20,7 +23,7 @@ const constraintRatingComment = "escalations_rating_comment_check"
 // KeepWaiting implements refund.EscalationStore. The escalation's row is
 // locked first, so that the count the limit is checked against is read
 // after any other keep of the same chat committed.
-func (db *DB) KeepWaiting(ctx context.Context, id int64, text string, at time.Time, limit int) (bool, error) {
+func (db *buyerWords) KeepWaiting(ctx context.Context, id int64, text string, at time.Time, limit int) (bool, error) {
 	if text == "" {
 		return false, refund.FieldError("text", "nothing to keep")
 	}
@@ -65,7 +68,7 @@ func (db *DB) KeepWaiting(ctx context.Context, id int64, text string, at time.Ti
 }
 
 // WaitingMessages implements refund.EscalationStore.
-func (db *DB) WaitingMessages(ctx context.Context, id int64) ([]refund.WaitingMessage, error) {
+func (db *buyerWords) WaitingMessages(ctx context.Context, id int64) ([]refund.WaitingMessage, error) {
 	rows, err := db.pool.Query(ctx, `SELECT seq, text, at FROM escalation_waiting WHERE escalation_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("waiting messages of escalation %d: %w", id, err)
@@ -83,7 +86,7 @@ func (db *DB) WaitingMessages(ctx context.Context, id int64) ([]refund.WaitingMe
 }
 
 // ClearWaiting implements refund.EscalationStore.
-func (db *DB) ClearWaiting(ctx context.Context, id int64, throughSeq int64) error {
+func (db *buyerWords) ClearWaiting(ctx context.Context, id int64, throughSeq int64) error {
 	if _, err := db.pool.Exec(ctx, `DELETE FROM escalation_waiting WHERE escalation_id = $1 AND seq <= $2`,
 		id, throughSeq); err != nil {
 		return fmt.Errorf("clear waiting messages of escalation %d: %w", id, err)
@@ -91,9 +94,34 @@ func (db *DB) ClearWaiting(ctx context.Context, id int64, throughSeq int64) erro
 	return nil
 }
 
+// Rate implements refund.EscalationStore in one statement, so that two
+// presses at once rate once.
+func (db *buyerWords) Rate(ctx context.Context, id, buyerUserID int64, rating int) (refund.Escalation, error) {
+	if rating < 1 || rating > 5 {
+		return refund.Escalation{}, refund.FieldError("rating", "a rating is 1 to 5")
+	}
+	e, err := scanEscalation(db.pool.QueryRow(ctx, `UPDATE escalations SET rating = $3, rated_at = now()
+		WHERE id = $1 AND buyer_user_id = $2 AND status = 'closed' AND rating IS NULL
+		RETURNING `+escalationColumns, id, buyerUserID, rating))
+	if errors.Is(err, pgx.ErrNoRows) {
+		got, gerr := db.buyersEscalation(ctx, id, buyerUserID)
+		switch {
+		case gerr != nil:
+			return refund.Escalation{}, gerr
+		case got.Status != refund.EscalationClosed:
+			return refund.Escalation{}, refund.Errorf(refund.EINVALID, "escalation %d is still open", id)
+		}
+		return got, refund.Errorf(refund.ECONFLICT, "escalation %d is rated already", id)
+	}
+	if err != nil {
+		return refund.Escalation{}, fmt.Errorf("rate escalation %d: %w", id, err)
+	}
+	return e, nil
+}
+
 // CommentRating implements refund.EscalationStore in one statement, so
 // that two comments at once record one.
-func (db *DB) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (refund.Escalation, error) {
+func (db *buyerWords) CommentRating(ctx context.Context, id, buyerUserID int64, comment string) (refund.Escalation, error) {
 	if err := refund.CheckRatingComment(comment); err != nil {
 		return refund.Escalation{}, err
 	}
@@ -119,4 +147,14 @@ func (db *DB) CommentRating(ctx context.Context, id, buyerUserID int64, comment 
 		return refund.Escalation{}, fmt.Errorf("comment on the rating of escalation %d: %w", id, err)
 	}
 	return e, nil
+}
+
+// buyersEscalation reads an escalation for its buyer: another buyer's is
+// as unknown to them as a missing one (ENOTFOUND).
+func (db *buyerWords) buyersEscalation(ctx context.Context, id, buyerUserID int64) (refund.Escalation, error) {
+	e, err := loadEscalation(ctx, db.pool, id)
+	if err == nil && e.BuyerUserID != buyerUserID {
+		return refund.Escalation{}, refund.Errorf(refund.ENOTFOUND, "escalation %d not found", id)
+	}
+	return e, err
 }

@@ -19,7 +19,7 @@ import (
 // so that files a change is about to add are checked for reuse before
 // they are. RefundedBefore counts payouts still live, pending or
 // confirmed, because a pending payout's money is already promised.
-func (db *DB) Facts(ctx context.Context, c refund.Case, since time.Time) (refund.CaseFacts, error) {
+func (db *cases) Facts(ctx context.Context, c refund.Case, since time.Time) (refund.CaseFacts, error) {
 	uniqueIDs := make([]string, 0, len(c.Evidence))
 	for _, e := range c.Evidence {
 		uniqueIDs = append(uniqueIDs, e.FileUniqueID)
@@ -37,7 +37,7 @@ func (db *DB) Facts(ctx context.Context, c refund.Case, since time.Time) (refund
 // CaseForReview returns a case with its evidence, its order and its facts
 // since the time given, as CaseWithOrder and Facts of the stored case
 // would, in one query.
-func (db *DB) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
+func (db *cases) CaseForReview(ctx context.Context, id int64, since time.Time) (refund.Case, refund.Order, refund.CaseFacts, error) {
 	var (
 		o orderRow
 		f factsRow

@@ -7,9 +7,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// lifecycle is the DB's part that moves cases through their lifecycle:
+// Apply makes a planned refund.Change in one transaction, and DueCases
+// finds the cases whose deadline passed.
+type lifecycle struct{ pool *pgxpool.Pool }
 
 // Apply makes a change in one transaction. The case row is locked from
 // the status check to the commit, so two processes deciding on the same
@@ -18,7 +24,7 @@ import (
 // more than the order's amount paid, or a second live payout for the case
 // — is an ECONFLICT error too, and rolls back the whole change. It
 // returns the case as the change left it.
-func (db *DB) Apply(ctx context.Context, ch refund.Change) (refund.Case, error) {
+func (db *lifecycle) Apply(ctx context.Context, ch refund.Change) (refund.Case, error) {
 	if err := ch.Validate(); err != nil {
 		return refund.Case{}, err
 	}
@@ -57,7 +63,7 @@ type lockedCase struct {
 // committed then: the lock's answer is read first, refuses the change,
 // and everything is rolled back. So the statements take what they need
 // from the case row itself rather than from the lock's answer.
-func (db *DB) applyChange(ctx context.Context, ch refund.Change) (refund.Case, error) {
+func (db *lifecycle) applyChange(ctx context.Context, ch refund.Change) (refund.Case, error) {
 	number := refund.FormatCaseNumber(ch.CaseID)
 	var (
 		p  pipeline
@@ -347,7 +353,7 @@ func queueOutbox(p *pipeline, m refund.OutboxMessage, at time.Time) {
 // DueCases returns up to limit open cases whose deadline is at or before
 // now, earliest first. A closed or refunded case's leftover deadline is
 // ignored: nothing is left to do for it.
-func (db *DB) DueCases(ctx context.Context, now time.Time, limit int) ([]refund.Case, error) {
+func (db *lifecycle) DueCases(ctx context.Context, now time.Time, limit int) ([]refund.Case, error) {
 	if limit <= 0 {
 		return nil, refund.FieldError("limit", "limit must be positive")
 	}

@@ -7,16 +7,20 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// orders is the DB's part that keeps the shop's orders (refund.OrderStore).
+type orders struct{ pool *pgxpool.Pool }
 
 // UpsertOrder inserts or replaces an order. UpdatedAt is set to the time of
 // the write: it records when refundbot last heard about the order, which
 // the shop's data does not carry. An amount paid below what refunds
 // already took back from the order is an ECONFLICT error: the money is
 // gone, and the order must not claim otherwise.
-func (db *DB) UpsertOrder(ctx context.Context, o refund.Order) (created bool, err error) {
+func (db *orders) UpsertOrder(ctx context.Context, o refund.Order) (created bool, err error) {
 	if err := o.Validate(); err != nil {
 		return false, err
 	}
@@ -63,7 +67,7 @@ func (db *DB) UpsertOrder(ctx context.Context, o refund.Order) (created bool, er
 }
 
 // Order returns the order with this ID, or an ENOTFOUND error.
-func (db *DB) Order(ctx context.Context, id string) (refund.Order, error) {
+func (db *orders) Order(ctx context.Context, id string) (refund.Order, error) {
 	var r orderRow
 	err := db.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id).Scan(r.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -8,16 +8,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// outbox is the DB's part that hands the outbox items Apply wrote to their
+// workers (refund.Outbox): claimed under a lease, then completed or
+// retried.
+type outbox struct{ pool *pgxpool.Pool }
 
 // ClaimOutbox leases up to limit undelivered items of a kind that are
 // available at now, oldest first, until now+lease, counting an attempt on
 // each. Rows another worker is claiming at the same moment are skipped
 // rather than waited for, so concurrent workers never get the same item;
 // an item whose worker died comes back once its lease has passed.
-func (db *DB) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) ([]refund.OutboxItem, error) {
+func (db *outbox) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.Time, lease time.Duration, limit int) ([]refund.OutboxItem, error) {
 	if err := refund.ValidateClaim(kind, now, lease, limit); err != nil {
 		return nil, err
 	}
@@ -62,7 +68,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, kind refund.OutboxKind, now time.
 // CompleteOutbox marks an item delivered, or returns an ENOTFOUND error.
 // Completing it again keeps the first delivery time: with at-least-once
 // delivery, two workers may both finish the same item.
-func (db *DB) CompleteOutbox(ctx context.Context, id int64) error {
+func (db *outbox) CompleteOutbox(ctx context.Context, id int64) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE outbox SET delivered_at = COALESCE(delivered_at, now()) WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("complete outbox item %d: %w", id, err)
@@ -77,7 +83,7 @@ func (db *DB) CompleteOutbox(ctx context.Context, id int64) error {
 // why this attempt failed, or returns an ENOTFOUND error. A delivered item
 // stays delivered: the failing worker's lease had run out and another
 // worker got through.
-func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, lastErr string) error {
+func (db *outbox) RetryOutbox(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	if next.IsZero() {
 		return refund.FieldError("next", "retry time is required")
 	}

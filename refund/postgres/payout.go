@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
 
-// Payouts and the buyer's balance as Apply left them.
+// payouts is the DB's part that reads payouts and the buyer's balance as
+// Apply left them.
+type payouts struct{ pool *pgxpool.Pool }
 
 const payoutColumns = `id, case_id, order_id, buyer_user_id, route, method, amount_cents, currency,
 	account, status, error, created_at, settled_at`
@@ -31,7 +34,7 @@ func scanPayout(row pgx.Row) (refund.Payout, error) {
 }
 
 // Payout returns a payout by ID, or an ENOTFOUND error.
-func (db *DB) Payout(ctx context.Context, id string) (refund.Payout, error) {
+func (db *payouts) Payout(ctx context.Context, id string) (refund.Payout, error) {
 	p, err := scanPayout(db.pool.QueryRow(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refund.Payout{}, refund.Errorf(refund.ENOTFOUND, "payout %s not found", id)
@@ -44,7 +47,7 @@ func (db *DB) Payout(ctx context.Context, id string) (refund.Payout, error) {
 
 // PayoutsByCase returns a case's payouts, oldest first. A case without
 // payouts, known or not, has an empty list.
-func (db *DB) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payout, error) {
+func (db *payouts) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payout, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE case_id = $1
 		ORDER BY created_at, seq`, caseID)
 	if err != nil {
@@ -59,7 +62,7 @@ func (db *DB) PayoutsByCase(ctx context.Context, caseID int64) ([]refund.Payout,
 
 // Balance returns a user's platform balance in a currency: the sum of the
 // ledger, 0 for a user it never mentions.
-func (db *DB) Balance(ctx context.Context, userID int64, currency string) (refund.Money, error) {
+func (db *payouts) Balance(ctx context.Context, userID int64, currency string) (refund.Money, error) {
 	var sum int64
 	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(sum(amount_cents), 0)::bigint FROM balance_ledger
 		WHERE user_id = $1 AND currency = $2`, userID, currency).Scan(&sum); err != nil {

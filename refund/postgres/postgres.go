@@ -20,8 +20,31 @@ import (
 
 // DB is a PostgreSQL-backed refund.LifecycleStore, AgentStore and
 // EscalationStore. It is safe for concurrent use.
+//
+// Its methods are its parts', one part per domain, each embedded so that
+// its methods are DB's and all querying the one pool; a part's file says
+// what it keeps.
 type DB struct {
 	pool *pgxpool.Pool
+
+	orders      // order.go
+	cases       // case.go, case_list.go, facts.go
+	lifecycle   // lifecycle.go
+	payouts     // payout.go
+	outbox      // outbox.go
+	stats       // stats.go
+	agents      // agent.go
+	escalations // escalation.go, escalation_place.go
+	holds       // escalation_hold.go
+	queue       // escalation_queue.go
+	buyerWords  // escalation_words.go
+}
+
+// newDB is a DB whose parts all use pool.
+func newDB(pool *pgxpool.Pool) *DB {
+	return &DB{pool: pool, orders: orders{pool}, cases: cases{pool}, lifecycle: lifecycle{pool},
+		payouts: payouts{pool}, outbox: outbox{pool}, stats: stats{pool}, agents: agents{pool},
+		escalations: escalations{pool}, holds: holds{pool}, queue: queue{pool}, buyerWords: buyerWords{pool}}
 }
 
 var (
@@ -80,7 +103,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := newDB(pool)
 	if err := db.setUp(ctx, o); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -115,6 +138,13 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping postgres: %w", err)
 	}
 	return nil
+}
+
+// querier is what both the pool and a transaction offer, so that a lookup
+// can run inside or outside one.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // SQLSTATEs the store turns into refund error codes.

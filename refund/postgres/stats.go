@@ -6,9 +6,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refundbot/refundbot/refund"
 )
+
+// stats is the DB's part that counts what /metrics shows.
+type stats struct{ pool *pgxpool.Pool }
 
 // Queries behind Stats. Each is one aggregate over one table; they go to
 // the server together as a batch, so a scrape costs one round trip.
@@ -50,7 +54,7 @@ const (
 // snapshot. Every call scans cases, case_events and escalations in full:
 // cheap at a scrape interval for a shop's volume, and the reason to keep
 // scrapes of several replicas at a sensible interval.
-func (db *DB) Stats(ctx context.Context, now time.Time) (refund.Stats, error) {
+func (db *stats) Stats(ctx context.Context, now time.Time) (refund.Stats, error) {
 	st := refund.NewStats()
 	b := &pgx.Batch{}
 	b.Queue(statsCasesSQL).Query(func(rows pgx.Rows) error {
