@@ -319,3 +319,40 @@ func TestMarksFromBeforeErasStillCount(t *testing.T) {
 		t.Fatalf("Begin over an old mark = %+v, %v; want a duplicate", c, err)
 	}
 }
+
+// TestAnAgentsPrivateChatHasNoFloodLimit: a staff member answering five
+// held chats in their private chat writes more than a buyer types; their
+// answers and commands are never dropped as a flood, while a buyer's
+// chat still is.
+func TestAnAgentsPrivateChatHasNoFloodLimit(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{FloodLimit: 3})
+	ctx := context.Background()
+	if err := s.SetAgentChat(ctx, 9017, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		chat    int64
+		flooded bool
+	}{{9017, false}, {1001, true}} {
+		flooded := false
+		for i := range 10 {
+			id := int(tc.chat)*100 + i
+			c, err := s.Begin(ctx, tc.chat, []int{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Flooded {
+				flooded = true
+				continue
+			}
+			if _, err := s.Commit(ctx, tc.chat, c.Fence, &flows.Session{}, []int{id}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if flooded != tc.flooded {
+			t.Errorf("chat %d: flooded = %v after 10 inputs over a limit of 3, want %v", tc.chat, flooded, tc.flooded)
+		}
+	}
+}

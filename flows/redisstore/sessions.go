@@ -27,7 +27,9 @@ func (s *sessions) LeaseTTL() time.Duration { return s.opts.LeaseTTL }
 
 // beginScript takes a chat's lease and reads its session in one round trip.
 // KEYS: lease, fence counter, session, flood counter, epoch, top id,
-// escalation mark, the chat's album order, then the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
+// escalation mark, the chat's album order, the agent-chat mark (a staff
+// member's private chat, which has no flood limit: an agent holding five
+// chats answers more than a buyer types), then the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
 // mark TTL ms, the input's highest update id (-1: none), RestartGap, its
 // lowest update id (-1: none).
 // Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence,
@@ -57,15 +59,16 @@ if id >= 0 and id < top - tonumber(ARGV[6]) then
 elseif id > top then
   redis.call('SET', KEYS[6], id)
 end
-for i = 9, #KEYS do
+for i = 10, #KEYS do
   if redis.call('GET', KEYS[i]) == epoch then return {'dup'} end
 end
 local limit = tonumber(ARGV[3])
+if limit > 0 and redis.call('EXISTS', KEYS[9]) == 1 then limit = 0 end
 local n = 0
 if limit > 0 then n = redis.call('INCR', KEYS[4]) end
 if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
 if limit > 0 and n > limit then
-  for i = 9, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
+  for i = 10, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
   return {'flood', n}
 end
 local fence = redis.call('INCR', KEYS[2])
@@ -77,9 +80,10 @@ return {'ok', fence, restarted, marked}`)
 
 // Begin implements flows.SessionStore.
 func (s *sessions) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Claim, error) {
-	keys := make([]string, 8, 8+len(updateIDs))
+	keys := make([]string, 9, 9+len(updateIDs))
 	keys[0], keys[1], keys[2], keys[3] = s.leaseKey(chatID), s.fenceKey(), s.sessionKey(chatID), s.floodKey(chatID)
 	keys[4], keys[5], keys[6], keys[7] = s.epochKey(), s.topKey(), s.escalatedKey(chatID), s.albumOrderKey(chatID)
+	keys[8] = s.agentChatKey(chatID)
 	top, low := -1, -1 // no ids: nothing to compare
 	for i, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
