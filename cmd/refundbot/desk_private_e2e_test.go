@@ -85,3 +85,31 @@ func TestRefusedRelaysTakeTheOtherWay(t *testing.T) {
 		t.Errorf("the agent's notice does not name the case: %q", m.Text)
 	}
 }
+
+// TestNextInThePrivateChatSaysHowToAnswerThere: an agent who pulls a chat
+// with /next in their private chat is told how to answer there, not to
+// reply under a card they are not looking at; the team reads the take on
+// the card.
+func TestNextInThePrivateChatSaysHowToAnswerThere(t *testing.T) {
+	e, zhang, _ := newDeskEnv(t)
+	private := &buyer{e: e, chat: telegramfake.Chat{ID: zhang.user.ID, Type: "private"}, user: zhang.user}
+	private.say("/start")
+	private.expect("买家的消息会转到这里")
+	b := e.buyer(1731, "zh-hans")
+	b.say("转人工")
+	b.expect("您前面还有 0 位")
+	seen := 0
+	e.teamExpect(&seen, "买家要求人工")
+	private.say("/next")
+	took := private.expect("由您接手")
+	if strings.Contains(took.Text, "回复本卡片") {
+		t.Errorf("the private chat was told to reply under the card: %q", took.Text)
+	}
+	e.teamExpect(&seen, "由 张三（K017）接手")
+	b.expect("张三（工号 K017）已接入")
+	for _, m := range e.fake.Messages(private.chat.ID) {
+		if strings.Contains(m.Text, "回复本卡片") {
+			t.Errorf("the private chat got the team's note: %q", m.Text)
+		}
+	}
+}

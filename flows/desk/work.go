@@ -62,12 +62,20 @@ func (t *agentTurn) joinedNow(ctx context.Context, e refund.Escalation, key loca
 	if t.In.Callback != nil {
 		t.Answer = t.team(locales.DeskTaken, agentData(t.agent))
 	}
-	t.onCard(e, t.team(key, map[string]any{"ID": e.ID, "Name": t.agent.Name(), "Staff": t.agent.StaffNumber}))
-	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(t.agent))}, nil)
 	m, ok, err := t.d.privateTook(ctx, e)
 	if err != nil {
 		return err
 	}
+	note := t.team(key, map[string]any{"ID": e.ID, "Name": t.agent.Name(), "Staff": t.agent.StaffNumber})
+	if ok && t.In.ChatID == e.AgentUserID {
+		// Taken in the private chat (/next there): the team reads the note
+		// on the card, the agent how to answer where they are.
+		t.Post(t.d.cfg.ChatID, flows.Message{Text: note, ReplyTo: e.CardMessageID, ThreadID: e.ThreadID}, nil)
+		t.Out = append(t.Out, m)
+	} else {
+		t.onCard(e, note)
+	}
+	t.Post(e.BuyerChatID, flows.Message{Text: t.TextIn(e.Language, locales.AgentJoined, agentData(t.agent))}, nil)
 	if ok && t.In.ChatID != e.AgentUserID {
 		t.Post(e.AgentUserID, m, nil)
 	}
