@@ -44,7 +44,8 @@ const (
 const (
 	deskHello    = "买家的消息会转到这里" // desk.private_hello
 	deskQueued   = "您前面还有"      // queued_for_agent
-	deskTookNote = "）接手。"       // desk.took_over, in the team chat and the agent's private chat
+	deskTookNote = "）接手。"       // desk.took_over, in the team chat
+	deskTookHere = "由您接手。"      // desk.private_took, in the agent's private chat
 	deskJoined   = "已接入"        // agent_joined, to the buyer
 	deskCard     = "🆕 #"        // desk.card_header
 	deskFlooded  = "您发送消息太快了"   // flooded
@@ -363,7 +364,7 @@ func (d *deskBench) setUp(b *testing.B) {
 		}
 	}
 	for _, a := range d.agents {
-		d.waitIn(b, a.ID, deskTookNote, each, waitFor)
+		d.waitIn(b, a.ID, deskTookHere, each, waitFor)
 	}
 	staff := map[string]int{}
 	for i := range d.agents {
