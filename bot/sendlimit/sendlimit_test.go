@@ -22,8 +22,10 @@ func TestReserveSpacing(t *testing.T) {
 		limits sendlimit.Limits
 		chat   int64
 		n      int
-		// want is the ideal wait of each message.
-		want []time.Duration
+		// want is the ideal wait of each message, give or take within
+		// (slack when zero).
+		want   []time.Duration
+		within time.Duration
 	}{
 		{
 			name:   "a chat's burst goes at once, then one a second",
@@ -38,10 +40,14 @@ func TestReserveSpacing(t *testing.T) {
 			want: []time.Duration{0, 0, 3 * time.Second, 6 * time.Second},
 		},
 		{
-			name:   "the global bucket spaces messages to different chats",
+			// Ten places of 100 ms a second: each message takes the next
+			// one, so the second goes within 100 ms, the third a place
+			// later.
+			name:   "the global bucket gives messages places of their own",
 			limits: limits(10, 100, 100, 100, 100),
 			chat:   8, n: 3,
-			want: []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond},
+			want:   []time.Duration{0, 50 * time.Millisecond, 150 * time.Millisecond},
+			within: 50 * time.Millisecond,
 		},
 	}
 	for _, tt := range tests {
@@ -59,12 +65,44 @@ func TestReserveSpacing(t *testing.T) {
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d waits, want %d", len(got), len(tt.want))
 			}
+			tol := slack
+			if tt.within > 0 {
+				tol = tt.within + slack
+			}
 			for i := range got {
-				if got[i] < tt.want[i]-slack || got[i] > tt.want[i]+slack {
+				if got[i] < tt.want[i]-tol || got[i] > tt.want[i]+tol {
 					t.Fatalf("waits = %v, want about %v", got, tt.want)
 				}
 			}
 		})
+	}
+}
+
+// TestAChatWaitingLateInASecondHoldsUpNoOtherChat: a chat past its burst
+// books its next message late in the current second; another chat's
+// message now still goes now, in an earlier place of that second.
+func TestAChatWaitingLateInASecondHoldsUpNoOtherChat(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	l, err := sendlimit.New(rdb, prefix, limits(25, 2, 1, 20, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Early in a second, so that the waiting message lands in the same one.
+	for time.Now().Nanosecond() > int(200*time.Millisecond) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx := context.Background()
+	busy, err := l.Reserve(ctx, 7, 2) // the second goes 500 ms later
+	if err != nil || busy[1] < 400*time.Millisecond {
+		t.Fatalf("busy chat's waits = %v, %v", busy, err)
+	}
+	other, err := l.Reserve(ctx, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other[0] > 100*time.Millisecond {
+		t.Fatalf("an idle chat's message waits %v behind a busy chat's later one; want at once", other[0])
 	}
 }
 
