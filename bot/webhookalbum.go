@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/refundbot/refundbot/flows"
@@ -242,34 +241,17 @@ func (a *albumRun) finish(ctx context.Context) (more bool, err error) {
 // keepClaim renews the claim every third of its life, and returns the
 // function that stops it.
 func (a *albumRun) keepClaim(ctx context.Context) (stop func()) {
-	every := a.w.cfg.Albums.LeaseTTL() / 3
-	if every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				err := a.w.cfg.Albums.ExtendAlbum(ctx, a.chatID, a.group, a.claim)
-				if errors.Is(err, flows.ErrLeaseLost) {
-					return // the next TakeAlbum or FinishAlbum learns it too
-				}
-				if err != nil && ctx.Err() == nil {
-					// The store may be back before the claim runs out.
-					a.w.cfg.Logger.WarnContext(ctx, "extend album claim", "chat_id", a.chatID, "err", err)
-				}
-			}
+	return flows.Renew(ctx, a.w.cfg.Albums.LeaseTTL()/3, func(ctx context.Context) bool {
+		err := a.w.cfg.Albums.ExtendAlbum(ctx, a.chatID, a.group, a.claim)
+		if errors.Is(err, flows.ErrLeaseLost) {
+			return false // the next TakeAlbum or FinishAlbum learns it too
 		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
+		if err != nil && ctx.Err() == nil {
+			// The store may be back before the claim runs out.
+			a.w.cfg.Logger.WarnContext(ctx, "extend album claim", "chat_id", a.chatID, "err", err)
+		}
+		return true
+	})
 }
 
 // albumInputs turns a batch of stored updates into inputs, in message

@@ -255,28 +255,11 @@ func (r *Runtime) flooded(ctx context.Context, in Input, claim Claim, send Sende
 // keepLease extends the chat's lease while a turn runs long (a 429 wait,
 // a slow Telegram), and returns the function that stops it.
 func (r *Runtime) keepLease(ctx context.Context, chatID, fence int64) (stop func()) {
-	every := r.cfg.LeaseTTL / 3
-	if every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := r.cfg.Sessions.Extend(ctx, chatID, fence); err != nil {
-					r.cfg.Logger.WarnContext(ctx, "extend chat lease", "chat_id", chatID, "err", err)
-					return
-				}
-			}
+	return Renew(ctx, r.cfg.LeaseTTL/3, func(ctx context.Context) bool {
+		if err := r.cfg.Sessions.Extend(ctx, chatID, fence); err != nil {
+			r.cfg.Logger.WarnContext(ctx, "extend chat lease", "chat_id", chatID, "err", err)
+			return false
 		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
+		return true
+	})
 }

@@ -31,9 +31,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refundbot/refundbot/bot/echobot"
 	"github.com/refundbot/refundbot/bot/telegramfake"
 	"github.com/refundbot/refundbot/flows/redisstore/redistest"
-	"github.com/refundbot/refundbot/bot/echobot"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/postgres"
 	"github.com/refundbot/refundbot/refund/postgres/pgtest"
