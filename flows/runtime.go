@@ -140,6 +140,7 @@ func (r *Runtime) Handle(ctx context.Context, in Input, send Sender) error {
 	sess := claim.Session
 	t := NewTurn(in, sess, r.cfg.Texts)
 	t.MaybeEscalated = claim.MaybeEscalated
+	t.OwnershipLocks = claim.OwnershipLocks
 	var problems []error
 	if err := r.cfg.Handler.Serve(ctx, t); err != nil {
 		err = fmt.Errorf("chat %d in %s: %w", in.ChatID, sess.State, err)

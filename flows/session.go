@@ -137,6 +137,10 @@ type Claim struct {
 	// Fence identifies this hold of the lease; it only grows, so a stale
 	// holder can always be told from the current one.
 	Fence int64
+	// OwnershipLocks are the orders whose ownership proof the chat's user
+	// is locked out of (OwnershipAttempts), with the time left: read with
+	// the session, so that the order step costs no round trip of its own.
+	OwnershipLocks map[string]time.Duration
 }
 
 // ErrLeaseLost means another handler took the chat over: this one's work
@@ -145,10 +149,9 @@ var ErrLeaseLost = errors.New("chat lease lost to another handler")
 
 // OwnershipAttempts counts failed phone-digit answers per user and order,
 // outside the session so that cancelling the dialog does not reset them.
+// The locks they lead to reach each turn with its claim
+// (Claim.OwnershipLocks, Turn.OwnershipLocks).
 type OwnershipAttempts interface {
-	// Locked reports how long the order is still locked for the user; zero
-	// means not locked.
-	Locked(ctx context.Context, userID int64, orderID string, limit int) (time.Duration, error)
 	// Fail records a failed answer and returns the failures counted so far;
 	// at limit failures the order is locked for lockFor.
 	Fail(ctx context.Context, userID int64, orderID string, limit int, lockFor time.Duration) (int, error)

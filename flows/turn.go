@@ -60,6 +60,9 @@ type Turn struct {
 	// MaybeEscalated is the session store's hint that the chat may have an
 	// open escalation (Claim.MaybeEscalated).
 	MaybeEscalated bool
+	// OwnershipLocks are the orders the user may not prove ownership of
+	// for now, with the time left (Claim.OwnershipLocks).
+	OwnershipLocks map[string]time.Duration
 	// Rated is the escalation the turn's button press rated, set by the
 	// desk before the dialog runs, so that the dialog may ask for a
 	// comment on the rating.

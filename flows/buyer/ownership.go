@@ -51,11 +51,7 @@ func (t ownership) orderTyped(ctx context.Context, text string) error {
 // orderGiven takes the order the buyer named: theirs already, or on to the
 // phone digits.
 func (t ownership) orderGiven(ctx context.Context, id string) error {
-	locked, err := t.d.cfg.Attempts.Locked(ctx, t.In.UserID, id, MaxOwnershipFailures)
-	if err != nil {
-		return fmt.Errorf("check lock of order %s: %w", id, err)
-	}
-	if locked > 0 {
+	if locked := t.OwnershipLocks[id]; locked > 0 {
 		t.Say(locales.OwnershipLocked, map[string]any{"OrderID": id, "Minutes": minutesCeil(locked)}, t.keys().nav()...)
 		return nil
 	}

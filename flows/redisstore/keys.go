@@ -101,3 +101,10 @@ func (k keys) agentChatKey(userID int64) string {
 func (k keys) failKey(userID int64, orderID string) string {
 	return k.prefix + "proof:" + strconv.FormatInt(userID, 10) + ":" + orderID
 }
+
+// locksKey holds a user's locked orders, order ID → locked until (Unix
+// ms): Begin reads it with the session, so the order step learns of a
+// lock without a round trip of its own.
+func (k keys) locksKey(userID int64) string {
+	return k.prefix + "locks:" + strconv.FormatInt(userID, 10)
+}

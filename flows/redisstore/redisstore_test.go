@@ -219,29 +219,58 @@ func TestFloodLimit(t *testing.T) {
 	}
 }
 
+// A lockout reaches the user's turns with their claim, for the order
+// locked only, for as long as it lasts.
 func TestOwnershipLockout(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.Open(t)
 	s := redisstore.New(rdb, prefix, time.Hour)
 	ctx := context.Background()
+	locks := func(user int64) map[string]time.Duration {
+		t.Helper()
+		c, err := s.Begin(ctx, user, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, user, c.Fence); err != nil {
+			t.Fatal(err)
+		}
+		return c.OwnershipLocks
+	}
 	for i := 1; i <= 3; i++ {
-		if d, err := s.Locked(ctx, 5, "KM1", 3); err != nil || d != 0 {
-			t.Fatalf("before failure %d: locked %v, %v", i, d, err)
+		if l := locks(5); len(l) != 0 {
+			t.Fatalf("before failure %d: locks %v", i, l)
 		}
 		n, err := s.Fail(ctx, 5, "KM1", 3, time.Hour)
 		if err != nil || n != i {
 			t.Fatalf("Fail #%d = %d, %v", i, n, err)
 		}
 	}
-	d, err := s.Locked(ctx, 5, "KM1", 3)
-	if err != nil || d < 59*time.Minute || d > time.Hour {
-		t.Fatalf("after 3 failures locked for %v, %v; want about an hour", d, err)
+	l := locks(5)
+	if d := l["KM1"]; d < 59*time.Minute || d > time.Hour || len(l) != 1 {
+		t.Fatalf("after 3 failures locks %v; want KM1 for about an hour, nothing else", l)
 	}
-	if d, _ := s.Locked(ctx, 5, "KM2", 3); d != 0 {
-		t.Fatalf("another order is locked too: %v", d)
+	if l := locks(6); len(l) != 0 {
+		t.Fatalf("another user is locked too: %v", l)
 	}
-	if d, _ := s.Locked(ctx, 6, "KM1", 3); d != 0 {
-		t.Fatalf("another user is locked too: %v", d)
+	// A short lock runs out and is not handed over after it did, while a
+	// longer one of the same user lasts.
+	for _, lock := range []struct {
+		order string
+		d     time.Duration
+	}{{"KM8", time.Hour}, {"KM9", 150 * time.Millisecond}} {
+		for range 3 {
+			if _, err := s.Fail(ctx, 7, lock.order, 3, lock.d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if l := locks(7); l["KM9"] <= 0 || l["KM8"] <= 0 {
+		t.Fatalf("locks %v; want KM8 and KM9", l)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if l := locks(7); len(l) != 1 || l["KM8"] < 59*time.Minute {
+		t.Fatalf("locks %v after the short one ran out; want KM8 only", l)
 	}
 }
 

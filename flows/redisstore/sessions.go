@@ -29,11 +29,13 @@ func (s *sessions) LeaseTTL() time.Duration { return s.opts.LeaseTTL }
 // KEYS: lease, fence counter, session, flood counter, epoch, top id,
 // escalation mark, the chat's album order, the agent-chat mark (a staff
 // member's private chat, which has no flood limit: an agent holding five
-// chats answers more than a buyer types), then the update marks. ARGV: lease ms, flood window ms, flood limit (0: none),
-// mark TTL ms, the input's highest update id (-1: none), RestartGap, its
-// lowest update id (-1: none).
+// chats answers more than a buyer types), the user's ownership locks
+// (attempts.go), then the update marks. ARGV: lease ms, flood window ms,
+// flood limit (0: none), mark TTL ms, the input's highest update id (-1:
+// none), RestartGap, its lowest update id (-1: none).
 // Answers {"busy", ms left}, {"dup"}, {"flood", inputs}, or {"ok", fence,
-// restarted (0/1), escalation mark (0/1)[, session]}. An id far below the highest seen starts a new
+// restarted (0/1), escalation mark (0/1), locks (order, ms left, ...)[,
+// session]}. An id far below the highest seen starts a new
 // era of ids first (restarted 1). A duplicate is not counted against the
 // flood limit, and an input over the limit is marked handled at once, so
 // that it costs nothing more and a redelivery is dropped too. An input
@@ -59,7 +61,7 @@ if id >= 0 and id < top - tonumber(ARGV[6]) then
 elseif id > top then
   redis.call('SET', KEYS[6], id)
 end
-for i = 10, #KEYS do
+for i = 11, #KEYS do
   if redis.call('GET', KEYS[i]) == epoch then return {'dup'} end
 end
 local limit = tonumber(ARGV[3])
@@ -68,22 +70,37 @@ local n = 0
 if limit > 0 then n = redis.call('INCR', KEYS[4]) end
 if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[2]) end
 if limit > 0 and n > limit then
-  for i = 10, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
+  for i = 11, #KEYS do redis.call('SET', KEYS[i], epoch, 'PX', ARGV[4]) end
   return {'flood', n}
 end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
 local marked = redis.call('EXISTS', KEYS[7])
+local locks = redis.call('HGETALL', KEYS[10])
+local left = {}
+if #locks > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for i = 1, #locks, 2 do
+    local ms = tonumber(locks[i + 1]) - now
+    if ms > 0 then
+      left[#left + 1] = locks[i]
+      left[#left + 1] = ms
+    end
+  end
+end
 local sess = redis.call('GET', KEYS[3])
-if sess then return {'ok', fence, restarted, marked, sess} end
-return {'ok', fence, restarted, marked}`)
+if sess then return {'ok', fence, restarted, marked, left, sess} end
+return {'ok', fence, restarted, marked, left}`)
 
 // Begin implements flows.SessionStore.
 func (s *sessions) Begin(ctx context.Context, chatID int64, updateIDs []int) (flows.Claim, error) {
-	keys := make([]string, 9, 9+len(updateIDs))
+	keys := make([]string, 10, 10+len(updateIDs))
 	keys[0], keys[1], keys[2], keys[3] = s.leaseKey(chatID), s.fenceKey(), s.sessionKey(chatID), s.floodKey(chatID)
 	keys[4], keys[5], keys[6], keys[7] = s.epochKey(), s.topKey(), s.escalatedKey(chatID), s.albumOrderKey(chatID)
-	keys[8] = s.agentChatKey(chatID)
+	// A private chat's ID is its user's, whose locks these are; a group
+	// proves no ownership and has none.
+	keys[8], keys[9] = s.agentChatKey(chatID), s.locksKey(chatID)
 	top, low := -1, -1 // no ids: nothing to compare
 	for i, id := range updateIDs {
 		keys = append(keys, s.updateKey(id))
@@ -115,8 +132,9 @@ func (s *sessions) Begin(ctx context.Context, chatID int64, updateIDs []int) (fl
 			continue
 		}
 		claim := flows.Claim{Fence: res[1].(int64), IDsRestarted: res[2].(int64) == 1, MaybeEscalated: res[3].(int64) == 1}
-		if len(res) > 4 {
-			raw, _ := res[4].(string)
+		claim.OwnershipLocks = ownershipLocks(res[4])
+		if len(res) > 5 {
+			raw, _ := res[5].(string)
 			// A session this version cannot read is dropped rather than
 			// wedging the chat forever; the buyer starts again.
 			if err := json.Unmarshal([]byte(raw), &claim.Session); err != nil {
@@ -125,6 +143,21 @@ func (s *sessions) Begin(ctx context.Context, chatID int64, updateIDs []int) (fl
 		}
 		return claim, nil
 	}
+}
+
+// ownershipLocks reads beginScript's locks: order ID, ms left, and so on.
+func ownershipLocks(res any) map[string]time.Duration {
+	flat, _ := res.([]any)
+	if len(flat) == 0 {
+		return nil
+	}
+	locks := make(map[string]time.Duration, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		order, _ := flat[i].(string)
+		ms, _ := flat[i+1].(int64)
+		locks[order] = time.Duration(ms) * time.Millisecond
+	}
+	return locks
 }
 
 // begin runs beginScript.
