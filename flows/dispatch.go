@@ -89,18 +89,7 @@ type Dispatcher struct {
 	wake  chan struct{}
 	// run is the context of Run, which drainers outlive by Grace at most.
 	run context.Context
-	// dones gathers the drainers' sent heads for one Done round trip.
-	dones chan doneRequest
 }
-
-// doneRequest is a drainer waiting for its sent head to be marked.
-type doneRequest struct {
-	b     Batch
-	reply chan Sent
-}
-
-// maxDoneBatch bounds the heads marked in one round trip.
-const maxDoneBatch = 256
 
 // Defaults of DispatcherConfig.
 const (
@@ -143,8 +132,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, wake: make(chan struct{}, 1),
-		dones: make(chan doneRequest, maxDoneBatch)}, nil
+	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, wake: make(chan struct{}, 1)}, nil
 }
 
 // Run delivers until ctx ends, then lets each chat's message in flight
@@ -157,12 +145,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	early := d.early
 	d.early = nil
 	d.mu.Unlock()
-	// The marker outlives the drainers, which mark their last sends after
-	// the stop.
-	stopMarking := make(chan struct{})
-	marked := make(chan struct{})
-	go func() { defer close(marked); d.markSent(stopMarking) }()
-	defer func() { close(stopMarking); <-marked }()
 	d.Start(early)
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()

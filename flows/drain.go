@@ -8,8 +8,7 @@ import (
 )
 
 // A chat's drainer: it sends the chat's queue in order, each message at
-// its time within the limits, and has it marked sent with the other
-// chats' in one round trip.
+// its time within the limits, and has it marked sent.
 
 // drain sends a chat's messages in order until its queue is empty, a send
 // fails for now, or the dispatcher stops.
@@ -45,7 +44,7 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 	default:
 		d.refused(ctx, b.Head, err)
 	}
-	sent := d.done(*b)
+	sent := d.done(ctx, *b)
 	next, more, err := sent.Next, sent.More, sent.Err
 	if err != nil {
 		// The claim runs out and another replica goes on; the message
@@ -68,49 +67,14 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 	return true
 }
 
-// done marks b's head sent, in the next round trip the marker makes.
-func (d *Dispatcher) done(b Batch) Sent {
-	reply := make(chan Sent, 1)
-	d.dones <- doneRequest{b: b, reply: reply}
-	return <-reply
-}
-
-// markSent marks the drainers' sent heads, all those waiting in one round
-// trip: at a thousand replies a second the queue costs a fraction of a
-// round trip per message, and at one a second nothing waits longer than a
-// round trip.
-func (d *Dispatcher) markSent(stop <-chan struct{}) {
-	ctx := context.WithoutCancel(d.run)
-	for {
-		var first doneRequest
-		select {
-		case first = <-d.dones:
-		case <-stop:
-			return
-		}
-		reqs := []doneRequest{first}
-	gather:
-		for len(reqs) < maxDoneBatch {
-			select {
-			case r := <-d.dones:
-				reqs = append(reqs, r)
-			default:
-				break gather
-			}
-		}
-		bs := make([]Batch, len(reqs))
-		for i, r := range reqs {
-			bs[i] = r.b
-		}
-		sent, err := d.cfg.Queue.Done(ctx, bs)
-		for i, r := range reqs {
-			if err != nil {
-				r.reply <- Sent{Err: err}
-				continue
-			}
-			r.reply <- sent[i]
-		}
+// done marks b's head sent; the queue gathers the marks of every chat
+// into as few round trips as it can (SendQueue.Done).
+func (d *Dispatcher) done(ctx context.Context, b Batch) Sent {
+	sent, err := d.cfg.Queue.Done(ctx, []Batch{b})
+	if err != nil {
+		return Sent{Err: err}
 	}
+	return sent[0]
 }
 
 // refused deals with a message Telegram will never take: its fallback,

@@ -130,9 +130,10 @@ type SendQueue interface {
 	// delivers, each with its first message.
 	Claim(ctx context.Context, max int) ([]Batch, error)
 	// Done removes each batch's head, sent, and answers each chat's next
-	// message, in one round trip however many chats: the dispatcher
-	// gathers the heads its chats sent meanwhile. An error means the
-	// round trip failed and nothing is known of any of them.
+	// message. The dispatcher calls it from each chat's drainer at once,
+	// so a queue should gather concurrent calls into as few round trips
+	// as it can (the Redis store's ride on the turns' own). An error
+	// means nothing is known of any of them.
 	Done(ctx context.Context, bs []Batch) ([]Sent, error)
 	// Later gives the claim up until after d: the head could not be sent
 	// for now and any replica may try again then.

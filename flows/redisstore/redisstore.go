@@ -72,6 +72,10 @@ type Options struct {
 	// Groups are not booked so: the team chat's queue is often busy, and
 	// a booking its messages do not use in time is wasted budget.
 	Booker Booker
+	// DoneWait is how long the mark of a sent message, or a poll of the
+	// send queues, waits for a turn's round trip to ride on before it
+	// takes one of its own (DefaultDoneWait if zero).
+	DoneWait time.Duration
 }
 
 // Booker queues a booking of sends on a pipeline; sendlimit.Limiter
@@ -101,8 +105,11 @@ func NewWithOptions(rdb redis.UniversalClient, prefix string, idleTTL time.Durat
 	if opts.FloodWindow <= 0 {
 		opts.FloodWindow = DefaultFloodWindow
 	}
+	if opts.DoneWait <= 0 {
+		opts.DoneWait = DefaultDoneWait
+	}
 	c := conn{rdb: rdb, keys: keys{prefix: prefix}, opts: opts, markTTL: DefaultUpdateMarkTTL}
-	q := sendQueue{c}
+	q := sendQueue{conn: c, rides: &rides{wait: opts.DoneWait}}
 	return &Store{
 		sessions:  sessions{conn: c, sessionTTL: idleTTL + sessionGrace, queue: q},
 		sendQueue: q,

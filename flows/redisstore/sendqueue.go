@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -27,7 +26,12 @@ import (
 // sendQueue is the Store's part that keeps the send queues
 // (flows.SendQueue), as described above. A turn's commit pushes onto them
 // too (sessions.Commit), in its own script.
-type sendQueue struct{ conn }
+type sendQueue struct {
+	conn
+	// rides are the marks of sent messages waiting for a round trip
+	// (rides.go), shared with the sessions part, whose turns carry them.
+	rides *rides
+}
 
 // maxClaim bounds the chats one Claim takes.
 const maxClaim = 200
@@ -147,8 +151,16 @@ func (s *sendQueue) Claim(ctx context.Context, max int) ([]flows.Batch, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.dueKey(), s.queueFenceKey()}, s.prefix, max,
-		s.ClaimTTL().Milliseconds()).Slice()
+	// Polled every few hundred milliseconds: it rides on a turn's round
+	// trip (rides.go).
+	cmds, err := s.ride(ctx, func(ctx context.Context, pipe redis.Pipeliner) []*redis.Cmd {
+		return []*redis.Cmd{claimScript.EvalSha(ctx, pipe, []string{s.dueKey(), s.queueFenceKey()}, s.prefix, max,
+			s.ClaimTTL().Milliseconds())}
+	})
+	var res []any
+	if err == nil {
+		res, err = cmds[0].Slice()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim send queues: %w", err)
 	}
@@ -185,39 +197,6 @@ end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
 return head`)
-
-// Done implements flows.SendQueue: one pipeline of doneScript calls.
-func (s *sendQueue) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
-	if len(bs) == 0 {
-		return nil, nil
-	}
-	cmds, err := s.runDone(ctx, bs)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Redis lost its scripts (a restart): load it, and go again.
-		if err = doneScript.Load(ctx, s.rdb).Err(); err == nil {
-			cmds, err = s.runDone(ctx, bs)
-		}
-	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("mark %d sent messages: %w", len(bs), err)
-	}
-	out := make([]flows.Sent, len(bs))
-	for i, b := range bs {
-		out[i] = doneAnswer(b, cmds[i])
-	}
-	return out, nil
-}
-
-func (s *sendQueue) runDone(ctx context.Context, bs []flows.Batch) ([]*redis.Cmd, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(bs))
-	for i, b := range bs {
-		cmds[i] = doneScript.EvalSha(ctx, pipe, []string{s.queueKey(b.ChatID), s.claimKey(b.ChatID), s.dueKey()},
-			b.ChatID, b.Token, s.ClaimTTL().Milliseconds())
-	}
-	_, err := pipe.Exec(ctx)
-	return cmds, err
-}
 
 // doneAnswer reads one doneScript answer.
 func doneAnswer(b flows.Batch, cmd *redis.Cmd) flows.Sent {

@@ -169,8 +169,23 @@ func (s *sessions) begin(ctx context.Context, chatID int64, keys []string, topID
 	if chatID < 0 {
 		limit = 0
 	}
-	return beginScript.Run(ctx, s.rdb, keys, s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit,
-		s.markTTL.Milliseconds(), topID, RestartGap, lowID).Slice()
+	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds(),
+		topID, RestartGap, lowID}
+	rides := s.queue.rides.take()
+	if len(rides) == 0 {
+		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
+	}
+	// The dispatcher's marks ride along (rides.go).
+	pipe := s.rdb.Pipeline()
+	queueRides(ctx, pipe, rides)
+	cmd := beginScript.EvalSha(ctx, pipe, keys, args...)
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	s.queue.finishRides(ctx, rides)
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		// Redis lost its scripts (a restart): Run loads it again.
+		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
+	}
+	return cmd.Slice()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -272,15 +287,25 @@ func replies(chatID int64, out []flows.Envelope) int {
 // commit claims the chat; it is used only when it does, which it does
 // unless the chat's queue was already busy (rarely, for a buyer): then the
 // slots go unused and the chat's later messages wait that much longer.
+//
+// The dispatcher's marks of sent messages ride along (rides.go), in front,
+// so that a chat whose last message was just sent is free again for this
+// commit to claim (and book).
 func (s *sessions) commit(ctx context.Context, chatID int64, keys []string, args []any, replies int) (any, []time.Time, error) {
-	if s.opts.Booker == nil || replies == 0 {
+	rides := s.queue.rides.take()
+	if len(rides) == 0 && (s.opts.Booker == nil || replies == 0) {
 		res, err := commitScript.Run(ctx, s.rdb, keys, args...).Result()
 		return res, nil, err
 	}
 	pipe := s.rdb.Pipeline()
+	queueRides(ctx, pipe, rides)
 	cmd := commitScript.EvalSha(ctx, pipe, keys, args...)
-	book := s.opts.Booker.QueueReserve(ctx, pipe, chatID, replies)
+	book := func() ([]time.Duration, error) { return nil, nil }
+	if s.opts.Booker != nil && replies > 0 {
+		book = s.opts.Booker.QueueReserve(ctx, pipe, chatID, replies)
+	}
 	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	s.queue.finishRides(ctx, rides)
 	res, err := cmd.Result()
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// Redis lost its scripts (a restart): Run loads it again, and the

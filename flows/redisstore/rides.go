@@ -1,0 +1,156 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundbot/refundbot/flows"
+)
+
+// The dispatcher marks every message sent (Done) once it is out. On a busy
+// bot that is a round trip per message, as many as the turns' own. Those
+// marks, and the dispatcher's polls for queues nobody delivers (Claim),
+// ride instead on the next turn's round trip of this replica, Begin or
+// Commit: their scripts go into its pipeline, in front of the turn's own.
+// One that no turn takes within Options.DoneWait goes by itself, taking
+// every other one waiting with it, so a quiet bot waits that long at most.
+
+// DefaultDoneWait is how long a mark waits for a turn to ride on: at a
+// thousand turns a second one comes within a millisecond, and a chat's
+// next message waits for the mark of the one before it.
+const DefaultDoneWait = 5 * time.Millisecond
+
+// rides gathers the dispatcher's calls waiting for a round trip.
+type rides struct {
+	wait    time.Duration
+	mu      sync.Mutex
+	waiting []*ride
+}
+
+// ride is one call's commands: queue puts them on a pipeline, and cmds
+// are there to read once done is closed.
+type ride struct {
+	queue func(ctx context.Context, pipe redis.Pipeliner) []*redis.Cmd
+	cmds  []*redis.Cmd
+	done  chan struct{}
+}
+
+// noScript reports whether Redis did not know a script of the ride (it
+// restarted and lost them).
+func (r *ride) noScript() bool {
+	for _, cmd := range r.cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			return true
+		}
+	}
+	return false
+}
+
+// take hands every waiting ride to the caller, who must send and finish
+// them.
+func (r *rides) take() []*ride {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	taken := r.waiting
+	r.waiting = nil
+	return taken
+}
+
+// queueRides puts the rides' commands on pipe.
+func queueRides(ctx context.Context, pipe redis.Pipeliner, rs []*ride) {
+	for _, r := range rs {
+		r.cmds = r.queue(ctx, pipe)
+	}
+}
+
+// finishRides answers the rides a turn's pipeline carried. A ride Redis
+// could not run for want of its script goes again by itself, without the
+// turn waiting for it.
+func (s *sendQueue) finishRides(ctx context.Context, rs []*ride) {
+	for _, r := range rs {
+		if r.noScript() {
+			go s.sendRides(context.WithoutCancel(ctx), []*ride{r})
+			continue
+		}
+		close(r.done)
+	}
+}
+
+// sendRides sends rides in a round trip of their own.
+func (s *sendQueue) sendRides(ctx context.Context, rs []*ride) {
+	run := func() bool {
+		pipe := s.rdb.Pipeline()
+		queueRides(ctx, pipe, rs)
+		_, _ = pipe.Exec(ctx) // each command's own error is read by its caller
+		for _, r := range rs {
+			if r.noScript() {
+				return false
+			}
+		}
+		return true
+	}
+	if !run() && doneScript.Load(ctx, s.rdb).Err() == nil && claimScript.Load(ctx, s.rdb).Err() == nil {
+		// Redis lost its scripts (a restart): loaded, the rides go again.
+		run()
+	}
+	for _, r := range rs {
+		close(r.done)
+	}
+}
+
+// ride runs queue's commands on a turn's round trip, or on one of its own
+// after the wait, and returns them done; an error means ctx ended first,
+// and nothing is known of them.
+func (s *sendQueue) ride(ctx context.Context, queue func(ctx context.Context, pipe redis.Pipeliner) []*redis.Cmd) ([]*redis.Cmd, error) {
+	r := &ride{queue: queue, done: make(chan struct{})}
+	s.rides.mu.Lock()
+	s.rides.waiting = append(s.rides.waiting, r)
+	s.rides.mu.Unlock()
+	t := time.NewTimer(s.rides.wait)
+	defer t.Stop()
+	select {
+	case <-r.done:
+		return r.cmds, nil
+	case <-t.C:
+	case <-ctx.Done():
+		// It may still go with the next turn; unknown until then.
+		return nil, ctx.Err()
+	}
+	if rs := s.rides.take(); len(rs) > 0 {
+		s.sendRides(ctx, rs)
+	}
+	// Ours went with those, or a turn took it just now.
+	select {
+	case <-r.done:
+		return r.cmds, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Done implements flows.SendQueue: the marks ride on a turn's round trip.
+func (s *sendQueue) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
+	if len(bs) == 0 {
+		return nil, nil
+	}
+	cmds, err := s.ride(ctx, func(ctx context.Context, pipe redis.Pipeliner) []*redis.Cmd {
+		cmds := make([]*redis.Cmd, len(bs))
+		for i, b := range bs {
+			cmds[i] = doneScript.EvalSha(ctx, pipe, []string{s.queueKey(b.ChatID), s.claimKey(b.ChatID), s.dueKey()},
+				b.ChatID, b.Token, s.ClaimTTL().Milliseconds())
+		}
+		return cmds
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark %d sent messages: %w", len(bs), err)
+	}
+	out := make([]flows.Sent, len(bs))
+	for i, b := range bs {
+		out[i] = doneAnswer(b, cmds[i])
+	}
+	return out, nil
+}

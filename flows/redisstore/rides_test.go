@@ -1,0 +1,187 @@
+package redisstore_test
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundbot/refundbot/flows"
+	"github.com/refundbot/refundbot/flows/redisstore"
+	"github.com/refundbot/refundbot/flows/redisstore/redistest"
+)
+
+// roundTrips counts what a client sends: a command or a pipeline each.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
+}
+
+// warmScripts runs a turn and a mark once, so that Redis knows their
+// scripts before round trips are counted (EVALSHA of an unknown script
+// costs two more).
+func warmScripts(t *testing.T, s *redisstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := s.Begin(ctx, 999, []int{9999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := s.Commit(ctx, 999, c.Fence, &flows.Session{State: stateA}, []int{9999}, []flows.Envelope{text(999, "w")})
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("warm-up Commit = %+v, %v", bs, err)
+	}
+	if _, err := s.Done(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSentMarksRideOnTheTurnsRoundTrips: a Done waiting is carried by the
+// next Begin or Commit of the store, which costs no round trip more than
+// the turn's own, and is answered as if it had gone alone.
+func TestSentMarksRideOnTheTurnsRoundTrips(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	// No Done may go by itself within the test: only a turn can carry it.
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: 200 * time.Millisecond})
+	warmScripts(t, s)
+	s = redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: time.Hour})
+	var trips roundTrips
+	rdb.AddHook(&trips)
+	ctx := context.Background()
+	bs, err := s.Enqueue(ctx, []flows.Envelope{text(1, "a1"), text(1, "a2"), text(2, "b1")})
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	type answer struct {
+		sent []flows.Sent
+		err  error
+	}
+	mark := func(b flows.Batch) <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			sent, err := s.Done(ctx, []flows.Batch{b})
+			ch <- answer{sent, err}
+		}()
+		time.Sleep(100 * time.Millisecond) // waiting for a ride by now
+		return ch
+	}
+
+	// Chat 1's head rides on a Begin.
+	waiting := mark(bs[0])
+	before := trips.n.Load()
+	c, err := s.Begin(ctx, 50, []int{500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load() - before; n != 1 {
+		t.Fatalf("Begin with a mark riding took %d round trips, want 1", n)
+	}
+	got := receive(t, waiting)
+	if got.err != nil || !got.sent[0].More || got.sent[0].Next.Head.Msg.Text != "a2" {
+		t.Fatalf("Done on a Begin = %+v, %v; want chat 1's next message a2", got.sent, got.err)
+	}
+
+	// Chat 2's head rides on the Commit of the same turn.
+	waiting = mark(bs[1])
+	before = trips.n.Load()
+	if _, err := s.Commit(ctx, 50, c.Fence, &flows.Session{State: stateA}, []int{500}, []flows.Envelope{text(50, "r")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load() - before; n != 1 {
+		t.Fatalf("Commit with a mark riding took %d round trips, want 1", n)
+	}
+	got = receive(t, waiting)
+	if got.err != nil || got.sent[0].More || got.sent[0].Err != nil {
+		t.Fatalf("Done on a Commit = %+v, %v; want chat 2's queue empty", got.sent, got.err)
+	}
+	// The claim was given up with the empty queue: the chat is idle.
+	again, err := s.Enqueue(ctx, []flows.Envelope{text(2, "b2")})
+	if err != nil || len(again) != 1 {
+		t.Fatalf("Enqueue to chat 2 after its queue emptied = %+v, %v; want it claimed anew", again, err)
+	}
+
+	// A poll for queues nobody delivers rides too.
+	if err := s.Later(ctx, again[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan []flows.Batch, 1)
+	go func() {
+		bs, err := s.Claim(ctx, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		polled <- bs
+	}()
+	time.Sleep(100 * time.Millisecond)
+	before = trips.n.Load()
+	c, err = s.Begin(ctx, 52, []int{502})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load() - before; n != 1 {
+		t.Fatalf("Begin with a poll riding took %d round trips, want 1", n)
+	}
+	if bs := receive(t, polled); len(bs) != 1 || bs[0].ChatID != 2 || bs[0].Head.Msg.Text != "b2" {
+		t.Fatalf("Claim on a Begin = %+v; want chat 2 with b2", bs)
+	}
+}
+
+// receive waits a little for what a turn should have carried.
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatal("the turn did not carry the call waiting")
+	}
+	var zero T
+	return zero
+}
+
+// TestSentMarksWithoutTurnsGoTogether: marks no turn carries go after
+// DoneWait, all those waiting in one round trip.
+func TestSentMarksWithoutTurnsGoTogether(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: 300 * time.Millisecond})
+	warmScripts(t, s)
+	ctx := context.Background()
+	var envs []flows.Envelope
+	for chat := range int64(8) {
+		envs = append(envs, text(chat+1, "m"))
+	}
+	bs, err := s.Enqueue(ctx, envs)
+	if err != nil || len(bs) != len(envs) {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	var trips roundTrips
+	rdb.AddHook(&trips)
+	var wg sync.WaitGroup
+	for _, b := range bs {
+		wg.Go(func() {
+			sent, err := s.Done(ctx, []flows.Batch{b})
+			if err != nil || sent[0].Err != nil || sent[0].More {
+				t.Errorf("Done of chat %d = %+v, %v; want an empty queue", b.ChatID, sent, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := trips.n.Load(); n != 1 {
+		t.Fatalf("%d marks without a turn took %d round trips, want 1", len(bs), n)
+	}
+}
