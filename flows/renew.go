@@ -10,27 +10,35 @@ import (
 // (the hold is lost, or not worth keeping), or the returned stop is
 // called: the one keep-alive of the leases and claims a turn or an album
 // holds while it runs long. A zero interval renews nothing.
+//
+// It runs on a timer, not a goroutine of its own: nearly every turn ends
+// long before its first renewal, and a goroutine and a ticker per turn
+// were a cost of every update.
 func Renew(ctx context.Context, every time.Duration, renew func(context.Context) bool) (stop func()) {
 	if every <= 0 {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if !renew(ctx) {
-					return
-				}
-			}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		if ctx.Err() != nil || !renew(ctx) {
+			return
 		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
