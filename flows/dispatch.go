@@ -82,6 +82,9 @@ type Dispatcher struct {
 	// handoff holds a chat's new claim taken while its drainer was ending
 	// (it had just emptied the queue): the drainer goes on with it.
 	handoff map[int64]Batch
+	// parked are the chats waiting for their next message's time within
+	// the limits, on a timer each.
+	parked map[int64]*time.Timer
 	// early holds what was claimed before Run started.
 	early []Batch
 	stop  bool
@@ -132,7 +135,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, wake: make(chan struct{}, 1)}, nil
+	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, parked: map[int64]*time.Timer{},
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // Run delivers until ctx ends, then lets each chat's message in flight
@@ -156,6 +160,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.mu.Lock()
 			d.stop = true
 			d.mu.Unlock()
+			d.unpark()
 			d.wg.Wait()
 			return nil
 		case <-poll.C:

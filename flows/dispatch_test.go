@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -256,5 +257,82 @@ func TestMessagesBookedWithTheCommitAreNotBookedAgain(t *testing.T) {
 	defer pacer.mu.Unlock()
 	if pacer.booked != 1 {
 		t.Fatalf("the dispatcher booked %d messages; want 1, the one the commit did not", pacer.booked)
+	}
+}
+
+// spacingPacer books each chat's messages gap apart, as the limiter books
+// a chat past its burst.
+type spacingPacer struct {
+	mu   sync.Mutex
+	gap  time.Duration
+	next map[int64]time.Time
+}
+
+func (p *spacingPacer) Reserve(_ context.Context, chat int64, n int) ([]time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	waits := make([]time.Duration, n)
+	for i := range waits {
+		at := p.next[chat]
+		if at.Before(now) {
+			at = now
+		}
+		waits[i] = at.Sub(now)
+		p.next[chat] = at.Add(p.gap)
+	}
+	return waits, nil
+}
+
+// TestChatsWaitingForTheirTimeHoldNoGoroutine: chats whose next message
+// waits for its time within the limits are parked on timers, not on a
+// goroutine each; a stop gives them back at once, and the next dispatcher
+// sends the rest, each message once and in order.
+func TestChatsWaitingForTheirTimeHoldNoGoroutine(t *testing.T) {
+	rdb, prefix := redistest.Open(t)
+	q := redisstore.New(rdb, prefix, time.Hour)
+	const chats = 200
+	s := newChatSender()
+	d, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: q, Sender: s,
+		Pacer:     &spacingPacer{gap: time.Hour, next: map[int64]time.Time{}},
+		Retryable: func(error) bool { return true }, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	before := runtime.NumGoroutine()
+	for chat := int64(1); chat <= chats; chat++ {
+		if err := d.Enqueue(context.Background(), texts(chat, "m", 2)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every chat's first message out", func() bool {
+		for chat := int64(1); chat <= chats; chat++ {
+			if len(s.texts(chat)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	// Each chat's second message waits an hour, on a timer.
+	time.Sleep(50 * time.Millisecond)
+	if n := runtime.NumGoroutine() - before; n > chats/4 {
+		t.Fatalf("%d goroutines more while %d chats wait for their time; want far fewer than one per chat", n, chats)
+	}
+	if busy := d.Busy(); busy != chats {
+		t.Fatalf("Busy = %d while parked, want %d", busy, chats)
+	}
+	cancel()
+	<-stopped
+	next := newChatSender()
+	startDispatcher(t, q, next)
+	for chat := int64(1); chat <= chats; chat++ {
+		waitFor(t, fmt.Sprintf("chat %d's second message", chat), func() bool { return len(next.texts(chat)) == 1 })
+		if got := append(s.texts(chat), next.texts(chat)...); !slices.Equal(got, names("m", 2)) {
+			t.Fatalf("chat %d got %q across the stop; want m1, m2 once each", chat, got)
+		}
 	}
 }

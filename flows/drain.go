@@ -11,14 +11,105 @@ import (
 // its time within the limits, and has it marked sent.
 
 // drain sends a chat's messages in order until its queue is empty, a send
-// fails for now, or the dispatcher stops.
+// fails for now, or the dispatcher stops. A message that must wait for its
+// time within the limits parks the chat on a timer, which drains it again
+// when the time comes: a thousand chats waiting out their one message a
+// second hold no goroutine, and no stack, each.
 func (d *Dispatcher) drain(b Batch) {
-	defer d.wg.Done()
 	ctx := context.WithoutCancel(d.run)
-	for ok := true; ok; b, ok = d.release(b) {
-		for d.step(ctx, &b) {
+	for {
+		for {
+			if wait := d.timeOf(ctx, &b); wait > 0 {
+				d.park(b, wait)
+				return
+			}
+			if !d.step(ctx, &b) {
+				break
+			}
+		}
+		var ok bool
+		if b, ok = d.release(b); !ok {
+			d.wg.Done()
+			return
 		}
 	}
+}
+
+// park has the chat drained again after wait, or given back at once if
+// the dispatcher stops meanwhile.
+func (d *Dispatcher) park(b Batch, wait time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stop {
+		go func() {
+			d.giveBack(b)
+			d.finish(b)
+		}()
+		return
+	}
+	d.parked[b.ChatID] = time.AfterFunc(wait, func() {
+		d.mu.Lock()
+		delete(d.parked, b.ChatID)
+		d.mu.Unlock()
+		d.drain(b)
+	})
+}
+
+// unpark gives the parked chats back, for the stop: none of them is in
+// flight.
+func (d *Dispatcher) unpark() {
+	d.mu.Lock()
+	var bs []Batch
+	for chat, t := range d.parked {
+		if t.Stop() { // else it fires and its drain sees the stop
+			bs = append(bs, d.active[chat])
+		}
+		delete(d.parked, chat)
+	}
+	d.mu.Unlock()
+	for _, b := range bs {
+		d.giveBack(b)
+		d.finish(b)
+	}
+}
+
+// finish ends a chat's drain for the stop: it and the batch handed over
+// meanwhile, if any, are given back.
+func (d *Dispatcher) finish(b Batch) {
+	if n, ok := d.release(b); ok {
+		d.giveBack(n)
+		d.finish(n)
+		return
+	}
+	d.wg.Done()
+}
+
+// timeOf books the head's time within the limits, unless it has one, and
+// returns how long it must wait for it.
+func (d *Dispatcher) timeOf(ctx context.Context, b *Batch) time.Duration {
+	if d.cfg.Pacer == nil || b.Head.Unbutton != 0 {
+		return 0
+	}
+	if b.at.IsZero() {
+		if len(b.Booked) > 0 && time.Since(b.Booked[0]) <= lateBooking {
+			b.at = b.Booked[0]
+		} else if waits, err := d.cfg.Pacer.Reserve(ctx, b.ChatID, 1); err != nil {
+			// The limiter's store is down: sending unpaced risks a 429,
+			// which is waited out; not sending loses the message.
+			d.cfg.Logger.WarnContext(ctx, "send limiter unavailable; sending unpaced", "chat_id", b.ChatID, "err", err)
+			b.at = time.Now()
+		} else {
+			b.at = time.Now().Add(waits[0])
+		}
+		if wait := time.Until(b.at); wait > 0 && d.cfg.Observer != nil {
+			scope := "chat"
+			if b.ChatID < 0 {
+				scope = "group"
+			}
+			d.cfg.Observer.SendThrottled(scope, wait)
+		}
+	}
+	return time.Until(b.at)
 }
 
 // step sends the batch's head and moves b on to the chat's next message;
@@ -60,7 +151,7 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 	} else {
 		next.Booked = b.Booked
 	}
-	*b = next
+	*b = next // a new head, without a time yet
 	d.mu.Lock()
 	d.active[b.ChatID] = next
 	d.mu.Unlock()
@@ -131,7 +222,7 @@ func (d *Dispatcher) later(b Batch, wait time.Duration) {
 	}
 }
 
-// deliver sends the batch's head, at its time within the limits, within
+// deliver sends the batch's head, whose time has come (timeOf), within
 // Grace of a stop.
 func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
 	ctx, cancel := context.WithCancel(parent)
@@ -140,9 +231,6 @@ func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
 	env := b.Head
 	if env.Unbutton != 0 {
 		return d.cfg.Sender.RemoveKeyboard(ctx, env.ChatID, env.Unbutton)
-	}
-	if err := d.pace(ctx, b); err != nil {
-		return err
 	}
 	id, err := d.cfg.Sender.Post(ctx, env.ChatID, env.Msg)
 	if err != nil {
@@ -159,44 +247,4 @@ func (d *Dispatcher) deliver(parent context.Context, b Batch) error {
 		}
 	}
 	return nil
-}
-
-// pace waits for the head's turn within the limits: the time its commit
-// booked, or one booked now.
-func (d *Dispatcher) pace(ctx context.Context, b Batch) error {
-	if d.cfg.Pacer == nil {
-		return nil
-	}
-	var at time.Time
-	if len(b.Booked) > 0 && time.Since(b.Booked[0]) <= lateBooking {
-		at = b.Booked[0]
-	} else {
-		waits, err := d.cfg.Pacer.Reserve(ctx, b.ChatID, 1)
-		if err != nil {
-			// The limiter's store is down: sending unpaced risks a 429,
-			// which is waited out; not sending loses the message.
-			d.cfg.Logger.WarnContext(ctx, "send limiter unavailable; sending unpaced", "chat_id", b.ChatID, "err", err)
-			return nil
-		}
-		at = time.Now().Add(waits[0])
-	}
-	wait := time.Until(at)
-	if wait <= 0 {
-		return nil
-	}
-	if d.cfg.Observer != nil {
-		scope := "chat"
-		if b.ChatID < 0 {
-			scope = "group"
-		}
-		d.cfg.Observer.SendThrottled(scope, wait)
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("wait %v to send to chat %d: %w", wait, b.ChatID, ctx.Err())
-	case <-t.C:
-		return nil
-	}
 }

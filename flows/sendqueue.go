@@ -102,6 +102,9 @@ type Batch struct {
 	// chat's first messages, one per message sent (not per Unbutton), in
 	// order; a message past them is booked as it goes.
 	Booked []time.Time
+	// at is the head's time within the limits, once the dispatcher has
+	// it (booked with the commit or by itself).
+	at time.Time
 }
 
 // Sent is what Done found for one chat: its next message (More), or an

@@ -102,9 +102,25 @@ func (s *sendQueue) sendRides(ctx context.Context, rs []*ride) {
 	}
 }
 
+// leave takes r off the waiting list, and reports false if a round trip
+// took it already: its answers are then on their way.
+func (r *rides) leave(gone *ride) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, w := range r.waiting {
+		if w == gone {
+			r.waiting = append(r.waiting[:i], r.waiting[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // ride runs queue's commands on a turn's round trip, or on one of its own
-// after the wait, and returns them done; an error means ctx ended first,
-// and nothing is known of them.
+// after the wait, and returns them done. An error means ctx ended before
+// they went, and they never will: a poll's claims must not be taken for
+// a caller who is gone. Once they went, their answers are returned even
+// if ctx ends meanwhile, since what they did is done.
 func (s *sendQueue) ride(ctx context.Context, queue func(ctx context.Context, pipe redis.Pipeliner) []*redis.Cmd) ([]*redis.Cmd, error) {
 	r := &ride{queue: queue, done: make(chan struct{})}
 	s.rides.mu.Lock()
@@ -116,20 +132,18 @@ func (s *sendQueue) ride(ctx context.Context, queue func(ctx context.Context, pi
 	case <-r.done:
 		return r.cmds, nil
 	case <-t.C:
+		if rs := s.rides.take(); len(rs) > 0 {
+			// Others' calls go too: not cut short by this caller's end.
+			s.sendRides(context.WithoutCancel(ctx), rs)
+		}
 	case <-ctx.Done():
-		// It may still go with the next turn; unknown until then.
-		return nil, ctx.Err()
+		if s.rides.leave(r) {
+			return nil, ctx.Err()
+		}
 	}
-	if rs := s.rides.take(); len(rs) > 0 {
-		s.sendRides(ctx, rs)
-	}
-	// Ours went with those, or a turn took it just now.
-	select {
-	case <-r.done:
-		return r.cmds, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	// Ours went with those taken, or a turn took it just now.
+	<-r.done
+	return r.cmds, nil
 }
 
 // Done implements flows.SendQueue: the marks ride on a turn's round trip.

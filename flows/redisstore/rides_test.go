@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -183,5 +184,44 @@ func TestSentMarksWithoutTurnsGoTogether(t *testing.T) {
 	wg.Wait()
 	if n := trips.n.Load(); n != 1 {
 		t.Fatalf("%d marks without a turn took %d round trips, want 1", len(bs), n)
+	}
+}
+
+// TestAPollGivenUpNeverRuns: a Claim whose caller went away while it
+// waited for a ride is not carried by a later turn: it would claim chats
+// for a dispatcher that is gone, and they would wait out the claim TTL.
+func TestAPollGivenUpNeverRuns(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: time.Hour})
+	ctx := context.Background()
+	bs, err := s.Enqueue(ctx, []flows.Envelope{text(3, "c1")})
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	if err := s.Later(ctx, bs[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	polled := make(chan error, 1)
+	go func() {
+		_, err := s.Claim(gone, 10)
+		polled <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := receive(t, polled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Claim given up = %v, want context.Canceled", err)
+	}
+	c, err := s.Begin(ctx, 60, []int{600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, 60, c.Fence); err != nil {
+		t.Fatal(err)
+	}
+	quick := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: time.Millisecond})
+	if got, err := quick.Claim(ctx, 10); err != nil || len(got) != 1 || got[0].ChatID != 3 {
+		t.Fatalf("Claim after the given-up one = %+v, %v; want chat 3, claimed by no one", got, err)
 	}
 }
