@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -627,4 +628,51 @@ func TestMakeRequest(t *testing.T) {
 			t.Fatal("the abandoned request was not observed")
 		}
 	})
+}
+
+// TestSendReadsTheMessageID checks what send takes from Telegram's answer:
+// the sent message's ID, and an error, not retried, when the answer names
+// none, since the message is out and a retry would repeat it.
+func TestSendReadsTheMessageID(t *testing.T) {
+	tests := []struct {
+		name   string
+		result string
+		want   int
+	}{
+		{"a whole message", `{"message_id":42,"from":{"id":1,"is_bot":true},"chat":{"id":501,"type":"private"},"date":1,"text":"hi",` +
+			`"reply_markup":{"inline_keyboard":[[{"text":"a","callback_data":"b"}]]},"message_thread_id":3}`, 42},
+		{"only the ID", `{"message_id":7}`, 7},
+		{"no ID", `{"chat":{"id":501,"type":"private"},"text":"hi"}`, 0},
+		{"a zero ID", `{"message_id":0}`, 0},
+		{"an ID that is no number", `{"message_id":"42"}`, 0},
+		{"not a message", `true`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				_, _ = w.Write([]byte(`{"ok":true,"result":` + tt.result + `}`))
+			}))
+			t.Cleanup(srv.Close)
+			api := &tgbotapi.BotAPI{Token: fakeToken, Client: srv.Client()}
+			api.SetAPIEndpoint(srv.URL + "/bot%s/%s")
+			s := NewSender(api, nil, SenderOptions{})
+			s.backoff = time.Millisecond
+
+			got, err := s.send(context.Background(), "sendMessage", tgbotapi.Params{"chat_id": "501", "text": "hi"})
+			if tt.want != 0 {
+				if err != nil || got != tt.want {
+					t.Errorf("send = %d, %v, want %d", got, err, tt.want)
+				}
+				return
+			}
+			if !errors.Is(err, errUnreadable) || Transient(err) || got != 0 {
+				t.Errorf("send = %d, %v, want 0 and an unreadable answer, not transient", got, err)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("%d calls, want 1: a message that is out must not be sent again", n)
+			}
+		})
+	}
 }
