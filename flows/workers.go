@@ -54,7 +54,8 @@ func NewWorkers(idleFor time.Duration) *Workers {
 
 // Go runs f on an idle kept goroutine, or on a new one if none waits. It
 // never waits for other work to finish. After Close, f still runs, on a
-// goroutine of its own that Close does not wait for.
+// goroutine of its own that Close does not wait for. f must not be nil:
+// a kept goroutine handed nil takes it for Close's signal and exits.
 func (w *Workers) Go(f func()) {
 	w.mu.Lock()
 	if n := len(w.idle); n > 0 {
