@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
-
 	"github.com/refundbot/refundbot/flows"
 	"github.com/refundbot/refundbot/refund"
 )
@@ -59,7 +57,7 @@ func (s *Sender) PostAlbum(ctx context.Context, chatID int64, files []refund.Evi
 	if err != nil {
 		return nil, err
 	}
-	var sent []tgbotapi.Message
+	var sent []sentMessage
 	if err := json.Unmarshal(resp.Result, &sent); err != nil || len(sent) != len(files) {
 		return nil, fmt.Errorf("sendMediaGroup to chat %s: %w: %.200s", strconv.FormatInt(chatID, 10), errUnreadable, resp.Result)
 	}

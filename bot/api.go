@@ -18,6 +18,8 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/refundbot/refundbot/flows"
 )
 
 // DefaultEndpoint is Telegram's Bot API endpoint in tgbotapi's format.
@@ -172,6 +174,8 @@ type Connection struct {
 	API         *tgbotapi.BotAPI
 	stopPolling context.CancelFunc
 	stopAll     context.CancelFunc
+	// calls runs the calls of request (makeRequest) on kept goroutines.
+	calls *flows.Workers
 
 	mu          sync.Mutex
 	lastReached time.Time
@@ -207,14 +211,18 @@ func Connect(token, endpoint string, requestTimeout, pollTimeout time.Duration) 
 		}
 		return nil, fmt.Errorf("getMe at the Telegram Bot API: %s", strings.ReplaceAll(err.Error(), token, redactedToken))
 	}
-	return &Connection{API: api, stopPolling: stopPolling, stopAll: stopAll}, nil
+	return &Connection{API: api, stopPolling: stopPolling, stopAll: stopAll, calls: flows.NewWorkers(keptWorkerIdle)}, nil
 }
 
 // StopPolling ends a long poll in flight.
 func (c *Connection) StopPolling() { c.stopPolling() }
 
-// Close aborts every request in flight.
-func (c *Connection) Close() { c.stopAll() }
+// Close aborts every request in flight and waits for the calls of
+// request to end, which they do at once then.
+func (c *Connection) Close() {
+	c.stopAll()
+	c.calls.Close()
+}
 
 // SetWebhook points Telegram at url, which must check secret. It asks for
 // the updates the bot handles, as the long poll does; pending updates are
@@ -273,7 +281,7 @@ func (c *Connection) Reachable(ctx context.Context) error {
 // request makes one call that gives up with ctx, for the calls no update
 // loop or sender retries.
 func (c *Connection) request(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
-	resp, err := makeRequest(ctx, c.API, method, p, nil)
+	resp, err := makeRequest(ctx, c.calls, c.API, method, p, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"testing"
+
+	"github.com/refundbot/refundbot/flows"
 )
 
 // FuzzWebhookUpdate feeds arbitrary request bodies to what the webhook does
@@ -32,5 +34,21 @@ func FuzzWebhookUpdate(f *testing.F) {
 			t.Fatalf("input of update %d names updates %v", u.UpdateID, it.in.UpdateIDs)
 		}
 		_ = inputKind(it.in)
+	})
+}
+
+// FuzzKeyboardJSON checks the hand-written keyboard encoding against
+// json.Marshal's for any button texts, data and URLs: both must decode to
+// the same keyboard.
+func FuzzKeyboardJSON(f *testing.F) {
+	f.Add("Yes", "c:yes", "", "原路", "")
+	f.Add("say \"hi\"\n", "\\", "https://x.example/?a=<1>&b=2", "\x00\t", "\xff")
+	f.Add("👍🏽\u2028", "", "", "", "https://t.me/shop")
+	f.Fuzz(func(t *testing.T, text1, data1, url1, text2, url2 string) {
+		checkKeyboardJSON(t, [][]flows.Button{
+			{{Text: text1, Data: data1, URL: url1}, {Text: text2, URL: url2}},
+			{},
+			{{Text: text2, Data: text1}},
+		})
 	})
 }

@@ -78,6 +78,10 @@ func NewPoller(cfg Config) (*Poller, error) {
 func (p *Poller) Run(ctx, handleCtx context.Context) error {
 	stop := context.AfterFunc(ctx, p.cfg.Connection.StopPolling)
 	defer stop()
+	// The chats of every batch run on the goroutines of the batches
+	// before, whose stacks have grown already.
+	chatWorkers := flows.NewWorkers(keptWorkerIdle)
+	defer chatWorkers.Close()
 	offset, failures := 0, 0
 	var early earlyPolls
 	for ctx.Err() == nil {
@@ -113,7 +117,7 @@ func (p *Poller) Run(ctx, handleCtx context.Context) error {
 		if last := updates[len(updates)-1]; last.Message != nil && last.Message.MediaGroupID != "" {
 			updates = p.restOfAlbum(ctx, offset, updates)
 		}
-		next, retry, waiting := p.handleBatch(handleCtx, updates)
+		next, retry, waiting := p.handleBatch(handleCtx, chatWorkers, updates)
 		if retry {
 			failures++
 			// An outage is waited out however long it lasts: giving up
@@ -231,12 +235,13 @@ func retryWait(err error, failures int) time.Duration {
 // sleep waits d, or until ctx ends.
 func (p *Poller) sleep(ctx context.Context, d time.Duration) { _ = sleepCtx(ctx, d) }
 
-// handleBatch handles a batch, chats concurrently and each chat's inputs
-// in order. When some chat's input must be handled again (its replies
-// could not be delivered, or a server was out: waiting) it returns the
-// first update ID to poll from again; the updates handled meanwhile are
-// marked in Redis and will be dropped as duplicates.
-func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom int, retry, waiting bool) {
+// handleBatch handles a batch, chats concurrently (on workers, at most
+// cfg.Workers at once) and each chat's inputs in order. When some chat's
+// input must be handled again (its replies could not be delivered, or a
+// server was out: waiting) it returns the first update ID to poll from
+// again; the updates handled meanwhile are marked in Redis and will be
+// dropped as duplicates.
+func (p *Poller) handleBatch(ctx context.Context, workers *flows.Workers, updates []update) (retryFrom int, retry, waiting bool) {
 	var chats []int64
 	byChat := map[int64][]item{}
 	for _, u := range updates {
@@ -262,7 +267,9 @@ func (p *Poller) handleBatch(ctx context.Context, updates []update) (retryFrom i
 	for _, chat := range chats {
 		inputs := mergeAlbums(byChat[chat])
 		slots <- struct{}{}
-		wg.Go(func() {
+		wg.Add(1)
+		workers.Go(func() {
+			defer wg.Done()
 			defer func() { <-slots }()
 			if bad, err := p.handleChat(ctx, inputs); err != nil {
 				mu.Lock()

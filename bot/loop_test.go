@@ -2,11 +2,16 @@ package bot
 
 import (
 	"context"
+	"log/slog"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/refundbot/refundbot/bot/telegramfake"
 	"github.com/refundbot/refundbot/flows"
 )
@@ -130,5 +135,92 @@ func TestPollerInForum(t *testing.T) {
 		if a := answers[i]; a.ThreadID != wantThread || a.ReplyToMessageID != wants[i].replyTo {
 			t.Errorf("answer %d = %+v, want topic %d", i, a, wantThread)
 		}
+	}
+}
+
+// goroutineID is the running goroutine's number, as its stack trace names
+// it: the tests' way to see which goroutine ran what.
+func goroutineID(t *testing.T) int {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, err := strconv.Atoi(strings.Fields(strings.TrimPrefix(string(buf), "goroutine "))[0])
+	if err != nil {
+		t.Errorf("goroutine ID in %q: %v", buf, err)
+	}
+	return id
+}
+
+// TestHandleBatchOnKeptGoroutines runs batches the way Run does: each
+// chat's inputs in order, at most cfg.Workers chats at once, and a batch's
+// chats on the goroutines of the batch before.
+func TestHandleBatchOnKeptGoroutines(t *testing.T) {
+	const (
+		chats   = 8
+		perChat = 3
+		workers = 4
+	)
+	var (
+		mu         sync.Mutex
+		texts      = map[int64][]string{}
+		goroutines = map[int]bool{}
+		running    int
+		maxRunning int
+	)
+	p := &Poller{cfg: Config{Workers: workers, Logger: slog.New(slog.DiscardHandler),
+		Sender: NewSender(nil, nil, SenderOptions{}),
+		Handler: handlerFunc(func(ctx context.Context, in flows.Input, send flows.Sender) error {
+			mu.Lock()
+			texts[in.ChatID] = append(texts[in.ChatID], in.Text)
+			goroutines[goroutineID(t)] = true
+			running++
+			maxRunning = max(maxRunning, running)
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // so that chats overlap
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return nil
+		}),
+	}}
+	batch := func(first int) []update {
+		var updates []update
+		for i := range chats * perChat {
+			chat := &tgbotapi.Chat{ID: int64(100 + i%chats), Type: "private"}
+			updates = append(updates, update{Update: tgbotapi.Update{UpdateID: first + i, Message: &tgbotapi.Message{
+				MessageID: first + i, Chat: chat, From: &tgbotapi.User{ID: chat.ID}, Text: strconv.Itoa(i / chats)}}})
+		}
+		return updates
+	}
+	chatWorkers := flows.NewWorkers(time.Minute)
+	defer chatWorkers.Close()
+
+	var firstBatch map[int]bool
+	for round := range 2 {
+		if _, retry, _ := p.handleBatch(context.Background(), chatWorkers, batch(1+round*chats*perChat)); retry {
+			t.Fatalf("round %d: batch to retry", round)
+		}
+		mu.Lock()
+		for chat, got := range texts {
+			if want := []string{"0", "1", "2"}; !slices.Equal(got, want) {
+				t.Errorf("round %d: chat %d handled %q, want %q in order", round, chat, got, want)
+			}
+		}
+		if maxRunning > workers {
+			t.Errorf("round %d: %d chats at once, want at most %d", round, maxRunning, workers)
+		}
+		if round == 0 {
+			firstBatch = goroutines
+		} else {
+			for g := range goroutines {
+				if !firstBatch[g] {
+					t.Errorf("the second batch ran on goroutine %d, not one of the first batch's %v", g, firstBatch)
+				}
+			}
+		}
+		texts, goroutines, maxRunning = map[int64][]string{}, map[int]bool{}, 0
+		mu.Unlock()
+		// Between batches Run polls Telegram: time for the goroutines to
+		// go idle.
+		time.Sleep(100 * time.Millisecond)
 	}
 }

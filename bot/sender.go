@@ -17,6 +17,12 @@ import (
 	"github.com/refundbot/refundbot/refund"
 )
 
+// keptWorkerIdle is how long a goroutine kept for chats or Bot API calls
+// waits for more work before it exits (flows.Workers): longer than the
+// gaps between a busy bot's batches and calls, short enough that the
+// goroutines of a burst do not stay.
+const keptWorkerIdle = 10 * time.Second
+
 // maxSendAttempts bounds retries of one call; past it the update is left
 // unconfirmed and the loop tries it again later.
 const maxSendAttempts = 5
@@ -34,6 +40,10 @@ type Sender struct {
 	// unpaced sends at once: its caller booked the time (the
 	// dispatcher); a 429 still holds the chat for every replica.
 	unpaced bool
+	// calls runs the Bot API calls (makeRequest), shared with the
+	// Unpaced copy. Nothing closes it: a Sender lives as long as the
+	// bot, and its idle goroutines exit after keptWorkerIdle anyway.
+	calls *flows.Workers
 }
 
 // Pacer books messages within Telegram's limits, shared by all replicas;
@@ -71,7 +81,7 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *S
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond,
-		pacer: opts.Pacer, observer: opts.Observer}
+		pacer: opts.Pacer, observer: opts.Observer, calls: flows.NewWorkers(keptWorkerIdle)}
 }
 
 // Unpaced returns a Sender like s that does not book sends with the
@@ -165,7 +175,7 @@ func (s *Sender) postText(ctx context.Context, to destination, text string, repl
 			return first, err
 		}
 		if i == 0 {
-			first = sent.MessageID
+			first = sent
 		}
 	}
 	return first, nil
@@ -190,11 +200,11 @@ func (s *Sender) postFile(ctx context.Context, to destination, m flows.Message) 
 		return 0, err
 	}
 	if strings.TrimSpace(rest) != "" {
-		if _, err := s.postText(ctx, to, rest, sent.MessageID, nil); err != nil {
-			return sent.MessageID, err
+		if _, err := s.postText(ctx, to, rest, sent, nil); err != nil {
+			return sent, err
 		}
 	}
-	return sent.MessageID, nil
+	return sent, nil
 }
 
 // AnswerCallback implements flows.Sender.
@@ -234,23 +244,31 @@ func (s *Sender) Edit(ctx context.Context, chatID int64, messageID int, m flows.
 	return err
 }
 
-// send makes a call that creates a message and returns that message,
-// paced within the limits of the chat it goes to.
-func (s *Sender) send(ctx context.Context, method string, p tgbotapi.Params) (tgbotapi.Message, error) {
+// sentMessage is what the bot reads of a message Telegram sent: its ID,
+// which replies, edits and links refer to. Decoding the whole
+// tgbotapi.Message, with its dozens of nested optional fields, was 3-5%
+// of the bot's CPU and grew the sending goroutine's stack.
+type sentMessage struct {
+	MessageID int `json:"message_id"`
+}
+
+// send makes a call that creates a message and returns that message's
+// ID, paced within the limits of the chat it goes to.
+func (s *Sender) send(ctx context.Context, method string, p tgbotapi.Params) (messageID int, err error) {
 	if chatID, err := strconv.ParseInt(p["chat_id"], 10, 64); err == nil {
 		if err := s.pace(ctx, chatID); err != nil {
-			return tgbotapi.Message{}, fmt.Errorf("%s: %w", method, err)
+			return 0, fmt.Errorf("%s: %w", method, err)
 		}
 	}
 	resp, err := s.request(ctx, method, p)
 	if err != nil {
-		return tgbotapi.Message{}, err
+		return 0, err
 	}
-	var m tgbotapi.Message
+	var m sentMessage
 	if err := json.Unmarshal(resp.Result, &m); err != nil || m.MessageID == 0 {
-		return tgbotapi.Message{}, fmt.Errorf("%s: %w: %s", method, errUnreadable, resp.Result)
+		return 0, fmt.Errorf("%s: %w: %s", method, errUnreadable, resp.Result)
 	}
-	return m, nil
+	return m.MessageID, nil
 }
 
 func (s *Sender) call(ctx context.Context, method string, p tgbotapi.Params) error {
@@ -294,29 +312,32 @@ func (s *Sender) request(ctx context.Context, method string, p tgbotapi.Params) 
 }
 
 func (s *Sender) makeRequest(ctx context.Context, method string, p tgbotapi.Params) (*tgbotapi.APIResponse, error) {
-	return makeRequest(ctx, s.api, method, p, s.observe)
+	return makeRequest(ctx, s.calls, s.api, method, p, s.observe)
 }
 
 // makeRequest is tgbotapi's MakeRequest, which takes no context, made to
 // return when ctx ends: a send stuck on a slow Telegram must not hold up a
-// shutdown for the whole HTTP timeout. The abandoned request ends with its
-// own timeout or when the connection is closed; if it did reach Telegram,
-// the caller's retry may repeat the message (at least once, never lost).
-// observe, when set, is told how the call went, even after ctx ended.
-func makeRequest(ctx context.Context, api *tgbotapi.BotAPI, method string, p tgbotapi.Params,
+// shutdown for the whole HTTP timeout. The call runs on one of calls'
+// kept goroutines, whose stack has grown to an HTTP round trip's already.
+// The abandoned request ends with its own timeout or when the connection
+// is closed, and its goroutine goes back to calls; if it did reach
+// Telegram, the caller's retry may repeat the message (at least once,
+// never lost). observe, when set, is told how the call went, even after
+// ctx ended.
+func makeRequest(ctx context.Context, calls *flows.Workers, api *tgbotapi.BotAPI, method string, p tgbotapi.Params,
 	observe func(method string, err error)) (*tgbotapi.APIResponse, error) {
 	type result struct {
 		resp *tgbotapi.APIResponse
 		err  error
 	}
-	done := make(chan result, 1)
-	go func() {
+	done := make(chan result, 1) // the call never waits for its abandoned caller
+	calls.Go(func() {
 		resp, err := api.MakeRequest(method, p)
 		if observe != nil {
 			observe(method, err)
 		}
 		done <- result{resp, err}
-	}()
+	})
 	select {
 	case r := <-done:
 		return r.resp, r.err

@@ -3,8 +3,11 @@ package bot
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -548,5 +551,128 @@ func TestCallbackAndKeyboard(t *testing.T) {
 	}
 	if ms := srv.Messages(buyerChat.ID); ms[0].Keyboard != nil || ms[0].Edits != 1 {
 		t.Errorf("message = %+v", ms[0])
+	}
+}
+
+// TestMakeRequest checks the context-free tgbotapi call made to end with
+// ctx: it returns at once when ctx ends, while the abandoned request
+// finishes on its own and is still observed; and calls one after another
+// run on one kept goroutine.
+func TestMakeRequest(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/slowCall") {
+			<-release
+		}
+		_, _ = w.Write([]byte(`{"ok":true,"result":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	api := &tgbotapi.BotAPI{Token: fakeToken, Client: srv.Client()}
+	api.SetAPIEndpoint(srv.URL + "/bot%s/%s")
+	calls := flows.NewWorkers(time.Minute)
+	t.Cleanup(calls.Close)
+	// Cleanups run last first: a slow call still waiting is let go before
+	// Close waits for it and srv.Close for its handler.
+	t.Cleanup(func() { close(release) })
+
+	type observed struct {
+		method    string
+		err       error
+		goroutine int
+	}
+	seen := make(chan observed, 10)
+	observe := func(method string, err error) { seen <- observed{method, err, goroutineID(t)} }
+
+	t.Run("answers", func(t *testing.T) {
+		var goroutines []int
+		for range 3 {
+			resp, err := makeRequest(context.Background(), calls, api, "fastCall", tgbotapi.Params{}, observe)
+			if err != nil || !resp.Ok {
+				t.Fatalf("makeRequest = %+v, %v", resp, err)
+			}
+			o := <-seen
+			if o.method != "fastCall" || o.err != nil {
+				t.Errorf("observed %+v, want fastCall without error", o)
+			}
+			goroutines = append(goroutines, o.goroutine)
+			time.Sleep(20 * time.Millisecond) // for the goroutine to go idle, as between sends
+		}
+		if goroutines[1] != goroutines[0] || goroutines[2] != goroutines[0] {
+			t.Errorf("calls one after another ran on goroutines %v, want one kept goroutine", goroutines)
+		}
+	})
+
+	t.Run("ctx ends first", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := makeRequest(ctx, calls, api, "slowCall", tgbotapi.Params{}, observe)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("makeRequest = %v, want the context's end", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("makeRequest returned after %v, not when ctx ended", took)
+		}
+		select {
+		case o := <-seen:
+			t.Fatalf("observed %+v before the request ended", o)
+		default:
+		}
+		release <- struct{}{} // the abandoned request finishes on its own
+		select {
+		case o := <-seen:
+			if o.method != "slowCall" || o.err != nil {
+				t.Errorf("observed %+v, want slowCall without error", o)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the abandoned request was not observed")
+		}
+	})
+}
+
+// TestSendReadsTheMessageID checks what send takes from Telegram's answer:
+// the sent message's ID, and an error, not retried, when the answer names
+// none, since the message is out and a retry would repeat it.
+func TestSendReadsTheMessageID(t *testing.T) {
+	tests := []struct {
+		name   string
+		result string
+		want   int
+	}{
+		{"a whole message", `{"message_id":42,"from":{"id":1,"is_bot":true},"chat":{"id":501,"type":"private"},"date":1,"text":"hi",` +
+			`"reply_markup":{"inline_keyboard":[[{"text":"a","callback_data":"b"}]]},"message_thread_id":3}`, 42},
+		{"only the ID", `{"message_id":7}`, 7},
+		{"no ID", `{"chat":{"id":501,"type":"private"},"text":"hi"}`, 0},
+		{"a zero ID", `{"message_id":0}`, 0},
+		{"an ID that is no number", `{"message_id":"42"}`, 0},
+		{"not a message", `true`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				_, _ = w.Write([]byte(`{"ok":true,"result":` + tt.result + `}`))
+			}))
+			t.Cleanup(srv.Close)
+			api := &tgbotapi.BotAPI{Token: fakeToken, Client: srv.Client()}
+			api.SetAPIEndpoint(srv.URL + "/bot%s/%s")
+			s := NewSender(api, nil, SenderOptions{})
+			s.backoff = time.Millisecond
+
+			got, err := s.send(context.Background(), "sendMessage", tgbotapi.Params{"chat_id": "501", "text": "hi"})
+			if tt.want != 0 {
+				if err != nil || got != tt.want {
+					t.Errorf("send = %d, %v, want %d", got, err, tt.want)
+				}
+				return
+			}
+			if !errors.Is(err, errUnreadable) || Transient(err) || got != 0 {
+				t.Errorf("send = %d, %v, want 0 and an unreadable answer, not transient", got, err)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("%d calls, want 1: a message that is out must not be sent again", n)
+			}
+		})
 	}
 }
