@@ -85,6 +85,9 @@ type Dispatcher struct {
 	// parked are the chats waiting for their next message's time within
 	// the limits, on a timer each.
 	parked map[int64]*time.Timer
+	// drainers run the chats' drains on goroutines kept between them,
+	// whose stacks have grown to a send's already.
+	drainers *Workers
 	// early holds what was claimed before Run started.
 	early []Batch
 	stop  bool
@@ -93,6 +96,10 @@ type Dispatcher struct {
 	// run is the context of Run, which drainers outlive by Grace at most.
 	run context.Context
 }
+
+// keptDrainerIdle is how long a drainer's goroutine waits for another
+// chat to drain before it exits.
+const keptDrainerIdle = 10 * time.Second
 
 // Defaults of DispatcherConfig.
 const (
@@ -136,7 +143,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.Now = time.Now
 	}
 	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, parked: map[int64]*time.Timer{},
-		wake: make(chan struct{}, 1)}, nil
+		wake: make(chan struct{}, 1), drainers: NewWorkers(keptDrainerIdle)}, nil
 }
 
 // Run delivers until ctx ends, then lets each chat's message in flight
@@ -162,6 +169,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.mu.Unlock()
 			d.unpark()
 			d.wg.Wait()
+			d.drainers.Close()
 			return nil
 		case <-poll.C:
 		case <-d.wake:
@@ -268,6 +276,6 @@ func (d *Dispatcher) spawn(b Batch) {
 	default:
 		d.active[b.ChatID] = b
 		d.wg.Add(1)
-		go d.drain(b)
+		d.drainers.Go(func() { d.drain(b) })
 	}
 }

@@ -51,7 +51,7 @@ func (d *Dispatcher) park(b Batch, wait time.Duration) {
 		d.mu.Lock()
 		delete(d.parked, b.ChatID)
 		d.mu.Unlock()
-		d.drain(b)
+		d.drainers.Go(func() { d.drain(b) })
 	})
 }
 
