@@ -22,6 +22,10 @@ import (
 	"github.com/refundbot/refundbot/flows"
 )
 
+// keptConnectionCalls bounds the kept goroutines of the Connection's own
+// calls (getMe, setWebhook, the readiness probe): a few at a time.
+const keptConnectionCalls = 4
+
 // DefaultEndpoint is Telegram's Bot API endpoint in tgbotapi's format.
 const DefaultEndpoint = tgbotapi.APIEndpoint
 
@@ -211,7 +215,7 @@ func Connect(token, endpoint string, requestTimeout, pollTimeout time.Duration) 
 		}
 		return nil, fmt.Errorf("getMe at the Telegram Bot API: %s", strings.ReplaceAll(err.Error(), token, redactedToken))
 	}
-	return &Connection{API: api, stopPolling: stopPolling, stopAll: stopAll, calls: flows.NewWorkers(keptWorkerIdle)}, nil
+	return &Connection{API: api, stopPolling: stopPolling, stopAll: stopAll, calls: flows.NewWorkers(keptWorkerIdle, keptConnectionCalls)}, nil
 }
 
 // StopPolling ends a long poll in flight.

@@ -191,7 +191,7 @@ func TestHandleBatchOnKeptGoroutines(t *testing.T) {
 		}
 		return updates
 	}
-	chatWorkers := flows.NewWorkers(time.Minute)
+	chatWorkers := flows.NewWorkers(time.Minute, 64)
 	defer chatWorkers.Close()
 
 	var firstBatch map[int]bool

@@ -20,7 +20,8 @@ import (
 // keptWorkerIdle is how long a goroutine kept for chats or Bot API calls
 // waits for more work before it exits (flows.Workers): longer than the
 // gaps between a busy bot's batches and calls, short enough that the
-// goroutines of a burst do not stay.
+// goroutines of a burst do not stay. As many calls are kept as idle
+// connections (maxIdleConnsPerHost): about the calls in flight at once.
 const keptWorkerIdle = 10 * time.Second
 
 // maxSendAttempts bounds retries of one call; past it the update is left
@@ -81,7 +82,7 @@ func NewSender(api *tgbotapi.BotAPI, logger *slog.Logger, opts SenderOptions) *S
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Sender{api: api, logger: logger, backoff: 500 * time.Millisecond,
-		pacer: opts.Pacer, observer: opts.Observer, calls: flows.NewWorkers(keptWorkerIdle)}
+		pacer: opts.Pacer, observer: opts.Observer, calls: flows.NewWorkers(keptWorkerIdle, maxIdleConnsPerHost)}
 }
 
 // Unpaced returns a Sender like s that does not book sends with the

@@ -569,7 +569,7 @@ func TestMakeRequest(t *testing.T) {
 	t.Cleanup(srv.Close)
 	api := &tgbotapi.BotAPI{Token: fakeToken, Client: srv.Client()}
 	api.SetAPIEndpoint(srv.URL + "/bot%s/%s")
-	calls := flows.NewWorkers(time.Minute)
+	calls := flows.NewWorkers(time.Minute, 64)
 	t.Cleanup(calls.Close)
 	// Cleanups run last first: a slow call still waiting is let go before
 	// Close waits for it and srv.Close for its handler.

@@ -98,8 +98,12 @@ type Dispatcher struct {
 }
 
 // keptDrainerIdle is how long a drainer's goroutine waits for another
-// chat to drain before it exits.
-const keptDrainerIdle = 10 * time.Second
+// chat to drain before it exits; keptDrainers bounds how many wait, about
+// as many as a busy bot sends to at once (a burst's others exit).
+const (
+	keptDrainerIdle = 10 * time.Second
+	keptDrainers    = 64
+)
 
 // Defaults of DispatcherConfig.
 const (
@@ -143,7 +147,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.Now = time.Now
 	}
 	return &Dispatcher{cfg: cfg, active: map[int64]Batch{}, handoff: map[int64]Batch{}, parked: map[int64]*time.Timer{},
-		wake: make(chan struct{}, 1), drainers: NewWorkers(keptDrainerIdle)}, nil
+		wake: make(chan struct{}, 1), drainers: NewWorkers(keptDrainerIdle, keptDrainers)}, nil
 }
 
 // Run delivers until ctx ends, then lets each chat's message in flight

@@ -21,6 +21,10 @@ type Workers struct {
 	// idleFor is how long a goroutine waits for more work before it
 	// exits, so that a burst's goroutines do not stay forever.
 	idleFor time.Duration
+	// maxIdle bounds the goroutines waiting, each with its grown stack:
+	// a burst of a thousand chats must not leave a thousand stacks
+	// behind for idleFor.
+	maxIdle int
 
 	mu sync.Mutex
 	// idle are the goroutines waiting for work, the one that waited
@@ -45,11 +49,12 @@ type worker struct {
 }
 
 // NewWorkers returns Workers whose goroutines exit once they have waited
-// idleFor without work. Ten seconds keeps goroutines across the gaps
-// between a busy bot's batches and calls; zero or less keeps none (every
-// function gets a goroutine of its own, as with a go statement).
-func NewWorkers(idleFor time.Duration) *Workers {
-	return &Workers{idleFor: idleFor}
+// idleFor without work, and at once when maxIdle others wait already. Ten
+// seconds keeps goroutines across the gaps between a busy bot's batches
+// and calls; zero or less of either keeps none (every function gets a
+// goroutine of its own, as with a go statement).
+func NewWorkers(idleFor time.Duration, maxIdle int) *Workers {
+	return &Workers{idleFor: idleFor, maxIdle: maxIdle}
 }
 
 // Go runs f on an idle kept goroutine, or on a new one if none waits. It
@@ -108,14 +113,15 @@ func (w *Workers) run(k *worker, f func()) {
 	}
 }
 
-// park puts k on the idle list, unless no goroutine is to be kept.
+// park puts k on the idle list, unless no goroutine is to be kept, or
+// no more.
 func (w *Workers) park(k *worker) bool {
 	if w.idleFor <= 0 {
 		return false
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed || len(w.idle) >= w.maxIdle {
 		return false
 	}
 	w.idle = append(w.idle, k)

@@ -54,7 +54,7 @@ func TestWorkersRunEveryFunction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := NewWorkers(tt.idleFor)
+			w := NewWorkers(tt.idleFor, 1<<20)
 			var ran atomic.Int64
 			var done, callers sync.WaitGroup
 			done.Add(tt.calls)
@@ -79,7 +79,7 @@ func TestWorkersRunEveryFunction(t *testing.T) {
 }
 
 func TestWorkersReuseAnIdleGoroutine(t *testing.T) {
-	w := NewWorkers(10 * time.Second)
+	w := NewWorkers(10*time.Second, 1<<20)
 	defer w.Close()
 	const calls = 100
 	for i := range calls {
@@ -95,8 +95,39 @@ func TestWorkersReuseAnIdleGoroutine(t *testing.T) {
 	}
 }
 
+// TestWorkersKeepAtMostMaxIdle: after a burst wider than maxIdle, only
+// maxIdle goroutines wait; the others exit at once, with their stacks.
+func TestWorkersKeepAtMostMaxIdle(t *testing.T) {
+	const burst, maxIdle = 50, 8
+	w := NewWorkers(time.Hour, maxIdle)
+	defer w.Close()
+	release := make(chan struct{})
+	var running, done sync.WaitGroup
+	running.Add(burst)
+	done.Add(burst)
+	for range burst {
+		w.Go(func() {
+			defer done.Done()
+			running.Done()
+			<-release
+		})
+	}
+	running.Wait() // all burst functions run at once, each on its own goroutine
+	close(release)
+	done.Wait()
+	waitUntil(t, "the burst's goroutines park or exit", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.idle) == maxIdle
+	})
+	time.Sleep(10 * time.Millisecond)
+	if started, idle := w.counts(); started != burst || idle != maxIdle {
+		t.Fatalf("after a burst of %d: %d started, %d idle; want %d started, %d idle", burst, started, idle, burst, maxIdle)
+	}
+}
+
 func TestWorkersNeverWaitForRunningWork(t *testing.T) {
-	w := NewWorkers(10 * time.Second)
+	w := NewWorkers(10*time.Second, 1<<20)
 	defer w.Close()
 	const n = 50
 	for round := range 2 {
@@ -137,7 +168,7 @@ func TestWorkersIdleGoroutinesExit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := NewWorkers(tt.idleFor)
+			w := NewWorkers(tt.idleFor, 1<<20)
 			gate := make(chan struct{})
 			var done sync.WaitGroup
 			done.Add(3)
@@ -162,7 +193,7 @@ func TestWorkersIdleGoroutinesExit(t *testing.T) {
 }
 
 func TestWorkersClose(t *testing.T) {
-	w := NewWorkers(time.Hour)
+	w := NewWorkers(time.Hour, 1<<20)
 	gate := make(chan struct{})
 	var started sync.WaitGroup
 	started.Add(2)
@@ -219,7 +250,7 @@ func BenchmarkWorkers(b *testing.B) {
 			return func(f func()) { go f() }, func() {}
 		}},
 		{"Workers", func() (func(func()), func()) {
-			w := NewWorkers(10 * time.Second)
+			w := NewWorkers(10*time.Second, 1<<20)
 			return w.Go, w.Close
 		}},
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/refundbot/refundbot/locales"
 	"github.com/refundbot/refundbot/refund"
 	"github.com/refundbot/refundbot/refund/httpapi"
-	"github.com/refundbot/refundbot/refund/postgres"
 )
 
 // Main is the whole program as a value: main() fills it from the
@@ -78,33 +77,6 @@ func (m *Main) Run(ctx context.Context) error {
 			httpapi.CheckDependency("postgres", db.Ping(ctx)))
 	}
 	return m.serve(ctx, db, rdb, m.Config.Token, m.Config.Endpoint, ready)
-}
-
-func openRedis(ctx context.Context, url string) (*redis.Client, error) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	rdb := redis.NewClient(opts)
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pingCtx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("connect to Redis at %s: %w", opts.Addr, err)
-	}
-	return rdb, nil
-}
-
-func openPostgres(ctx context.Context, cfg Config) (*postgres.DB, error) {
-	var opts []postgres.Option
-	if cfg.DatabaseSchema != "" {
-		opts = append(opts, postgres.WithSchema(cfg.DatabaseSchema))
-	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("open PostgreSQL: %w", err)
-	}
-	return db, nil
 }
 
 // serve wires the dialog to Telegram and the shop API and runs both. It is

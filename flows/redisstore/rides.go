@@ -13,8 +13,8 @@ import (
 
 // The dispatcher marks every message sent (Done) once it is out. On a busy
 // bot that is a round trip per message, as many as the turns' own. Those
-// marks, and the dispatcher's polls for queues nobody delivers (Claim),
-// ride instead on the next turn's round trip of this replica, Begin or
+// marks, and the dispatcher's polls for queues nobody delivers (Claim)
+// and renewals of its claims (KeepClaims), ride instead on the next turn's round trip of this replica, Begin or
 // Commit: their scripts go into its pipeline, in front of the turn's own.
 // One that no turn takes within Options.DoneWait goes by itself, taking
 // every other one waiting with it, so a quiet bot waits that long at most.
@@ -93,7 +93,8 @@ func (s *sendQueue) sendRides(ctx context.Context, rs []*ride) {
 		}
 		return true
 	}
-	if !run() && doneScript.Load(ctx, s.rdb).Err() == nil && claimScript.Load(ctx, s.rdb).Err() == nil {
+	if !run() && doneScript.Load(ctx, s.rdb).Err() == nil && claimScript.Load(ctx, s.rdb).Err() == nil &&
+		extendClaimsScript.Load(ctx, s.rdb).Err() == nil {
 		// Redis lost its scripts (a restart): loaded, the rides go again.
 		run()
 	}

@@ -225,3 +225,45 @@ func TestAPollGivenUpNeverRuns(t *testing.T) {
 		t.Fatalf("Claim after the given-up one = %+v, %v; want chat 3, claimed by no one", got, err)
 	}
 }
+
+// TestRidesSurviveARedisThatLostItsScripts: after Redis forgot its
+// scripts (a restart), a mark riding on a turn and one going alone are
+// both answered, and the turn itself goes through.
+func TestRidesSurviveARedisThatLostItsScripts(t *testing.T) {
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: 200 * time.Millisecond})
+	ctx := context.Background()
+	bs, err := s.Enqueue(ctx, []flows.Envelope{text(1, "a1"), text(1, "a2"), text(2, "b1")})
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	alone, err := s.Done(ctx, bs[1:])
+	if err != nil || alone[0].Err != nil || alone[0].More {
+		t.Fatalf("Done alone after the flush = %+v, %v; want chat 2's queue empty", alone, err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	riding := make(chan []flows.Sent, 1)
+	go func() {
+		sent, err := s.Done(ctx, bs[:1])
+		if err != nil {
+			t.Error(err)
+		}
+		riding <- sent
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c, err := s.Begin(ctx, 70, []int{700})
+	if err != nil {
+		t.Fatalf("Begin carrying a mark after the flush: %v", err)
+	}
+	if _, err := s.Commit(ctx, 70, c.Fence, &flows.Session{State: stateA}, []int{700}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sent := receive(t, riding); sent[0].Err != nil || !sent[0].More || sent[0].Next.Head.Msg.Text != "a2" {
+		t.Fatalf("Done riding after the flush = %+v; want chat 1's next message a2", sent)
+	}
+}

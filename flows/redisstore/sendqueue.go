@@ -257,7 +257,14 @@ func (s *sendQueue) KeepClaims(ctx context.Context, bs []flows.Batch) error {
 		keys = append(keys, s.claimKey(b.ChatID))
 		args = append(args, b.ChatID, b.Token)
 	}
-	if err := extendClaimsScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+	// Every few seconds: it rides on a turn's round trip (rides.go).
+	cmds, err := s.ride(ctx, func(ctx context.Context, pipe redis.Pipeliner) []*redis.Cmd {
+		return []*redis.Cmd{extendClaimsScript.EvalSha(ctx, pipe, keys, args...)}
+	})
+	if err == nil {
+		err = cmds[0].Err()
+	}
+	if err != nil {
 		return fmt.Errorf("extend %d send queue claims: %w", len(bs), err)
 	}
 	return nil
