@@ -83,9 +83,16 @@ var errPermanent = errors.New("bad request")
 
 func startDispatcher(t *testing.T, q flows.SendQueue, s *chatSender) (*flows.Dispatcher, context.CancelFunc, <-chan struct{}) {
 	t.Helper()
-	d, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: q, Sender: s, Linker: s,
+	return runDispatcher(t, flows.DispatcherConfig{Queue: q, Sender: s, Linker: s,
 		Retryable: func(err error) bool { return !errors.Is(err, errPermanent) },
 		Poll:      20 * time.Millisecond, RetryAfter: 50 * time.Millisecond, KeepClaims: 100 * time.Millisecond})
+}
+
+// runDispatcher runs a dispatcher of cfg until the returned cancel, or
+// the test's end; the channel closes when it stopped.
+func runDispatcher(t *testing.T, cfg flows.DispatcherConfig) (*flows.Dispatcher, context.CancelFunc, <-chan struct{}) {
+	t.Helper()
+	d, err := flows.NewDispatcher(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,15 +242,8 @@ func TestMessagesBookedWithTheCommitAreNotBookedAgain(t *testing.T) {
 	q := redisstore.New(rdb, prefix, time.Hour)
 	s := newChatSender()
 	pacer := &countingPacer{}
-	d, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: q, Sender: s, Pacer: pacer,
+	d, _, _ := runDispatcher(t, flows.DispatcherConfig{Queue: q, Sender: s, Pacer: pacer,
 		Retryable: func(error) bool { return true }, Poll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 
 	bs, err := q.Enqueue(context.Background(), texts(4, "m", 3))
 	if err != nil || len(bs) != 1 {
@@ -293,16 +293,9 @@ func TestChatsWaitingForTheirTimeHoldNoGoroutine(t *testing.T) {
 	q := redisstore.New(rdb, prefix, time.Hour)
 	const chats = 200
 	s := newChatSender()
-	d, err := flows.NewDispatcher(flows.DispatcherConfig{Queue: q, Sender: s,
+	d, cancel, stopped := runDispatcher(t, flows.DispatcherConfig{Queue: q, Sender: s,
 		Pacer:     &spacingPacer{gap: time.Hour, next: map[int64]time.Time{}},
 		Retryable: func(error) bool { return true }, Poll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-stopped })
 	before := runtime.NumGoroutine()
 	for chat := int64(1); chat <= chats; chat++ {
 		if err := d.Enqueue(context.Background(), texts(chat, "m", 2)...); err != nil {
