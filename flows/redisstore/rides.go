@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,12 @@ func (r *ride) noScript() bool {
 	return false
 }
 
+// maxRidesPerTurn bounds what one turn carries, so that a burst of marks
+// (a thousand chats sent to at once) does not hold up the turn that
+// happens to come next: the rest go with the following turns, or by
+// themselves.
+const maxRidesPerTurn = 64
+
 // take hands every waiting ride to the caller, who must send and finish
 // them.
 func (r *rides) take() []*ride {
@@ -57,6 +64,20 @@ func (r *rides) take() []*ride {
 	defer r.mu.Unlock()
 	taken := r.waiting
 	r.waiting = nil
+	return taken
+}
+
+// takeForTurn hands a turn's pipeline the rides it carries: the oldest,
+// up to maxRidesPerTurn.
+func (r *rides) takeForTurn() []*ride {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := min(len(r.waiting), maxRidesPerTurn)
+	if n == 0 {
+		return nil
+	}
+	taken := slices.Clone(r.waiting[:n])
+	r.waiting = slices.Delete(r.waiting, 0, n)
 	return taken
 }
 

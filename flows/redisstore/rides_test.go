@@ -267,3 +267,57 @@ func TestRidesSurviveARedisThatLostItsScripts(t *testing.T) {
 		t.Fatalf("Done riding after the flush = %+v; want chat 1's next message a2", sent)
 	}
 }
+
+// TestATurnCarriesABoundedShareOfMarks: a burst of marks is spread over
+// the turns that come, oldest first, rather than all loaded onto one.
+func TestATurnCarriesABoundedShareOfMarks(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: time.Hour})
+	ctx := context.Background()
+	const marks = 100
+	var envs []flows.Envelope
+	for chat := range int64(marks) {
+		envs = append(envs, text(chat+1, "m"))
+	}
+	bs, err := s.Enqueue(ctx, envs)
+	if err != nil || len(bs) != marks {
+		t.Fatalf("Enqueue = %d batches, %v", len(bs), err)
+	}
+	var answered atomic.Int64
+	for _, b := range bs {
+		go func() {
+			if sent, err := s.Done(ctx, []flows.Batch{b}); err == nil && sent[0].Err == nil {
+				answered.Add(1)
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // all waiting by now
+	turn := func(chat int64) {
+		t.Helper()
+		c, err := s.Begin(ctx, chat, []int{int(chat)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, chat, c.Fence); err != nil {
+			t.Fatal(err)
+		}
+	}
+	turn(500)
+	waitForCount(t, &answered, 64)
+	time.Sleep(50 * time.Millisecond)
+	if n := answered.Load(); n != 64 {
+		t.Fatalf("one turn carried %d marks, want 64", n)
+	}
+	turn(501)
+	waitForCount(t, &answered, marks)
+}
+
+func waitForCount(t *testing.T, n *atomic.Int64, want int64) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); n.Load() < want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%d answered within 5 s, want %d", n.Load(), want)
+		}
+	}
+}

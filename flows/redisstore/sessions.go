@@ -171,7 +171,7 @@ func (s *sessions) begin(ctx context.Context, chatID int64, keys []string, topID
 	}
 	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds(),
 		topID, RestartGap, lowID}
-	rides := s.queue.rides.take()
+	rides := s.queue.rides.takeForTurn()
 	if len(rides) == 0 {
 		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}
@@ -292,7 +292,7 @@ func replies(chatID int64, out []flows.Envelope) int {
 // so that a chat whose last message was just sent is free again for this
 // commit to claim (and book).
 func (s *sessions) commit(ctx context.Context, chatID int64, keys []string, args []any, replies int) (any, []time.Time, error) {
-	rides := s.queue.rides.take()
+	rides := s.queue.rides.takeForTurn()
 	if len(rides) == 0 && (s.opts.Booker == nil || replies == 0) {
 		res, err := commitScript.Run(ctx, s.rdb, keys, args...).Result()
 		return res, nil, err
