@@ -141,3 +141,27 @@ func TestScamWarningKeepsTheRequest(t *testing.T) {
 	lacks(t, innocent, "防骗提醒")
 	contains(t, innocent, "后 4 位")
 }
+
+// TestTypedReasonAtTheReasonStep: a reason typed at the reason step is
+// taken as the button would be; a text that names none, or one that does
+// not fit the product, shows the buttons again.
+func TestTypedReasonAtTheReasonStep(t *testing.T) {
+	e := newDialogEnv(t)
+	for i, tt := range []struct {
+		text  string
+		state State
+		want  string
+	}{
+		{"卡密无效", StateWritingStatement, "已根据您的描述选择退款原因：卡密无效"},
+		{"提示卡密已被使用", StateWritingStatement, "时间 + 事件 + 诉求"},
+		{"你好", StateChoosingReason, "请选择退款原因"},
+	} {
+		chat := int64(40 + i)
+		contains(t, e.say(chat, "zh-hans", "/refund "+freeOrder), "请选择退款原因")
+		got := e.say(chat, "zh-hans", tt.text)
+		contains(t, got, tt.want)
+		if got.state != tt.state {
+			t.Fatalf("%q at the reason step: state %s, want %s\n%s", tt.text, got.state, tt.state, got.text())
+		}
+	}
+}

@@ -347,6 +347,19 @@ func (t *turn) typed(ctx context.Context) error {
 		return t.ownership().orderTyped(ctx, text)
 	case StateAwaitingPhone:
 		return t.ownership().phoneGiven(ctx, text)
+	case StateChoosingReason:
+		// A buyer may type the reason instead of pressing it ("卡密无效"):
+		// one that names a reason of this product takes it, as the button
+		// would; anything else shows the buttons again.
+		if r := t.d.reasonIn(text); r != "" && t.Sess.Order != nil && r.Fits(t.Sess.Order.Category) {
+			t.Sess.Reason = r
+			if err := t.move(ctx, EventReasonChosen); err != nil {
+				return err
+			}
+			t.Say(locales.ReasonDetected, map[string]any{"Reason": t.Text(locales.ReasonLabel(r), nil)})
+			t.prompt()
+			return nil
+		}
 	case StateWritingStatement:
 		return t.statement().given(ctx, t.In.Text)
 	case StateCollectingEvidence:
