@@ -142,9 +142,9 @@ func targets() []target {
 		measure: "Redis round trips per dialog update", before: "2.34", want: "≤ 2",
 		figure: func(r results) (float64, string, bool) {
 			v, ok := r.metric(pollAt1000, "redis_rt/upd")
-			shown := fmt.Sprintf("%.2f (pacing on, at 1,000/s)", v)
+			shown := fmt.Sprintf("%.3f (pacing on, at 1,000/s)", v)
 			if off, ok := r.metric(dialog1000, "redis_rt/upd"); ok {
-				shown = fmt.Sprintf("%.2f (pacing on, at 1,000/s); %.2f with pacing off", v, off)
+				shown = fmt.Sprintf("%.3f (pacing on, at 1,000/s); %.3f with pacing off", v, off)
 			}
 			return v, shown, ok
 		},

@@ -74,7 +74,7 @@ func TestRender(t *testing.T) {
 		"bot rate ÷ echo bot's rate, 1,000 chats, pacing off":                "0.50 (1500 ÷ 3000 updates/s) => **not met**",
 		"bot CPU per update ÷ echo bot's":                                    "2.20 (330 ÷ 150 µs, 10,000 chats, processes of their own) => **not met**",
 		"paced p99, update handed over → reply received, 1,000 open dialogs": "polling 1.50 ms, webhook 1.90 ms => **met**",
-		"Redis round trips per dialog update":                                "4.00 (pacing on, at 1,000/s); 3.00 with pacing off => **not met**",
+		"Redis round trips per dialog update":                                "4.000 (pacing on, at 1,000/s); 3.000 with pacing off => **not met**",
 		"PostgreSQL queries on a dialog turn that reads no order, desk on":   "1 => **not met**",
 		"RSS with 10,000 open dialogs":                                       "39.5 MiB (peak 45.0 MiB) => **met**",
 		"cost per update 100 → 10,000 chats":                                 "- => not measured",
