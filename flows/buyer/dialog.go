@@ -333,6 +333,19 @@ func (t *turn) followLanguage() {
 	}
 }
 
+// reasonFromWords takes a reason the buyer's own words named (in their
+// first message, or typed at the reason step), says so, and goes on to
+// the statement, as the reason's button would.
+func (t *turn) reasonFromWords(ctx context.Context, r refund.Reason) error {
+	t.Sess.Reason = r
+	if err := t.move(ctx, EventReasonChosen); err != nil {
+		return err
+	}
+	t.Say(locales.ReasonDetected, map[string]any{"Reason": t.Text(locales.ReasonLabel(r), nil)})
+	t.prompt()
+	return nil
+}
+
 // typed handles plain text according to the step the buyer is at.
 func (t *turn) typed(ctx context.Context) error {
 	text := strings.TrimSpace(t.In.Text)
@@ -352,13 +365,7 @@ func (t *turn) typed(ctx context.Context) error {
 		// one that names a reason of this product takes it, as the button
 		// would; anything else shows the buttons again.
 		if r := t.d.reasonIn(text); r != "" && t.Sess.Order != nil && r.Fits(t.Sess.Order.Category) {
-			t.Sess.Reason = r
-			if err := t.move(ctx, EventReasonChosen); err != nil {
-				return err
-			}
-			t.Say(locales.ReasonDetected, map[string]any{"Reason": t.Text(locales.ReasonLabel(r), nil)})
-			t.prompt()
-			return nil
+			return t.reasonFromWords(ctx, r)
 		}
 	case StateWritingStatement:
 		return t.statement().given(ctx, t.In.Text)

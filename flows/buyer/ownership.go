@@ -140,11 +140,7 @@ func (t ownership) owned(ctx context.Context, o refund.Order, ev Event) error {
 	hint := t.Sess.ReasonHint
 	t.Sess.ReasonHint = ""
 	if hint != "" && hint.Fits(o.Category) {
-		t.Sess.Reason = hint
-		if err := t.move(ctx, EventReasonChosen); err != nil {
-			return err
-		}
-		t.Say(locales.ReasonDetected, map[string]any{"Reason": t.Text(locales.ReasonLabel(hint), nil)})
+		return t.reasonFromWords(ctx, hint)
 	}
 	t.prompt()
 	return nil
