@@ -165,7 +165,7 @@ func retryWait(err error, failures int) time.Duration {
 }
 
 // sleep waits d, or until ctx ends.
-func (p *Poller) sleep(ctx context.Context, d time.Duration) { _ = sleepCtx(ctx, d) }
+func (p *Poller) sleep(ctx context.Context, d time.Duration) { _ = flows.Sleep(ctx, d) }
 
 // handleBatch handles a batch, chats concurrently (on workers, at most
 // cfg.Workers at once) and each chat's inputs in order. When some chat's

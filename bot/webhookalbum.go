@@ -158,7 +158,7 @@ func (a *albumRun) run(ctx context.Context, wait time.Duration) {
 	defer stop()
 	storeFailures, handleFailures := 0, 0
 	for {
-		if wait > 0 && sleepCtx(ctx, wait) != nil {
+		if wait > 0 && flows.Sleep(ctx, wait) != nil {
 			return
 		}
 		wait = 0
@@ -232,7 +232,7 @@ func (a *albumRun) finish(ctx context.Context) (more bool, err error) {
 			return more, err
 		}
 		a.w.cfg.Logger.WarnContext(ctx, "finish album; will try again", "chat_id", a.chatID, "err", err, "failures", failures)
-		if sleepCtx(ctx, retryWait(nil, failures)) != nil {
+		if flows.Sleep(ctx, retryWait(nil, failures)) != nil {
 			return false, err
 		}
 	}
@@ -281,16 +281,4 @@ func albumInputs(ctx context.Context, log *slog.Logger, items [][]byte) []flows.
 		}
 	}
 	return mergeAlbums(its)
-}
-
-// sleepCtx waits d, or until ctx ends (its error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -42,3 +42,16 @@ func Renew(ctx context.Context, every time.Duration, renew func(context.Context)
 		t.Stop()
 	}
 }
+
+// Sleep waits d, or until ctx ends, whose error it then returns: the one
+// wait of the runtime's retries and back-offs that a shutdown cuts short.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -126,7 +126,7 @@ func (s *sessions) Begin(ctx context.Context, chatID int64, updateIDs []int) (fl
 			if left := time.Duration(res[1].(int64)) * time.Millisecond; left > 0 {
 				wait = min(left, wait)
 			}
-			if err := sleep(ctx, max(wait, time.Millisecond)); err != nil {
+			if err := flows.Sleep(ctx, max(wait, time.Millisecond)); err != nil {
 				return flows.Claim{}, fmt.Errorf("begin chat %d: wait for its lease: %w", chatID, err)
 			}
 			continue
@@ -186,17 +186,6 @@ func (s *sessions) begin(ctx context.Context, chatID int64, keys []string, topID
 		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}
 	return cmd.Slice()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // commitScript saves a turn only if its lease is still held, marking its
