@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -168,6 +169,21 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 	}
 }
 
+// logSweep logs one part of a sweep: its error, unless the sweep is
+// stopping, or else at level how much it did (key n), if anything.
+func logSweep(ctx context.Context, logger *slog.Logger, level slog.Level, what, key string, n int, err error) {
+	switch {
+	case err != nil && ctx.Err() == nil:
+		args := []any{"err", err}
+		if key != "" {
+			args = append(args, key, n)
+		}
+		logger.ErrorContext(ctx, what, args...)
+	case err == nil && n > 0:
+		logger.Log(ctx, level, what, key, n)
+	}
+}
+
 // sweep acts on passed deadlines every interval until ctx ends: the
 // cases' deadlines, and agents' holds gone silent; then it brings the
 // team's queue board and the queued buyers' place messages up to date.
@@ -178,30 +194,14 @@ func (c *core) sweep(ctx context.Context, m *Main) error {
 	}
 	every(ctx, interval, func() {
 		moved, err := c.service.Sweep(ctx, sweepBatch)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			m.Logger.ErrorContext(ctx, "deadline sweep", "err", err, "moved", moved)
-		case moved > 0:
-			m.Logger.InfoContext(ctx, "deadline sweep", "moved", moved)
-		}
+		logSweep(ctx, m.Logger, slog.LevelInfo, "deadline sweep", "moved", moved, err)
 		if c.desk != nil {
 			released, err := c.desk.ReleaseStaleHolds(ctx, c.sender)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				m.Logger.ErrorContext(ctx, "release silent holds", "err", err, "released", released)
-			case released > 0:
-				m.Logger.InfoContext(ctx, "release silent holds", "released", released)
-			}
-			if err := c.desk.RefreshBoard(ctx, c.sender); err != nil && ctx.Err() == nil {
-				m.Logger.ErrorContext(ctx, "refresh the queue board", "err", err)
-			}
+			logSweep(ctx, m.Logger, slog.LevelInfo, "release silent holds", "released", released, err)
+			err = c.desk.RefreshBoard(ctx, c.sender)
+			logSweep(ctx, m.Logger, slog.LevelDebug, "refresh the queue board", "", 0, err)
 			edited, err := c.desk.RefreshPlaces(ctx, c.sender)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				m.Logger.ErrorContext(ctx, "refresh the buyers' places in the queue", "err", err, "edited", edited)
-			case edited > 0:
-				m.Logger.DebugContext(ctx, "refresh the buyers' places in the queue", "edited", edited)
-			}
+			logSweep(ctx, m.Logger, slog.LevelDebug, "refresh the buyers' places in the queue", "edited", edited, err)
 		}
 	})
 	return nil
