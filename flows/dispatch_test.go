@@ -333,3 +333,43 @@ func TestChatsWaitingForTheirTimeHoldNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// doneCounter counts the Done calls a dispatcher makes.
+type doneCounter struct {
+	flows.SendQueue
+	mu    sync.Mutex
+	calls int
+}
+
+func (q *doneCounter) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
+	q.mu.Lock()
+	q.calls++
+	q.mu.Unlock()
+	return q.SendQueue.Done(ctx, bs)
+}
+
+// TestATurnsMessagesGoOutWithOneMark: the messages one commit queued for
+// an idle chat are sent one after the other and marked sent together, so
+// that nothing else (a direct send of the desk, a mark's wait for a
+// round trip) comes between a turn's replies.
+func TestATurnsMessagesGoOutWithOneMark(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	q := &doneCounter{SendQueue: redisstore.New(rdb, prefix, time.Hour)}
+	s := newChatSender()
+	d, _, _ := runDispatcher(t, flows.DispatcherConfig{Queue: q, Sender: s,
+		Retryable: func(error) bool { return true }, Poll: 20 * time.Millisecond})
+	if err := d.Enqueue(context.Background(), texts(5, "r", 3)...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three replies out", func() bool { return len(s.texts(5)) == 3 })
+	waitFor(t, "the queue empty", func() bool { return d.Busy() == 0 })
+	if got := s.texts(5); !slices.Equal(got, names("r", 3)) {
+		t.Fatalf("sent %q, want r1..r3 in order", got)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.calls != 1 {
+		t.Fatalf("%d Done calls for one turn's three messages, want 1", q.calls)
+	}
+}

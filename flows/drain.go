@@ -135,6 +135,12 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 	default:
 		d.refused(ctx, b.Head, err)
 	}
+	if len(b.Then) > 0 {
+		// The next message is known: on to it, marked with it later.
+		next := Batch{ChatID: b.ChatID, Token: b.Token, Head: b.Then[0], Then: b.Then[1:], Sent: b.Sent + 1}
+		d.moveOn(b, next)
+		return true
+	}
 	sent := d.done(ctx, *b)
 	next, more, err := sent.Next, sent.More, sent.Err
 	if err != nil {
@@ -146,16 +152,22 @@ func (d *Dispatcher) step(ctx context.Context, b *Batch) bool {
 	if !more {
 		return false
 	}
+	d.moveOn(b, next)
+	return true
+}
+
+// moveOn makes next, a new head without a time yet, the chat's batch,
+// with the bookings b's head did not use.
+func (d *Dispatcher) moveOn(b *Batch, next Batch) {
 	if len(b.Booked) > 0 && b.Head.Unbutton == 0 {
 		next.Booked = b.Booked[1:]
 	} else {
 		next.Booked = b.Booked
 	}
-	*b = next // a new head, without a time yet
+	*b = next
 	d.mu.Lock()
 	d.active[b.ChatID] = next
 	d.mu.Unlock()
-	return true
 }
 
 // done marks b's head sent; the queue gathers the marks of every chat

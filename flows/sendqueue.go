@@ -98,6 +98,13 @@ type Batch struct {
 	ChatID int64
 	Token  int64
 	Head   Envelope
+	// Then are the messages known to follow Head in the queue (queued
+	// by the same commit that claimed the chat): they are sent one after
+	// the other, and marked sent together, with no round trip between.
+	Then []Envelope
+	// Sent counts the messages of this claim sent before Head and not
+	// yet marked: Done and Later remove them from the queue with it.
+	Sent int
 	// Booked are send times booked with the commit that queued the
 	// chat's first messages, one per message sent (not per Unbutton), in
 	// order; a message past them is booked as it goes.
@@ -132,14 +139,15 @@ type SendQueue interface {
 	// Claim takes up to max chats whose messages are due and which no one
 	// delivers, each with its first message.
 	Claim(ctx context.Context, max int) ([]Batch, error)
-	// Done removes each batch's head, sent, and answers each chat's next
-	// message. The dispatcher calls it from each chat's drainer at once,
+	// Done removes each batch's head, sent, and the Sent before it, and
+	// answers each chat's next message. The dispatcher calls it from each chat's drainer at once,
 	// so a queue should gather concurrent calls into as few round trips
 	// as it can (the Redis store's ride on the turns' own). An error
 	// means nothing is known of any of them.
 	Done(ctx context.Context, bs []Batch) ([]Sent, error)
 	// Later gives the claim up until after d: the head could not be sent
-	// for now and any replica may try again then.
+	// for now and any replica may try again then; the Sent before it are
+	// removed.
 	Later(ctx context.Context, b Batch, d time.Duration) error
 	// KeepClaims renews the claims of chats still being delivered.
 	KeepClaims(ctx context.Context, bs []Batch) error

@@ -168,6 +168,31 @@ func (s *sendQueue) ride(ctx context.Context, queue func(ctx context.Context, pi
 	return r.cmds, nil
 }
 
+// carry runs script behind the calls waiting to ride (at most
+// maxRidesPerTurn), with also's commands after it, in one pipeline; by
+// itself when nothing rides and also is nil. alone reports that Redis had
+// lost the script and it ran again by itself, also's commands not with it.
+func (s *sendQueue) carry(ctx context.Context, script *redis.Script, keys []string, args []any,
+	also func(redis.Pipeliner)) (cmd *redis.Cmd, alone bool) {
+	rs := s.rides.takeForTurn()
+	if len(rs) == 0 && also == nil {
+		return script.Run(ctx, s.rdb, keys, args...), false
+	}
+	pipe := s.rdb.Pipeline()
+	queueRides(ctx, pipe, rs)
+	cmd = script.EvalSha(ctx, pipe, keys, args...)
+	if also != nil {
+		also(pipe)
+	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read by its caller
+	s.finishRides(ctx, rs)
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		// Redis lost its scripts (a restart): Run loads it again.
+		return script.Run(ctx, s.rdb, keys, args...), true
+	}
+	return cmd, false
+}
+
 // Done implements flows.SendQueue: the marks ride on a turn's round trip.
 func (s *sendQueue) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, error) {
 	if len(bs) == 0 {
@@ -177,7 +202,7 @@ func (s *sendQueue) Done(ctx context.Context, bs []flows.Batch) ([]flows.Sent, e
 		cmds := make([]*redis.Cmd, len(bs))
 		for i, b := range bs {
 			cmds[i] = doneScript.EvalSha(ctx, pipe, []string{s.queueKey(b.ChatID), s.claimKey(b.ChatID), s.dueKey()},
-				b.ChatID, b.Token, s.ClaimTTL().Milliseconds())
+				b.ChatID, b.Token, s.ClaimTTL().Milliseconds(), b.Sent+1)
 		}
 		return cmds
 	})

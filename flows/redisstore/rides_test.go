@@ -321,3 +321,42 @@ func waitForCount(t *testing.T, n *atomic.Int64, want int64) {
 		}
 	}
 }
+
+// TestAnEnqueueCarriesTheMarkThatFreesItsChat: work outside a turn
+// queueing a message (a notice after a commit) carries the waiting marks
+// in front of it, so that the chat whose last message was just sent is
+// free again and claimed at once, rather than its new message waiting
+// for the mark to go by itself.
+func TestAnEnqueueCarriesTheMarkThatFreesItsChat(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: 200 * time.Millisecond})
+	warmScripts(t, s)
+	s = redisstore.NewWithOptions(rdb, prefix, time.Hour, redisstore.Options{DoneWait: time.Hour})
+	ctx := context.Background()
+	bs, err := s.Enqueue(ctx, []flows.Envelope{text(8, "first")})
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	var trips roundTrips
+	rdb.AddHook(&trips)
+	marked := make(chan []flows.Sent, 1)
+	go func() {
+		sent, err := s.Done(ctx, bs)
+		if err != nil {
+			t.Error(err)
+		}
+		marked <- sent
+	}()
+	time.Sleep(100 * time.Millisecond)
+	again, err := s.Enqueue(ctx, []flows.Envelope{text(8, "notice")})
+	if err != nil || len(again) != 1 || again[0].Head.Msg.Text != "notice" {
+		t.Fatalf("Enqueue behind the waiting mark = %+v, %v; want chat 8 claimed with the notice", again, err)
+	}
+	if sent := receive(t, marked); sent[0].Err != nil || sent[0].More {
+		t.Fatalf("the mark carried = %+v; want chat 8's queue emptied", sent)
+	}
+	if n := trips.n.Load(); n != 1 {
+		t.Fatalf("mark and Enqueue took %d round trips, want 1", n)
+	}
+}

@@ -98,7 +98,15 @@ func claimedBatches(res []any, envs []flows.Envelope) ([]flows.Batch, error) {
 		if err1 != nil || err2 != nil || err3 != nil || idx < 0 || int(idx) >= len(envs) {
 			return nil, fmt.Errorf("read queue claims: unexpected answer %v", res)
 		}
-		bs = append(bs, flows.Batch{ChatID: chat, Token: token, Head: envs[idx]})
+		b := flows.Batch{ChatID: chat, Token: token, Head: envs[idx]}
+		// The queue was empty: what the same call pushed after the head
+		// follows it there, in order.
+		for _, env := range envs[idx+1:] {
+			if env.ChatID == chat {
+				b.Then = append(b.Then, env)
+			}
+		}
+		bs = append(bs, b)
 	}
 	return bs, nil
 }
@@ -112,7 +120,10 @@ func (s *sendQueue) Enqueue(ctx context.Context, envs []flows.Envelope) ([]flows
 	if err != nil {
 		return nil, err
 	}
-	res, err := enqueueScript.Run(ctx, s.rdb, keys, args...).Slice()
+	// What rides goes first: a chat whose last message was just sent is
+	// free again, and this call claims it.
+	cmd, _ := s.carry(ctx, enqueueScript, keys, args, nil)
+	res, err := cmd.Slice()
 	if err != nil {
 		return nil, fmt.Errorf("queue %d messages: %w", len(envs), err)
 	}
@@ -181,13 +192,15 @@ func (s *sendQueue) Claim(ctx context.Context, max int) ([]flows.Batch, error) {
 	return bs, nil
 }
 
-// doneScript pops a sent head if the claim is still the caller's, and
-// answers the next one, or gives the claim up when none is left.
-// KEYS: queue, claim, due. ARGV: chat, token, claim TTL ms. Answers -1
-// for a lost claim, 0 for an empty queue, else the next envelope.
+// doneScript pops the messages sent (the head and those sent before it
+// under the claim) if the claim is still the caller's, and answers the
+// next one, or gives the claim up when none is left.
+// KEYS: queue, claim, due. ARGV: chat, token, claim TTL ms, messages sent.
+// Answers -1 for a lost claim, 0 for an empty queue, else the next
+// envelope.
 var doneScript = redis.NewScript(nowLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-redis.call('LPOP', KEYS[1])
+for i = 1, tonumber(ARGV[4]) do redis.call('LPOP', KEYS[1]) end
 local head = redis.call('LINDEX', KEYS[1], 0)
 if not head then
   redis.call('DEL', KEYS[2])
@@ -220,18 +233,20 @@ func doneAnswer(b flows.Batch, cmd *redis.Cmd) flows.Sent {
 	return flows.Sent{Err: fmt.Errorf("mark message to chat %d sent: unexpected answer %v", b.ChatID, res)}
 }
 
-// laterScript gives a claim up, making the chat due after a wait.
-// KEYS: claim, due. ARGV: chat, token, wait ms.
+// laterScript gives a claim up, making the chat due after a wait, and
+// pops the messages sent under it before its head. KEYS: claim, due,
+// queue. ARGV: chat, token, wait ms, messages sent.
 var laterScript = redis.NewScript(nowLua + `
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+for i = 1, tonumber(ARGV[4]) do redis.call('LPOP', KEYS[3]) end
 redis.call('DEL', KEYS[1])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
 return 1`)
 
 // Later implements flows.SendQueue.
 func (s *sendQueue) Later(ctx context.Context, b flows.Batch, d time.Duration) error {
-	if err := laterScript.Run(ctx, s.rdb, []string{s.claimKey(b.ChatID), s.dueKey()}, b.ChatID, b.Token,
-		d.Milliseconds()).Err(); err != nil {
+	if err := laterScript.Run(ctx, s.rdb, []string{s.claimKey(b.ChatID), s.dueKey(), s.queueKey(b.ChatID)}, b.ChatID,
+		b.Token, d.Milliseconds(), b.Sent).Err(); err != nil {
 		return fmt.Errorf("give back the send queue of chat %d: %w", b.ChatID, err)
 	}
 	return nil

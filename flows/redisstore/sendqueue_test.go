@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,51 @@ func TestCommitBooksAPrivateChatsReplies(t *testing.T) {
 	}
 	if n, _ := rdb.Get(ctx, prefix+"booked").Int(); n != 2 {
 		t.Fatalf("booked %d messages in all, want 2", n)
+	}
+}
+
+// TestAClaimCarriesTheMessagesQueuedBehindItsHead: the batch a commit
+// claims knows the messages the same commit queued behind its head, so
+// that they are sent without a Done between them; Done and Later then
+// remove those sent (Batch.Sent) with the head.
+func TestAClaimCarriesTheMessagesQueuedBehindItsHead(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.Open(t)
+	s := redisstore.New(rdb, prefix, time.Hour)
+	ctx := context.Background()
+	bs, err := s.Enqueue(ctx, []flows.Envelope{text(1, "a1"), text(2, "b1"), text(1, "a2"), text(1, "a3"), text(2, "b2")})
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("Enqueue = %+v, %v", bs, err)
+	}
+	then := func(b flows.Batch) []string {
+		var out []string
+		for _, env := range b.Then {
+			out = append(out, env.Msg.Text)
+		}
+		return out
+	}
+	if got := then(bs[0]); !slices.Equal(got, []string{"a2", "a3"}) || bs[0].Head.Msg.Text != "a1" {
+		t.Fatalf("chat 1's batch: head %q, then %q; want a1, then a2 a3", bs[0].Head.Msg.Text, got)
+	}
+	if got := then(bs[1]); !slices.Equal(got, []string{"b2"}) {
+		t.Fatalf("chat 2's batch: then %q; want b2", got)
+	}
+	// Queued meanwhile by another turn: behind what the batch knows.
+	if _, err := s.Enqueue(ctx, []flows.Envelope{text(1, "a4")}); err != nil {
+		t.Fatal(err)
+	}
+	// a1 and a2 sent, a3 is the head: Done removes all three.
+	sent := flows.Batch{ChatID: 1, Token: bs[0].Token, Head: bs[0].Then[1], Sent: 2}
+	next, more, err := done1(ctx, s, sent)
+	if err != nil || !more || next.Head.Msg.Text != "a4" {
+		t.Fatalf("Done after a1..a3 = %+v, %v, %v; want a4 next", next, more, err)
+	}
+	// b1 sent, b2 failed for now: Later removes b1 and keeps b2.
+	if err := s.Later(ctx, flows.Batch{ChatID: 2, Token: bs[1].Token, Head: bs[1].Then[0], Sent: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Claim(ctx, 10)
+	if err != nil || len(again) != 1 || again[0].ChatID != 2 || again[0].Head.Msg.Text != "b2" {
+		t.Fatalf("Claim after Later = %+v, %v; want chat 2 from b2", again, err)
 	}
 }

@@ -171,20 +171,8 @@ func (s *sessions) begin(ctx context.Context, chatID int64, keys []string, topID
 	}
 	args := []any{s.opts.LeaseTTL.Milliseconds(), s.opts.FloodWindow.Milliseconds(), limit, s.markTTL.Milliseconds(),
 		topID, RestartGap, lowID}
-	rides := s.queue.rides.takeForTurn()
-	if len(rides) == 0 {
-		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
-	}
-	// The dispatcher's marks ride along (rides.go).
-	pipe := s.rdb.Pipeline()
-	queueRides(ctx, pipe, rides)
-	cmd := beginScript.EvalSha(ctx, pipe, keys, args...)
-	_, _ = pipe.Exec(ctx) // each command's own error is read below
-	s.queue.finishRides(ctx, rides)
-	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-		// Redis lost its scripts (a restart): Run loads it again.
-		return beginScript.Run(ctx, s.rdb, keys, args...).Slice()
-	}
+	// The dispatcher's waiting calls ride along (rides.go).
+	cmd, _ := s.queue.carry(ctx, beginScript, keys, args, nil)
 	return cmd.Slice()
 }
 
@@ -281,25 +269,18 @@ func replies(chatID int64, out []flows.Envelope) int {
 // so that a chat whose last message was just sent is free again for this
 // commit to claim (and book).
 func (s *sessions) commit(ctx context.Context, chatID int64, keys []string, args []any, replies int) (any, []time.Time, error) {
-	rides := s.queue.rides.takeForTurn()
-	if len(rides) == 0 && (s.opts.Booker == nil || replies == 0) {
-		res, err := commitScript.Run(ctx, s.rdb, keys, args...).Result()
-		return res, nil, err
-	}
-	pipe := s.rdb.Pipeline()
-	queueRides(ctx, pipe, rides)
-	cmd := commitScript.EvalSha(ctx, pipe, keys, args...)
-	book := func() ([]time.Duration, error) { return nil, nil }
+	var (
+		book func() ([]time.Duration, error)
+		also func(redis.Pipeliner)
+	)
 	if s.opts.Booker != nil && replies > 0 {
-		book = s.opts.Booker.QueueReserve(ctx, pipe, chatID, replies)
+		also = func(pipe redis.Pipeliner) { book = s.opts.Booker.QueueReserve(ctx, pipe, chatID, replies) }
 	}
-	_, _ = pipe.Exec(ctx) // each command's own error is read below
-	s.queue.finishRides(ctx, rides)
+	cmd, alone := s.queue.carry(ctx, commitScript, keys, args, also)
 	res, err := cmd.Result()
-	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Redis lost its scripts (a restart): Run loads it again, and the
-		// replies are booked as they go.
-		res, err = commitScript.Run(ctx, s.rdb, keys, args...).Result()
+	if alone || book == nil {
+		// Nothing booked, or Redis had lost the script and it went again
+		// by itself: the replies are booked as they go.
 		return res, nil, err
 	}
 	waits, berr := book()
