@@ -194,22 +194,27 @@ func (p *Poller) handleBatch(ctx context.Context, workers *flows.Workers, update
 		firstBad = -1
 		outages  bool
 		wg       sync.WaitGroup
-		slots    = make(chan struct{}, p.cfg.Workers)
+		// Each worker takes the next chat as it is done with one: as many
+		// functions on kept goroutines as workers, not one per chat.
+		next = make(chan []flows.Input, len(chats))
 	)
 	for _, chat := range chats {
-		inputs := mergeAlbums(byChat[chat])
-		slots <- struct{}{}
+		next <- mergeAlbums(byChat[chat])
+	}
+	close(next)
+	for range min(p.cfg.Workers, len(chats)) {
 		wg.Add(1)
 		workers.Go(func() {
 			defer wg.Done()
-			defer func() { <-slots }()
-			if bad, err := p.handleChat(ctx, inputs); err != nil {
-				mu.Lock()
-				if firstBad == -1 || bad < firstBad {
-					firstBad = bad
+			for inputs := range next {
+				if bad, err := p.handleChat(ctx, inputs); err != nil {
+					mu.Lock()
+					if firstBad == -1 || bad < firstBad {
+						firstBad = bad
+					}
+					outages = outages || outage(err)
+					mu.Unlock()
 				}
-				outages = outages || outage(err)
-				mu.Unlock()
 			}
 		})
 	}
